@@ -1,0 +1,52 @@
+# vitrine — the README's two commands are `make local` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SAM_PYTHON ?= $(shell ls -d $$(pyenv root 2>/dev/null)/versions/3.13*/bin 2>/dev/null | head -1)
+PYTEST_ARGS ?=
+
+.PHONY: venv test lint typecheck cfn-lint unit local demo bench build deploy subscribe clean
+
+$(STAMP): requirements/dev.txt layers/vitrine/requirements.txt
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "vitrine needs Python >= 3.11"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+cfn-lint: $(STAMP)
+	$(BIN)/cfn-lint template.yaml
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy layers/vitrine/vitrine functions devtools
+
+test: $(STAMP) cfn-lint lint typecheck
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+local: $(STAMP)
+	$(BIN)/python -m devtools.local_stack
+
+demo: $(STAMP)
+	$(BIN)/python -m devtools.demo
+
+bench: $(STAMP)
+	for b in bench/*.py; do PYTHONPATH=layers/vitrine:. $(BIN)/python $$b || exit 1; done
+
+build:
+	@test -n "$(SAM_PYTHON)" || (echo "sam build needs python3.13 on PATH (pyenv install 3.13)"; exit 1)
+	PATH="$(SAM_PYTHON):$$PATH" sam build
+
+deploy: build
+	sam deploy --guided
+
+subscribe: $(STAMP)
+	$(BIN)/python -m devtools.subscribe
+
+clean:
+	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .local

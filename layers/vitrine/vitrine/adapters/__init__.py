@@ -1,0 +1,1 @@
+"""Adapters: DynamoDB, SQS, SNS, Secrets Manager and AVIV HTTP. The only place that talks to the outside."""

@@ -1,0 +1,143 @@
+"""Domain records shared by every part of vitrine.
+
+The CRM-side shape uses AVIV's camelCase names (``mediaType``) so a CRM can post
+what it would post to AVIV; the Python side uses snake_case attributes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+MEDIA_TYPES: tuple[str, ...] = ("PICTURE", "VIDEO", "VIRTUAL_TOUR", "PANORAMA")
+PORTALS: tuple[str, ...] = ("SL", "BUCOM", "BD", "SLC", "SLN")
+# One 35-value enum serves both `category` and each tag (AVIV MediaCategory).
+MEDIA_CATEGORIES: tuple[str, ...] = (
+    "BALCONY", "BASEMENT", "BATHROOM", "BEDROOM", "CHILDREN_ROOM", "CORRIDOR", "COVER_PICTURE",
+    "ENERGY_CERTIFICATE", "ENTRY_HALL", "FLOOR_PLAN", "GARAGE", "GARDEN", "HOUSE_VIEW", "INDOOR",
+    "KITCHEN", "LIVING_ROOM", "LOGO", "MAP", "MISC", "OUTDOOR", "OUTDOOR_BUILDING", "OUTDOOR_HOUSE",
+    "OUTSIDE_VIEW", "POOL", "PROPERTY_INFORMATION", "SCHEMA", "SITE_PLAN", "STAIRS", "STORAGE_ROOM",
+    "SURROUNDING", "TERRACE", "TOILETS", "VERANDA", "VIEW_FROM_PROPERTY", "WORK_ROOM",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    """One CRM media. ``id`` is the CRM's stable id; ``version`` changes iff the file's bytes change."""
+
+    id: str
+    url: str
+    media_type: str
+    category: str | None = None
+    tags: tuple[str, ...] = ()
+    title: str | None = None
+    version: str | None = None
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Media:
+        """Build from the CRM/webhook shape (already validated)."""
+        return cls(
+            id=str(raw["id"]),
+            url=str(raw["url"]),
+            media_type=str(raw["mediaType"]),
+            category=raw.get("category"),
+            tags=tuple(raw.get("tags") or ()),
+            title=raw.get("title"),
+            version=None if raw.get("version") is None else str(raw["version"]),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The CRM/webhook shape, optional fields left out when empty."""
+        out: dict[str, Any] = {"id": self.id, "url": self.url, "mediaType": self.media_type}
+        if self.category is not None:
+            out["category"] = self.category
+        if self.tags:
+            out["tags"] = list(self.tags)
+        if self.title is not None:
+            out["title"] = self.title
+        if self.version is not None:
+            out["version"] = self.version
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class SentMedia:
+    """What vitrine remembers of one media it sent: enough to keep its timestamp byte-stable."""
+
+    id: str
+    url: str
+    version: str | None
+    timestamp: str
+    position: int
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> SentMedia:
+        return cls(
+            id=str(raw["id"]),
+            url=str(raw["url"]),
+            version=raw.get("version"),
+            timestamp=str(raw["timestamp"]),
+            position=int(raw["position"]),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "url": self.url, "timestamp": self.timestamp}
+        out["position"] = self.position
+        if self.version is not None:
+            out["version"] = self.version
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class StampedMedia:
+    """A media with the timestamp it is (or will be) sent with, and the outgoing AVIV URL."""
+
+    media: Media
+    timestamp: str
+    aviv_url: str
+
+
+@dataclass(slots=True)
+class DesiredListing:
+    """What the CRM wants the portals to show, as last told by its webhooks.
+
+    ``data`` is AVIV's ``data`` object; ``None`` until a ``listing.upserted`` supplies it
+    (media events may arrive first and are kept). ``version`` counts accepted changes and
+    guards every conditional write.
+    """
+
+    listing_id: str
+    owner_id: str
+    intermediary_id: str | None = None
+    portals: list[str] | None = None
+    data: dict[str, Any] | None = None
+    specific: dict[str, Any] | None = None
+    media: list[Media] = field(default_factory=list)
+    deleted: bool = False
+    version: int = 0
+    last_sequence: int | None = None
+    updated_at: str | None = None
+
+    @property
+    def is_syncable(self) -> bool:
+        """A listing can be sent once AVIV's mandatory ``data`` is known."""
+        return self.data is not None and not self.deleted
+
+
+@dataclass(slots=True)
+class LastSent:
+    """What AVIV was last sent for a listing (the exact body) and what it answered."""
+
+    listing_id: str
+    classified_id: str | None
+    body: dict[str, Any]
+    media: list[SentMedia]
+    desired_version: int
+    sent_at: str
+    etag: str | None = None
+    revision: int | None = None
+    deleted: bool = False
+
+    def media_by_id(self) -> dict[str, SentMedia]:
+        return {m.id: m for m in self.media}
