@@ -38,15 +38,24 @@ demo: $(STAMP)
 bench: $(STAMP)
 	for b in bench/*.py; do PYTHONPATH=layers/vitrine:. $(BIN)/python $$b || exit 1; done
 
-build:
-	@test -n "$(SAM_PYTHON)" || (echo "sam build needs python3.13 on PATH (pyenv install 3.13)"; exit 1)
-	PATH="$(SAM_PYTHON):$$PATH" sam build
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+
+# SAM CLI in its own virtualenv (python3.13, the Lambda runtime, which `sam build` also needs on PATH).
+$(SAM): requirements/sam.txt
+	@test -n "$(SAM_PYTHON)" || (echo "make build needs a python3.13 (pyenv install 3.13)"; exit 1)
+	test -x $(SAM_VENV)/bin/python || $(SAM_PYTHON)/python3 -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/sam.txt
+	touch $(SAM)
+
+build: $(SAM)
+	PATH="$(SAM_PYTHON):$$PATH" $(SAM) build
 
 deploy: build
-	sam deploy --guided
+	$(SAM) deploy --guided
 
 subscribe: $(STAMP)
 	$(BIN)/python -m devtools.subscribe
 
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .local
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .local
