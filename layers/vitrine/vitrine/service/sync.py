@@ -1,0 +1,149 @@
+"""Sync service: one SQS sync message → wait out the consolidation window, or sync the listing.
+
+The message only names a listing; everything else is read from the state table, so a duplicate,
+late or redriven message is harmless (level-triggered). Retryable AVIV failures make the message
+visible again after a growing delay; past the queue's maxReceiveCount it lands in the DLQ and the
+listing stays dirty until a redrive, the next edit or the reconcile sweep schedules it again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from functools import cached_property
+
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from vitrine.adapters.aviv_client import AvivClient, build_aviv_client
+from vitrine.adapters.dynamo_store import DynamoStateStore
+from vitrine.adapters.sqs_scheduler import SqsSyncScheduler, parse_sync_message
+from vitrine.core.builder import ClassifiedDefaults
+from vitrine.core.consolidation import ConsolidationPolicy, next_step, retry_delay_seconds
+from vitrine.core.errors import AvivRetryable, LeaseHeld
+from vitrine.core.ingest import ensure_sync_scheduled, schedule_hold_seconds
+from vitrine.core.sync import SyncOutcome, sync_listing
+from vitrine.observability import MetricUnit, logger, metrics
+from vitrine.service.ingest import SYNC_VISIBILITY_TIMEOUT_SECONDS
+from vitrine.settings import Settings, get_settings
+
+LEASE_BUSY_RETRY_SECONDS = 5
+
+
+class SyncService:
+    """Built once per Lambda instance."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.policy = ConsolidationPolicy.from_seconds(
+            settings.consolidation_window_seconds, settings.max_delay_seconds
+        )
+        self.defaults = ClassifiedDefaults(
+            source_system=settings.source_system,
+            source_system_version=settings.source_system_version,
+            default_portals=settings.default_portals,
+        )
+        self.hold_seconds = schedule_hold_seconds(
+            settings.consolidation_window_seconds, settings.max_delay_seconds, SYNC_VISIBILITY_TIMEOUT_SECONDS
+        )
+        # Unique per Lambda instance: the lease names who is syncing a listing.
+        self.worker_id = f"sync-{uuid.uuid4().hex[:12]}"
+
+    @cached_property
+    def store(self) -> DynamoStateStore:
+        return DynamoStateStore(self.settings.state_table)
+
+    @cached_property
+    def scheduler(self) -> SqsSyncScheduler:
+        return SqsSyncScheduler(self.settings.sync_queue_url)
+
+    @cached_property
+    def aviv(self) -> AvivClient:
+        return build_aviv_client(self.settings)
+
+    def process_record(self, record: SQSRecord) -> str:
+        """Handle one message; raising marks it failed (partial batch response) for redelivery."""
+        listing_id = parse_sync_message(record.body)
+        receive_count = int(record.attributes.approximate_receive_count or 1)
+        logger.append_keys(listing_id=listing_id, receive_count=receive_count)
+        try:
+            return self.process(listing_id, now=datetime.now(UTC))
+        except LeaseHeld:
+            logger.info("another worker is syncing this listing; retrying shortly")
+            self.scheduler.back_off(record.receipt_handle, LEASE_BUSY_RETRY_SECONDS)
+            raise
+        except AvivRetryable as exc:
+            delay = max(retry_delay_seconds(receive_count), int(exc.retry_after or 0))
+            logger.warning(
+                "AVIV unavailable; message retried later",
+                extra={"retry_in_seconds": delay, "error": str(exc), "traceparent": exc.traceparent},
+            )
+            metrics.add_metric(name="SyncRetried", unit=MetricUnit.Count, value=1)
+            self.scheduler.back_off(record.receipt_handle, delay)
+            raise
+
+    def process(self, listing_id: str, *, now: datetime) -> str:
+        """``dropped`` (clean), ``delayed`` (still being edited) or the sync outcome's status."""
+        state = self.store.load_sync_state(listing_id)
+        if state is None:
+            self.store.release_sync_schedule(listing_id)
+            return "dropped"
+        step = next_step(
+            dirty=state.dirty,
+            last_edit_at=state.last_edit_at,
+            first_unsent_at=state.first_unsent_at,
+            now=now,
+            policy=self.policy,
+        )
+        if step.action == "drop":
+            self.store.release_sync_schedule(listing_id)
+            return "dropped"
+        if step.action == "wait":
+            # Edits are still coming: this message re-delays itself instead of a new one per event.
+            self.scheduler.schedule(listing_id, step.delay_seconds)
+            return "delayed"
+        outcome = sync_listing(
+            listing_id,
+            store=self.store,
+            aviv=self.aviv,
+            defaults=self.defaults,
+            now=now,
+            lease_owner=self.worker_id,
+            lease_seconds=self.settings.sync_lease_seconds,
+        )
+        self._record_outcome(outcome)
+        # Edits that landed while we were talking to AVIV leave the listing dirty: follow up.
+        self.store.release_sync_schedule(listing_id)
+        ensure_sync_scheduled(
+            listing_id,
+            store=self.store,
+            scheduler=self.scheduler,
+            now=datetime.now(UTC),
+            delay_seconds=self.settings.consolidation_window_seconds,
+            hold_seconds=self.hold_seconds,
+        )
+        return outcome.status
+
+    def _record_outcome(self, outcome: SyncOutcome) -> None:
+        metrics.add_metric(name=f"Sync_{outcome.status}", unit=MetricUnit.Count, value=1)
+        if outcome.diff is not None and outcome.status == "sent":
+            summary = outcome.diff.summary()
+            for key in ("added", "removed", "redownloaded"):
+                value = summary.get(key, 0)
+                if isinstance(value, int) and value:
+                    metrics.add_metric(name=f"Media_{key}", unit=MetricUnit.Count, value=value)
+        logger.info("listing synced", extra={"outcome": outcome.to_log()})
+
+
+_service: SyncService | None = None
+
+
+def get_sync_service() -> SyncService:
+    global _service  # noqa: PLW0603 - one per Lambda instance
+    if _service is None:
+        _service = SyncService(get_settings())
+    return _service
+
+
+def reset_sync_service() -> None:
+    global _service  # noqa: PLW0603
+    _service = None
