@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+
+from vitrine.core.errors import FieldError
 
 MEDIA_TYPES: tuple[str, ...] = ("PICTURE", "VIDEO", "VIRTUAL_TOUR", "PANORAMA")
 PORTALS: tuple[str, ...] = ("SL", "BUCOM", "BD", "SLC", "SLN")
@@ -141,3 +144,41 @@ class LastSent:
 
     def media_by_id(self) -> dict[str, SentMedia]:
         return {m.id: m for m in self.media}
+
+
+@dataclass(frozen=True, slots=True)
+class SyncState:
+    """A listing's sync bookkeeping (the DESIRED item without its documents): enough to decide
+    when to sync (consolidation), whether a lease is held, and what was last handled.
+
+    ``sent_version`` is the highest desired version sent, skipped (nothing to send) or rejected;
+    ``dirty`` holds while ``version`` is newer than that. ``extra`` carries attributes others store
+    on the item (e.g. scheduling fields) as plain values.
+    """
+
+    listing_id: str
+    owner_id: str
+    version: int
+    sent_version: int
+    dirty: bool
+    first_unsent_at: datetime | None
+    last_edit_at: datetime | None
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    deleted: bool = False
+    has_data: bool = False
+    rejected_version: int | None = None
+    sync_scheduled_until: datetime | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """AVIV (or pre-send validation) refused ``desired_version``; kept until the owner is told."""
+
+    listing_id: str
+    desired_version: int
+    errors: tuple[FieldError, ...]
+    detail: str
+    at: datetime | None
+    notified: bool = False
