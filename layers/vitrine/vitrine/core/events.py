@@ -407,8 +407,12 @@ def apply_event(current: DesiredListing | None, event: ListingEvent, now: dateti
         raise ValueError(f"event for listing {event.listing_id!r} applied to listing {current.listing_id!r}")
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
-    before = current or DesiredListing(
-        listing_id=event.listing_id, owner_id=event.owner_id, intermediary_id=event.intermediary_id
+    before = (
+        current
+        if current is not None
+        else DesiredListing(
+            listing_id=event.listing_id, owner_id=event.owner_id, intermediary_id=event.intermediary_id
+        )
     )
     if (
         event.sequence is not None
