@@ -945,10 +945,15 @@ class AvivEmulator:
     ) -> dict[str, Any]:
         """Parse and validate a classified body; raises _BadBody with AVIV's 400 otherwise."""
         body = _parse_body(incoming, ctx)
+        if self._classified_validator is None:
+            # vitrine's own validator also flags duplicated URLs; answer those as AVIV does.
+            self._check_duplicate_media(body, classified_id, ctx)
         errors = self._validate_classified(body)
         if errors:
             raise _BadBody(_validation_problem(errors, ctx))
         self._check_duplicate_media(body, classified_id, ctx)
+        if not isinstance(body, dict):  # only a lenient fallback validator could let this through
+            raise _BadBody(_validation_problem([{"name": "", "reason": "must be object"}], ctx))
         return body
 
     def _validate_classified(self, body: Any) -> list[dict[str, str]]:
@@ -1296,6 +1301,7 @@ class AvivEmulator:
 class _EmulatorHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # the default 5 drops SYNs under a burst of parallel Lambdas (1 s retransmit)
 
     def __init__(
         self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], emulator: AvivEmulator
@@ -1304,6 +1310,13 @@ class _EmulatorHTTPServer(ThreadingHTTPServer):
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__(address, handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (its timeout) closes its socket: not worth a traceback."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            logger.debug("client %s went away", client_address)
+            return
+        super().handle_error(request, client_address)
 
     def track(self, connection: socket.socket, *, open_: bool) -> None:
         with self._connections_lock:
@@ -1330,6 +1343,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # Headers and body go out in two writes: without NODELAY, Nagle + delayed ACK add ~40 ms per call.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.track(self.connection, open_=True)
 
     def finish(self) -> None:
@@ -1438,7 +1453,8 @@ def media_key(url: str) -> tuple[str, str | None]:
     """(URL without its ``timestamp`` query parameter, the timestamp or None).
 
     Two media are the same media when their keys are equal; a changed timestamp means "download again".
-    The rest of the URL is kept byte for byte.
+    The other parameters are kept byte for byte; empty ones (``?&x=1&``) are dropped, so that adding a
+    timestamp to a URL and removing it gives back the same identity.
     """
     without_fragment, hash_sign, fragment = url.partition("#")
     path, question_mark, query = without_fragment.partition("?")
@@ -1449,7 +1465,7 @@ def media_key(url: str) -> tuple[str, str | None]:
             name, equals, value = part.partition("=")
             if name == "timestamp":
                 timestamp = value if equals else ""
-            else:
+            elif part:
                 kept.append(part)
         path = path + ("?" + "&".join(kept) if kept else "")
     return path + (hash_sign + fragment if hash_sign else ""), timestamp
