@@ -14,6 +14,15 @@ documentation is silent are decided here and marked "choice:".
 - Faults (status codes, Retry-After, hangs) can be injected; everything is inspectable from Python and
   over HTTP under ``/_emulator/``.
 
+Choices where AVIV's documentation is silent:
+- a missing or malformed ``User-Agent`` is refused before authentication with 403 and a problem body;
+- ``Retry-After`` of an injected fault is written as seconds with ``%g`` (``2``, ``0.5``);
+- ``nextToken`` is ``null`` on the last page; a deleted classified answers 404 to GET/PUT/DELETE but its
+  statuses stay readable; its offererEstateId may be used again;
+- media are identified by their URL without the ``timestamp`` parameter (empty parameters ignored);
+  per media, ``mediaStatuses`` says CREATED (new), UPDATED (kept) or DOWNLOADING_FAILED;
+- webhook pushes are made once, with a 2 s timeout, and recorded (``webhook_pushes()``).
+
 Run ``python -m devtools.aviv_emulator --port 8080`` to serve until Ctrl-C.
 """
 
@@ -337,6 +346,7 @@ class AvivEmulator:
         process_delay_seconds: float = 0.0,
         download_timeout_seconds: float = 5.0,
         fault_hang_seconds: float = 30.0,
+        max_recorded: int = 50_000,
     ) -> None:
         self._host = host
         self._requested_port = port
@@ -368,13 +378,15 @@ class AvivEmulator:
         self._sequence = 0
         self._webhooks: dict[str, dict[str, Any]] = {}
         self._faults: list[_Fault] = []
-        self._requests: list[RecordedRequest] = []
-        self._downloads: list[Download] = []
-        self._pushes: list[WebhookPush] = []
+        # Bounded so a long `make local` session cannot grow without limit (the oldest are forgotten).
+        self._requests: deque[RecordedRequest] = deque(maxlen=max_recorded)
+        self._downloads: deque[Download] = deque(maxlen=max_recorded)
+        self._pushes: deque[WebhookPush] = deque(maxlen=max_recorded)
         self._worker_slots = threading.BoundedSemaphore(16)
 
         self._server: _EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._bound_port: int | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> AvivEmulator:
@@ -384,6 +396,7 @@ class AvivEmulator:
         self._stopping.clear()
         server = _EmulatorHTTPServer((self._host, self._requested_port), _Handler, self)
         self._server = server
+        self._bound_port = int(server.server_address[1])
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="aviv-emulator", daemon=True
         )
@@ -415,9 +428,10 @@ class AvivEmulator:
     # ------------------------------------------------------------------ addresses
     @property
     def port(self) -> int:
-        if self._server is None:
+        """The bound port (still known after stop(), for log lines)."""
+        if self._bound_port is None:
             raise RuntimeError("AvivEmulator is not started")
-        return int(self._server.server_address[1])
+        return self._bound_port
 
     @property
     def root_url(self) -> str:
