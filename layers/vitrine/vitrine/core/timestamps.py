@@ -1,0 +1,164 @@
+"""Media timestamps: the only thing that makes AVIV download a media again.
+
+AVIV compares each media's URL, timestamp included, with the list it was sent before: a new
+timestamp means "fetch the file again", the same one means "keep what you have". So a timestamp
+must stay byte-for-byte stable while the file is unchanged and must change when it is not.
+See ``docs/media-timestamps.md``. The URL format built here is a contract: changing it would make
+every portal re-download every media of every listing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+
+from vitrine.core.model import Media, SentMedia, StampedMedia
+
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S"
+TIMESTAMP_PARAMETER = "timestamp"
+
+_ONE_SECOND = timedelta(seconds=1)
+
+
+def format_timestamp(moment: datetime) -> str:
+    """AVIV's timestamp: UTC, to the second, no zone (``2026-02-13T09:25:57``). Naive means UTC."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime(TIMESTAMP_FORMAT)
+
+
+def _is_timestamp_parameter(parameter: str) -> bool:
+    return parameter.partition("=")[0] == TIMESTAMP_PARAMETER
+
+
+def with_timestamp(url: str, timestamp: str) -> str:
+    """The URL sent to AVIV: the CRM's URL byte for byte plus ``timestamp=<timestamp>``.
+
+    ``?`` when the URL has no query, ``&`` when it has one; an existing ``timestamp`` parameter is
+    dropped (only the new one must count); the fragment, if any, stays at the end. Nothing is
+    re-encoded or re-ordered, and the timestamp's colons are written as they are.
+    """
+    if "?" not in url and "#" not in url:  # the common case, kept cheap: this runs once per media
+        return f"{url}?{TIMESTAMP_PARAMETER}={timestamp}"
+    base, hash_mark, fragment = url.partition("#")
+    path, question_mark, query = base.partition("?")
+    if not question_mark:
+        return f"{path}?{TIMESTAMP_PARAMETER}={timestamp}{hash_mark}{fragment}"
+    if TIMESTAMP_PARAMETER in query:
+        query = "&".join(p for p in query.split("&") if not _is_timestamp_parameter(p))
+    separator = "" if query == "" or query.endswith("&") else "&"
+    return f"{path}?{query}{separator}{TIMESTAMP_PARAMETER}={timestamp}{hash_mark}{fragment}"
+
+
+def strip_timestamp(url: str) -> str:
+    """The URL with every ``timestamp`` parameter removed: AVIV's identity of a media.
+
+    Empty parameters and an empty query are dropped too, so that
+    ``strip_timestamp(with_timestamp(u, t)) == strip_timestamp(u)`` for every URL ``u``: two media
+    are "Duplicated media" for AVIV exactly when their stripped URLs are equal.
+    """
+    if "?" not in url or (
+        TIMESTAMP_PARAMETER not in url
+        and "&&" not in url
+        and "?&" not in url
+        and "&#" not in url
+        and "?#" not in url
+        and not url.endswith(("?", "&"))
+    ):
+        return url  # no query, or nothing in it to remove or tidy: the common cases for a CRM URL
+    base, hash_mark, fragment = url.partition("#")
+    path, question_mark, query = base.partition("?")
+    if not question_mark:
+        return url
+    kept = "&".join(p for p in query.split("&") if p and not _is_timestamp_parameter(p))
+    return f"{path}?{kept}{hash_mark}{fragment}" if kept else f"{path}{hash_mark}{fragment}"
+
+
+def _next_second(timestamp: str) -> str:
+    return (datetime.strptime(timestamp, TIMESTAMP_FORMAT) + _ONE_SECOND).strftime(TIMESTAMP_FORMAT)
+
+
+def _timestamps_by_identity(last_sent: Mapping[str, SentMedia]) -> dict[str, set[str]]:
+    """Last-sent timestamps per stripped URL: a "new" timestamp must not repeat one AVIV holds."""
+    by_identity: dict[str, set[str]] = {}
+    for sent in last_sent.values():
+        by_identity.setdefault(strip_timestamp(sent.url), set()).add(sent.timestamp)
+    return by_identity
+
+
+def assign_timestamps(
+    media: Sequence[Media],
+    last_sent: Mapping[str, SentMedia],
+    pending: Mapping[str, SentMedia],
+    now: datetime,
+) -> list[StampedMedia]:
+    """Give each media (matched by CRM id) the timestamp it is sent with.
+
+    1. url and version unchanged since the last send: keep the last-sent timestamp (no download);
+    2. else the write-ahead (``pending``) send has the same url and version: reuse its timestamp, so a
+       retry after a crash rebuilds an identical body;
+    3. else a new timestamp, ``format_timestamp(now)``, moved on by a second at a time while it equals
+       a timestamp AVIV already holds for this media (same id, or the same URL ignoring timestamps),
+       so a change within the second of the previous send still makes AVIV download.
+
+    Title, category, tags and position never move a timestamp; the listing's edit time is no input.
+    A media absent from ``last_sent`` (new, or removed and re-added) is new to AVIV.
+    """
+    fresh: str | None = None  # formatted once, and only if some media needs a new timestamp
+    taken_by_identity: dict[str, set[str]] | None = None  # built only when a media needs a new timestamp
+    stamped: list[StampedMedia] = []
+    append = stamped.append
+    for item in media:
+        url = item.url
+        version = item.version
+        previous = last_sent.get(item.id)
+        if previous is not None and previous.url == url and previous.version == version:
+            timestamp = previous.timestamp
+        else:
+            retried = pending.get(item.id)
+            if retried is not None and retried.url == url and retried.version == version:
+                timestamp = retried.timestamp
+            else:
+                if taken_by_identity is None:
+                    taken_by_identity = _timestamps_by_identity(last_sent)
+                taken = taken_by_identity.get(strip_timestamp(url), set())
+                if previous is not None:
+                    taken = taken | {previous.timestamp}
+                if fresh is None:
+                    fresh = format_timestamp(now)
+                timestamp = fresh
+                while timestamp in taken:
+                    timestamp = _next_second(timestamp)
+        append(StampedMedia(item, timestamp, with_timestamp(url, timestamp)))
+    return stamped
+
+
+def sent_media_records(
+    stamped: Sequence[StampedMedia], previous: Mapping[str, SentMedia] | None = None
+) -> list[SentMedia]:
+    """What to remember of a send (position = index in the body): the input of the next assignment.
+
+    Records of ``previous`` (by id) that are unchanged are reused rather than rebuilt: in the steady
+    state every record is, and building 1,000 frozen records is a visible part of planning.
+    """
+    if not previous:
+        return [
+            SentMedia(s.media.id, s.media.url, s.media.version, s.timestamp, position)
+            for position, s in enumerate(stamped)
+        ]
+    records: list[SentMedia] = []
+    append = records.append
+    for position, current in enumerate(stamped):
+        media = current.media
+        old = previous.get(media.id)
+        if (
+            old is not None
+            and old.position == position
+            and old.timestamp == current.timestamp
+            and old.url == media.url
+            and old.version == media.version
+        ):
+            append(old)
+        else:
+            append(SentMedia(media.id, media.url, media.version, current.timestamp, position))
+    return records
