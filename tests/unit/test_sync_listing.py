@@ -293,7 +293,9 @@ def test_a_lost_record_sent_is_repaired_by_the_retry(
 ) -> None:
     listing = save(store, sample_desired("L-1", 3))
     sync()
-    save(store, replace(listing, media=list(reversed(listing.media))), now=T0 + timedelta(hours=1))
+    # reordered, plus a new photo whose timestamp is chosen by the first attempt
+    media = [*reversed(listing.media), sample_media("L-1", 3)]
+    save(store, replace(listing, media=media), now=T0 + timedelta(hours=1))
     original_record_sent = store.record_sent
     calls = {"n": 0}
 
