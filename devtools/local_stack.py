@@ -12,7 +12,12 @@ What runs, all in this process and on loopback only:
   policy to the dead-letter queue);
 * the scheduled function (reconcile) runs every ``VITRINE_RECONCILE_SECONDS``;
 * a local inbox (an SQS queue subscribed to the notifications topic) prints every notification and
-  appends its message, one JSON document per line, to ``VITRINE_INBOX``.
+  appends its message, one JSON document per line, to ``VITRINE_INBOX``;
+* a static media server (``devtools.media_server``) plays the CRM's photo host: ``make demo`` points
+  the sample media URLs at it, so the emulator's downloads succeed without leaving loopback.
+
+``make local`` saves the webhook secret to ``.local/webhook-secret`` and where everything listens to
+``.local/stack.json`` (both read by ``make demo``).
 
 The handlers see exactly the environment variables template.yaml's ``Globals`` give them (see
 :func:`local_function_environment`), pointing at the local resources.
@@ -61,6 +66,7 @@ leaving the block stops it all and restores ``os.environ``. It can be started ma
 
 from __future__ import annotations
 
+import argparse
 import base64
 import dataclasses
 import json
@@ -100,6 +106,7 @@ log = logging.getLogger(__name__)  # not under "vitrine": that is the handlers' 
 
 LOCAL_DIR = REPO_ROOT / ".local"
 SECRET_FILE = LOCAL_DIR / "webhook-secret"
+STACK_FILE = LOCAL_DIR / "stack.json"
 INBOX_FILE = LOCAL_DIR / "notifications.jsonl"
 WEBHOOK_PATH = "/webhooks/listings"
 DEFAULT_LOCAL_PORT = 3000
@@ -212,6 +219,8 @@ class LocalSettings:
     function_concurrency: int | None = 1
     """Concurrent invocations per function (1: one warm instance; ``None``: unbounded)."""
     print_notifications: bool = False
+    media_server: bool = True
+    """Run a loopback media server (the CRM's photo host) and report its URL."""
 
     @classmethod
     def from_env(cls) -> LocalSettings:
@@ -815,6 +824,8 @@ class LocalStackInfo:
     """By logical id (``SyncQueue``, ``SyncDeadLetterQueue``) plus ``LocalInbox``."""
     function_environment: dict[str, str]
     inbox_path: Path | None
+    media_url: str | None
+    """Base URL of the local media server (``None`` if disabled)."""
     wiring: list[str]
     """What runs what, one line each (``POST /webhooks/listings -> vitrine-…-IngestFunction``)."""
     skipped: list[str]
@@ -853,6 +864,7 @@ class LocalStack:
         self.inbox: SnsInbox | None = None
         self.api: ApiGateway | None = None
         self.emulator: Any | None = None
+        self.media: Any | None = None
         self.sqs: Any = None
         self.sns: Any = None
         self.dynamodb: Any = None
@@ -902,6 +914,10 @@ class LocalStack:
         resources = self._create_resources(prefix)
         webhook_secret = settings.webhook_secret or generate_webhook_secret()
         aviv_api_url, aviv_auth_url = self._start_aviv()
+        if settings.media_server:
+            from devtools.media_server import MediaServer
+
+            self.media = MediaServer(host=settings.host, port=0).start()
         resources.secrets = cfn.create_secrets(
             self.secretsmanager,
             {
@@ -955,6 +971,7 @@ class LocalStack:
             queue_urls={**resources.queues, INBOX_QUEUE_ID: self.inbox.queue_url},
             function_environment=function_environment,
             inbox_path=settings.inbox_path,
+            media_url=self.media.base_url if self.media is not None else None,
             wiring=self._describe_wiring(),
             skipped=list(self._skipped),
         )
@@ -974,6 +991,8 @@ class LocalStack:
             steps.append(("inbox", self.inbox.stop))
         if self.emulator is not None:
             steps.append(("AVIV emulator", self.emulator.stop))
+        if self.media is not None:
+            steps.append(("media server", self.media.stop))
         if self._moto is not None:
             steps.append(("moto", self._stop_moto))
         for label, step in steps:
@@ -986,6 +1005,7 @@ class LocalStack:
         self.schedules = []
         self.inbox = None
         self.emulator = None
+        self.media = None
         self.functions = {}
         self.info = None
         self._skipped = []
@@ -1288,13 +1308,15 @@ def banner(info: LocalStackInfo, settings: LocalSettings) -> str:
         f"  AVIV             {aviv}",
         f"  AWS (moto)       {info.moto_endpoint}  region {info.region}, resources {info.prefix}*",
         f"  notifications    {inbox}",
+        f"  media host       {info.media_url or '(off)'}",
         f"  consolidation    quiet {settings.debounce_seconds} s, at most {settings.max_delay_seconds} s",
     ]
     lines += [f"  runs             {line}" for line in info.wiring]
     lines += [f"  not running      {line}" for line in info.skipped]
     lines += [
         "",
-        "Send a signed webhook (the signature is valid for 5 minutes; `make demo` signs fresh ones):",
+        "In another terminal, `make demo` posts the sample webhooks (events/webhooks/) and shows what",
+        "reached AVIV. Or send one yourself (the signature is valid for 5 minutes):",
         "",
         "  " + curl_example(info.webhook_url, info.webhook_secret),
         "",
@@ -1322,6 +1344,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
 
+    argparse.ArgumentParser(
+        prog="python -m devtools.local_stack",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    ).parse_args(argv)
     try:
         settings = LocalSettings.from_env()
         stack = LocalStack(settings)
@@ -1330,14 +1357,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"make local: cannot start: {exc}", file=sys.stderr)
         return 1
     try:
+        _write_private(STACK_FILE, json.dumps(stack_description(info, settings), indent=2) + "\n")
         print(banner(info, settings), flush=True)
         while not stopping.wait(0.5):
             pass
         print("stopping…", flush=True)
     finally:
         stack.stop()
+        STACK_FILE.unlink(missing_ok=True)
     print("stopped.", flush=True)
     return 0
+
+
+def stack_description(info: LocalStackInfo, settings: LocalSettings) -> dict[str, Any]:
+    """What ``.local/stack.json`` holds for ``make demo`` (and anyone scripting against ``make local``)."""
+    emulator = info.emulator
+    return {
+        "pid": os.getpid(),
+        "webhook_url": info.webhook_url,
+        "health_url": info.health_url,
+        "aviv_api_url": info.aviv_api_url,
+        "aviv_inspect_url": f"{emulator.root_url}/_emulator" if emulator is not None else None,
+        "media_url": info.media_url,
+        "moto_endpoint": info.moto_endpoint,
+        "inbox": str(info.inbox_path) if info.inbox_path else None,
+        "secret_file": str(settings.secret_file) if settings.secret_file else None,
+        "debounce_seconds": settings.debounce_seconds,
+        "max_delay_seconds": settings.max_delay_seconds,
+    }
 
 
 if __name__ == "__main__":
