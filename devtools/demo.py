@@ -238,8 +238,8 @@ def _describe_classified(classified: dict[str, Any]) -> str:
         lines.append(f"  {position}. {media.get('mediaType', '?'):12} {media_status.get(url, '-'):20} {url}")
     if "DOWNLOADING_FAILED" in media_status.values():
         lines.append(
-            "(the local media host only serves .jpg/.png/.mp4 files, so a page such as a virtual tour fails to "
-            "download: that is AVIV's media-error path, which reconcile reports to the listing's owner)"
+            "(the local media host only serves .jpg/.png/.mp4 files, so a page such as a virtual tour "
+            "fails to download: that is AVIV's media-error path, which reconcile reports to the owner)"
         )
     return "\n".join(lines)
 
