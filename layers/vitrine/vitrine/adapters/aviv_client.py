@@ -261,14 +261,16 @@ class AvivClient:
         filter_latest: bool = False,
         limit: int | None = None,
         intermediary_id: str | None = None,
+        page_size: int | None = None,
     ) -> list[dict[str, Any]]:
-        """GET /classifieds/{id}/statuses, following ``nextToken`` until ``limit`` items (None = all).
-
-        ``limit`` is also sent as AVIV's page size, so a small limit costs a single request.
-        """
+        """GET /classifieds/{id}/statuses (newest first at AVIV), following ``nextToken`` until
+        ``limit`` items (None = all). AVIV's ``limit`` query parameter (its page size) is
+        ``page_size``, else what is left of ``limit``, else AVIV's default (250)."""
+        if limit is not None and limit < 1:
+            raise ValueError("limit must be >= 1")
         params: dict[str, Any] = {"filter": "latest"} if filter_latest else {}
         path = _classified_path(classified_id) + "/statuses"
-        return list(self._pages(path, params, intermediary_id, limit=limit))
+        return list(self._pages(path, params, intermediary_id, limit=limit, page_size=page_size))
 
     def subscribe_status_webhook(
         self, url: str, statuses: Sequence[str], *, intermediary_id: str | None = None
@@ -291,14 +293,23 @@ class AvivClient:
     # -- plumbing ----------------------------------------------------------------------------
 
     def _pages(
-        self, path: str, params: Mapping[str, Any], intermediary_id: str | None, *, limit: int | None
+        self,
+        path: str,
+        params: Mapping[str, Any],
+        intermediary_id: str | None,
+        *,
+        limit: int | None,
+        page_size: int | None = None,
     ) -> Iterator[dict[str, Any]]:
+        """Items of every page (``nextToken``), stopping at ``limit`` items or a repeated token."""
         returned = 0
         seen_tokens: set[str] = set()
         next_token: str | None = None
         for _ in range(_MAX_PAGES):
             query = dict(params)
-            if limit is not None:
+            if page_size is not None:
+                query["limit"] = page_size
+            elif limit is not None:
                 query["limit"] = limit - returned
             if next_token:
                 query["nextToken"] = next_token
