@@ -405,6 +405,19 @@ def test_sync_schedule_claim_is_single_until_released_or_expired(
     assert raw_item(dynamodb, "ghost", "DESIRED") is None
 
 
+def test_sync_schedule_claims_only_dirty_syncable_listings(store: DynamoStateStore) -> None:
+    no_data = desired("N1", data=None)
+    store.save_desired(no_data, None, now=T0)
+    assert not store.claim_sync_schedule("N1", T0, 600), "media before data: nothing AVIV can be told yet"
+    store.save_desired(desired("N2"), None, now=T0)
+    assert store.acquire_lease("N2", "w", T0, 60)
+    store.record_skipped("N2", 1, "w")
+    assert not store.claim_sync_schedule("N2", T0, 600), "a clean listing needs no message"
+    deleted = desired("N3", data=None, deleted=True)
+    store.save_desired(deleted, None, now=T0)
+    assert store.claim_sync_schedule("N3", T0, 600), "a deletion is syncable without data"
+
+
 # --------------------------------------------------------------------------- item sizes
 
 

@@ -314,6 +314,8 @@ class DynamoStateStore:
     def claim_sync_schedule(self, listing_id: str, now: datetime, hold_seconds: int) -> bool:
         """Mark "a sync message is pending" (``syncScheduledUntil``) unless a live claim exists.
 
+        Only dirty listings that are syncable (data known, or deleted) are claimed.
+
         True means the caller must send the message. The claim expires after ``hold_seconds`` so a
         lost message cannot block the listing forever. A listing without a DESIRED item has nothing
         to sync: False, and nothing is written (a stub item would block the listing's creation).
@@ -323,13 +325,16 @@ class DynamoStateStore:
                 TableName=self.table_name,
                 Key=self._key(listing_id, SK_DESIRED),
                 UpdateExpression="SET syncScheduledUntil = :until",
+                # Only a dirty listing AVIV can be told about needs a message: one whose data has not
+                # arrived yet waits for the upsert that brings it (which schedules it then).
                 ConditionExpression=(
-                    "attribute_exists(pk) AND (attribute_not_exists(syncScheduledUntil)"
-                    " OR syncScheduledUntil <= :now)"
+                    "attribute_exists(pk) AND dirty = :true AND (hasData = :true OR deleted = :true)"
+                    " AND (attribute_not_exists(syncScheduledUntil) OR syncScheduledUntil <= :now)"
                 ),
                 ExpressionAttributeValues={
                     ":until": {"S": format_time(now + timedelta(seconds=hold_seconds))},
                     ":now": {"S": format_time(now)},
+                    ":true": {"BOOL": True},
                 },
             )
         except ClientError as error:

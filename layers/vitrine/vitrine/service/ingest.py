@@ -8,7 +8,6 @@ only step that writes. A rejected request changes nothing.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -31,7 +30,7 @@ from vitrine.adapters.dynamo_store import DynamoStateStore
 from vitrine.adapters.secrets import webhook_secrets
 from vitrine.adapters.sqs_scheduler import SqsSyncScheduler
 from vitrine.core.errors import ConcurrentModification, FieldError, ValidationFailed
-from vitrine.core.events import ListingEvent, parse_event
+from vitrine.core.events import ListingEvent, MalformedBody, decode_body, parse_event
 from vitrine.core.ingest import IngestResult, ingest_event, schedule_hold_seconds
 from vitrine.core.webhook_signing import MAX_BODY_BYTES, SignatureError, verify
 from vitrine.observability import MetricUnit, logger, metrics
@@ -42,6 +41,14 @@ from vitrine.settings import Settings, get_settings
 WEBHOOK_ID_RETENTION_SECONDS = 48 * 3600
 # The sync queue's visibility timeout (template.yaml): a claim outlives a message in flight.
 SYNC_VISIBILITY_TIMEOUT_SECONDS = 540
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    """Header lookup in any case (API Gateway passes names as the sender wrote them)."""
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return ""
 
 
 def _mark_duplicate(response: Any, _record: DataRecord) -> Any:
@@ -88,14 +95,19 @@ class IngestService:
         try:
             verify(headers, raw_body, self.secrets(), now=time.time())
         except SignatureError as exc:
+            if exc.reason == "bad_secret":
+                # Our misconfiguration (no or malformed secret), not the sender's fault: alert, 500.
+                logger.error("webhook signing secrets are missing or malformed")
+                metrics.add_metric(name="WebhookMisconfigured", unit=MetricUnit.Count, value=1)
+                return problem(500, "webhook verification is not configured")
             metrics.add_metric(name="WebhookUnauthorized", unit=MetricUnit.Count, value=1)
             logger.warning("webhook signature refused", extra={"reason": exc.reason})
             return problem(401, f"webhook signature refused: {exc.reason}")
-        webhook_id = headers.get("webhook-id", "")
+        webhook_id = _header(headers, "webhook-id")
         logger.set_correlation_id(webhook_id)
         try:
-            raw_event = json.loads(raw_body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raw_event = decode_body(raw_body)
+        except MalformedBody as exc:
             metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
             return problem(400, f"body is not valid JSON: {exc}")
         try:
