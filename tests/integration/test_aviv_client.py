@@ -6,6 +6,7 @@ endpoints), so the emulator sees every request; the tests check that it did.
 
 from __future__ import annotations
 
+import email.utils
 import json
 import logging
 import re
@@ -388,6 +389,16 @@ def test_connection_refused_is_retryable(harness: Harness, emu: AvivEmulator) ->
     with pytest.raises(AvivRetryable):
         dead.find_by_offerer_estate_id("L-x")
     assert len(harness.sleeps) == 2
+
+
+def test_retry_after_as_an_http_date_or_garbage() -> None:
+    from vitrine.adapters.aviv_client import _retry_after_seconds
+
+    now = 1_770_000_000.0
+    assert _retry_after_seconds(email.utils.formatdate(now + 5, usegmt=True), now) == 5
+    assert _retry_after_seconds("-3", now) == 0
+    assert _retry_after_seconds("soon", now) is None
+    assert _retry_after_seconds(None, now) is None
 
 
 # -- errors -----------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ from vitrine.core.errors import (
     AvivUnauthorized,
     FieldError,
 )
-from vitrine.core.ports import AvivAccepted, AvivClassifiedCopy
+from vitrine.core.ports import AvivAccepted, AvivClassifiedCopy, AvivPort
 from vitrine.settings import USER_AGENT_PATTERN, Settings, SettingsError
 
 __all__ = [
@@ -115,7 +115,7 @@ class AvivClientConfig:
                 f"User-Agent {self.user_agent!r} does not match AVIV's 3-token name/version pattern"
             )
         for name in ("api_url", "auth_url", "audience"):
-            if not urlsplit(getattr(self, name)).scheme.startswith("http"):
+            if urlsplit(getattr(self, name)).scheme not in ("http", "https"):
                 raise ValueError(
                     f"AvivClientConfig.{name} must be an http(s) URL, got {getattr(self, name)!r}"
                 )
@@ -641,3 +641,8 @@ def _error_for(method: str, path: str, response: requests.Response, sent: str) -
     if status >= 500:
         return AvivRetryable(summary, problem, traceparent)
     return AvivError(f"{method} {path}: unexpected status {status}", problem, traceparent)
+
+
+def _implements_port(client: AvivClient) -> AvivPort:
+    """Never called: mypy checks here that AvivClient satisfies the core's AvivPort."""
+    return client

@@ -387,3 +387,8 @@ def _error_code(exc: Any) -> str:
 
 def _is_conditional_failure(exc: Any) -> bool:
     return _error_code(exc) == "ConditionalCheckFailedException"
+
+
+def _implement_protocol(memory: MemoryTokenCache, shared: DynamoTokenCache) -> tuple[TokenCache, TokenCache]:
+    """Never called: mypy checks here that both caches satisfy TokenCache."""
+    return memory, shared
