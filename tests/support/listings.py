@@ -7,12 +7,21 @@ shape); ``varied_listings`` returns a set that covers every media type, every ca
 
 from __future__ import annotations
 
+import json
 import zlib
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, Literal
 
-from vitrine.core.model import MEDIA_CATEGORIES, MEDIA_TYPES, PORTALS, DesiredListing, Media
+from vitrine.core.model import (
+    MEDIA_CATEGORIES,
+    MEDIA_TYPES,
+    PORTALS,
+    DesiredListing,
+    LastSent,
+    Media,
+    SentMedia,
+)
 
 UrlStyle = Literal["plain", "query", "encoded", "fragment", "mixed"]
 URL_STYLES: tuple[UrlStyle, ...] = ("plain", "query", "encoded", "fragment", "mixed")
@@ -238,3 +247,23 @@ def varied_listings() -> list[DesiredListing]:
             )
         )
     return listings
+
+
+def last_sent_of(
+    desired: DesiredListing,
+    body: dict[str, Any],
+    sent_media: Sequence[SentMedia],
+    *,
+    classified_id: str = "0b7c1e52-5d43-4d0e-9a57-3c1f0e6a2b11",
+    sent_at: str = "2026-02-13T09:25:57Z",
+) -> LastSent:
+    """The record a send of ``body`` leaves, as loaded back from storage (a JSON round trip: nothing
+    is shared with ``body``). Use with a plan: ``last_sent_of(desired, plan.body, plan.sent_media)``."""
+    return LastSent(
+        listing_id=desired.listing_id,
+        classified_id=classified_id,
+        body=json.loads(json.dumps(body)),
+        media=list(sent_media),
+        desired_version=desired.version,
+        sent_at=sent_at,
+    )
