@@ -14,7 +14,9 @@ POLICY = ConsolidationPolicy.from_seconds(consolidation_window=60, max_delay=600
 
 
 def step(last_edit: datetime, first_unsent: datetime, now: datetime, dirty: bool = True):
-    return next_step(dirty=dirty, last_edit_at=last_edit, first_unsent_at=first_unsent, now=now, policy=POLICY)
+    return next_step(
+        dirty=dirty, last_edit_at=last_edit, first_unsent_at=first_unsent, now=now, policy=POLICY
+    )
 
 
 def test_clean_listing_drops_the_message():
@@ -56,7 +58,9 @@ def test_long_waits_are_capped_at_the_sqs_maximum():
 
 
 def test_unknown_edit_times_sync_now():
-    assert next_step(dirty=True, last_edit_at=None, first_unsent_at=None, now=T0, policy=POLICY).action == "sync"
+    assert (
+        next_step(dirty=True, last_edit_at=None, first_unsent_at=None, now=T0, policy=POLICY).action == "sync"
+    )
 
 
 def test_retry_delays_grow_and_are_capped():

@@ -45,7 +45,8 @@ class AvivProblem:
     def from_response(cls, status: int, body: Any) -> AvivProblem:
         if not isinstance(body, dict):
             return cls(status=status, detail=str(body or "")[:2000], raw=body)
-        errors = body.get("errors") if isinstance(body.get("errors"), list) else []
+        raw_errors = body.get("errors")
+        errors: list[Any] = raw_errors if isinstance(raw_errors, list) else []
         return cls(
             status=status,
             title=str(body.get("title") or ""),

@@ -40,7 +40,7 @@ from vitrine.settings import Settings, get_settings
 # Standard Webhooks senders retry for days; 48 h comfortably covers "at least 24 h".
 WEBHOOK_ID_RETENTION_SECONDS = 48 * 3600
 # The sync queue's visibility timeout (template.yaml): a claim outlives a message in flight.
-SYNC_VISIBILITY_TIMEOUT_SECONDS = 540
+SYNC_VISIBILITY_TIMEOUT_SECONDS = 1800
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:
@@ -51,7 +51,7 @@ def _header(headers: Mapping[str, str], name: str) -> str:
     return ""
 
 
-def _mark_duplicate(response: Any, _record: DataRecord) -> Any:
+def _mark_duplicate(response: Any, idempotent_data: DataRecord) -> Any:
     """Powertools hook: a repeated webhook-id gets the first answer, flagged as a duplicate."""
     if isinstance(response, dict):
         return {**response, "duplicate": True}
@@ -130,7 +130,9 @@ class IngestService:
             return problem(409, "this webhook-id is being processed right now; retry later",
                            headers={"Retry-After": "2"})  # fmt: skip
         except ConcurrentModification:
-            return problem(503, "too many concurrent changes to this listing; retry", headers={"Retry-After": "1"})
+            return problem(
+                503, "too many concurrent changes to this listing; retry", headers={"Retry-After": "1"}
+            )
         if body.get("duplicate"):
             metrics.add_metric(name="WebhookDuplicate", unit=MetricUnit.Count, value=1)
         elif body.get("ignored"):
@@ -168,7 +170,7 @@ _service: IngestService | None = None
 
 def get_ingest_service() -> IngestService:
     """One service per Lambda instance (settings parsed once, clients reused)."""
-    global _service  # noqa: PLW0603 - module-level cache is the Lambda-instance lifetime
+    global _service
     if _service is None:
         _service = IngestService(get_settings())
     return _service
@@ -176,5 +178,5 @@ def get_ingest_service() -> IngestService:
 
 def reset_ingest_service() -> None:
     """For tests that change the environment."""
-    global _service  # noqa: PLW0603
+    global _service
     _service = None

@@ -138,12 +138,12 @@ _service: SyncService | None = None
 
 
 def get_sync_service() -> SyncService:
-    global _service  # noqa: PLW0603 - one per Lambda instance
+    global _service
     if _service is None:
         _service = SyncService(get_settings())
     return _service
 
 
 def reset_sync_service() -> None:
-    global _service  # noqa: PLW0603
+    global _service
     _service = None
