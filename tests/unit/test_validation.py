@@ -13,7 +13,7 @@ import pytest
 from tests.support.listings import sample_desired, sample_media
 from vitrine.core.builder import ClassifiedDefaults, build_classified
 from vitrine.core.errors import FieldError
-from vitrine.core.timestamps import assign_timestamps
+from vitrine.core.timestamps import assign_timestamps, strip_timestamp
 from vitrine.core.validation import (
     QualityWarning,
     duplicated_media_ids,
@@ -363,3 +363,15 @@ def test_warnings_never_reorder():
     before = list(media)
     quality_warnings(media)
     assert media == before
+
+
+def test_media_identities_hint_gives_the_same_verdict():
+    desired = sample_desired("L-1", 6, url_style="mixed")
+    desired.media[4] = replace(desired.media[4], url=desired.media[1].url)
+    stamped = assign_timestamps(desired.media, {}, {}, NOW)
+    body = build_classified(desired, stamped, DEFAULTS)
+    hint = [strip_timestamp(m.url) for m in desired.media]
+    assert validate_classified(body, media_identities=hint) == validate_classified(body)
+    assert pointers(validate_classified(body)) == ["/media/4/url"]
+    # a hint of the wrong length is ignored rather than trusted
+    assert validate_classified(body, media_identities=hint[:2]) == validate_classified(body)

@@ -18,9 +18,9 @@ from vitrine.core.model import DesiredListing, LastSent, SentMedia, StampedMedia
 from vitrine.core.timestamps import assign_timestamps, sent_media_records, strip_timestamp
 from vitrine.core.validation import (
     QualityWarning,
-    _validate_classified,
     duplicated_media_ids,
     quality_warnings,
+    validate_classified,
 )
 
 
@@ -58,8 +58,8 @@ def plan_sync(
     stamped = assign_timestamps(desired.media, last_media, pending_media, now)
     body = build_classified(desired, stamped, defaults)
     # strip_timestamp(aviv_url) == strip_timestamp(crm_url): the CRM URL is the cheaper one to strip.
-    base_urls = [strip_timestamp(s.media.url) for s in stamped]
-    errors = duplicated_media_ids(desired.media) + _validate_classified(body, base_urls)
+    identities = [strip_timestamp(s.media.url) for s in stamped]
+    errors = duplicated_media_ids(desired.media) + validate_classified(body, media_identities=identities)
     return SyncPlan(
         body=body,
         stamped=tuple(stamped),

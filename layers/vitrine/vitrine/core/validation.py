@@ -4,7 +4,7 @@ AVIV answers a bad body with a 400 that no retry can fix, so vitrine refuses it 
 owner which field (a JSON pointer, as AVIV names them) to fix. This is a hand-written subset of the
 ``AvivClassified`` schema -- everything about the envelope, the mandatory ``data`` fields and the
 media, which is what vitrine builds -- plus the rules the schema cannot express (duplicated media).
-It runs on every sync, so it is linear in the media count and allocates nothing for a valid body.
+It runs on every sync: linear in the media count, a handful of set look-ups per valid media.
 ``tests/unit/test_contract_schema.py`` checks it against the official OpenAPI file.
 """
 
@@ -151,7 +151,7 @@ def _duplicated_urls(
 
 
 def _validate_aviv_media(
-    media: Any, errors: list[FieldError], base_urls: Sequence[str] | None = None
+    media: Any, errors: list[FieldError], media_identities: Sequence[str] | None = None
 ) -> None:
     """Per item: a fast test that passes valid items (the usual case), the detailed one otherwise."""
     if not isinstance(media, list):
@@ -197,7 +197,9 @@ def _validate_aviv_media(
             errors.extend(_unknown_keys(item, allowed, pointer))
         _check_media_fields(item, pointer, False, errors)
     urls: list[Any] | None = None
-    identities = base_urls if base_urls is not None and len(base_urls) == len(media) else None
+    identities = (
+        media_identities if media_identities is not None and len(media_identities) == len(media) else None
+    )
     if identities is None:
         urls = [item.get("url") if isinstance(item, dict) else None for item in media]
         identities = [strip_timestamp(url) if isinstance(url, str) else "" for url in urls]
@@ -286,13 +288,14 @@ def _validate_meta_data(data: Mapping[str, Any], errors: list[FieldError]) -> No
         _check_string(source, "offererEstateGroupId", pointer, SOURCE_MAX_LENGTH, errors)
 
 
-def validate_classified(body: Mapping[str, Any]) -> list[FieldError]:
-    """The AVIV ``AvivClassified`` rules vitrine knows of that ``body`` breaks; [] when it may be sent."""
-    return _validate_classified(body)
+def validate_classified(
+    body: Mapping[str, Any], *, media_identities: Sequence[str] | None = None
+) -> list[FieldError]:
+    """The AVIV ``AvivClassified`` rules vitrine knows of that ``body`` breaks; [] when it may be sent.
 
-
-def _validate_classified(body: Mapping[str, Any], base_urls: Sequence[str] | None = None) -> list[FieldError]:
-    """``base_urls`` (the media URLs without timestamps, when the caller has them) saves re-parsing."""
+    ``media_identities`` (each media URL without its timestamp, in body order), when the caller
+    already has them, saves parsing every outgoing URL again for the duplicated-media rule.
+    """
     if not isinstance(body, Mapping):
         return [FieldError("", "must be an object")]
     errors: list[FieldError] = []
@@ -303,7 +306,7 @@ def _validate_classified(body: Mapping[str, Any], base_urls: Sequence[str] | Non
     if "specific" in body and not isinstance(body["specific"], Mapping):
         errors.append(FieldError("/specific", "must be an object"))
     if "media" in body:
-        _validate_aviv_media(body["media"], errors, base_urls)
+        _validate_aviv_media(body["media"], errors, media_identities)
     return errors
 
 
