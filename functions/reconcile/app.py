@@ -1,0 +1,37 @@
+"""Reconcile function: the scheduled run (EventBridge Scheduler) and AVIV's status push (API Gateway).
+
+One function because both apply AVIV statuses through the same code; the event's shape says which:
+an API Gateway proxy event is the push, anything else is the schedule.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from vitrine.observability import logger, metrics
+from vitrine.service.http import raw_body
+from vitrine.service.reconcile import get_reconcile_service
+
+app = APIGatewayRestResolver()
+
+
+@app.post("/aviv/<token>/classifieds/<classified_id>/statuses")
+def receive_status_push(token: str, classified_id: str) -> Response:
+    # The token is a secret: it is compared in constant time and never logged.
+    return get_reconcile_service().handle_push(token, classified_id, raw_body(app.current_event))
+
+
+def is_api_event(event: Any) -> bool:
+    return isinstance(event, dict) and "httpMethod" in event and "requestContext" in event
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if is_api_event(event):
+        return app.resolve(event, context)
+    report = get_reconcile_service().run(remaining_ms=context.get_remaining_time_in_millis())
+    return report.to_dict()

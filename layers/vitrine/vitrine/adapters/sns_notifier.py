@@ -1,0 +1,57 @@
+"""SNS adapter: publish owner notifications on the one vitrine topic.
+
+Owners subscribe (email, SMS, HTTPS, SQS, ...) with a filter policy on the ``ownerId`` message
+attribute, so each message carries ``ownerId``, ``listingId``, ``kind`` and ``severity`` as String
+attributes. The body is the JSON document described in ``schemas/notification.schema.json``; the
+Subject (used by email subscriptions) is short, readable and ASCII, as SNS requires.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+
+from vitrine.core.reconcile import SUBJECT_MAX_LENGTH, Notification, ascii_subject
+
+# SNS refuses messages over 256 KiB (body and attributes together); leave room for the attributes.
+MAX_MESSAGE_BYTES = 240 * 1024
+
+
+def _fit_message(notification: Notification) -> str:
+    """The JSON body; a very long media list is cut (and says so) rather than the publish failing."""
+    message = notification.message()
+    if len(message.encode("utf-8")) <= MAX_MESSAGE_BYTES:
+        return message
+    body: dict[str, Any] = dict(notification.body)
+    media = list(body.get("media") or [])
+    while media and len(json.dumps(body, ensure_ascii=False).encode("utf-8")) > MAX_MESSAGE_BYTES:
+        media = media[: len(media) // 2]
+        body["media"] = media
+        body["mediaTruncated"] = True
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+class SnsNotifier:
+    """Publishes :class:`~vitrine.core.reconcile.Notification` records to one topic."""
+
+    def __init__(self, topic_arn: str, sns_client: Any | None = None) -> None:
+        if not topic_arn:
+            raise ValueError("a topic ARN is required to publish notifications (VITRINE_TOPIC_ARN)")
+        self.topic_arn = topic_arn
+        self._sns = sns_client if sns_client is not None else boto3.client("sns")
+
+    def publish(self, notification: Notification) -> str:
+        """Publish one notification; returns SNS's MessageId. Errors propagate (the outbox retries)."""
+        attributes = {
+            name: {"DataType": "String", "StringValue": value}
+            for name, value in notification.attributes().items()
+        }
+        answer = self._sns.publish(
+            TopicArn=self.topic_arn,
+            Subject=ascii_subject(notification.subject, SUBJECT_MAX_LENGTH),
+            Message=_fit_message(notification),
+            MessageAttributes=attributes,
+        )
+        return str(answer.get("MessageId", ""))

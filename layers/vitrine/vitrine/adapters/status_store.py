@@ -1,0 +1,325 @@
+"""Reconciliation state in the StateTable: the STATUS item, the watch set and classified aliases.
+
+Items (table ``StateTable``, keys ``pk``/``sk``; see docs/architecture.md):
+
+``pk = LISTING#<listingId>``, ``sk = STATUS``
+    ``listingId``, ``rev`` (optimistic-concurrency counter: every write is conditional on it),
+    ``updatedAt``, ``ownerId``?, ``classifiedId``?, ``openProblems`` (kinds, for people reading the
+    table), ``state`` (map: the :class:`~vitrine.core.reconcile.StatusState` — open problems, notified
+    fingerprints, per-media retry bookkeeping, the send being watched and its AVIV revision) and
+    ``outbox`` (gzip JSON: notifications decided but not yet confirmed published).
+``pk = CLASSIFIED#<classifiedId>``, ``sk = LISTING``
+    ``listingId``: finds the listing of an AVIV status push, which names only the classified.
+
+The watch set is the sparse ``WatchIndex`` (``watchShard`` = ``WATCH#<n>``, ``watchDue`` = fixed-width
+UTC ISO time, KEYS_ONLY). Its entries live on the items that need watching, written by the sync
+engine: the SENT item of every send (``watchDue`` = the send time), and the DESIRED item of a listing
+whose version was rejected. This module reads it with Query only (never Scan) and moves or removes
+an entry conditionally: a SENT entry only while ``sentAt`` is still the send that was reconciled
+(a newer send is never un-watched), a DESIRED entry only while its ``rejection.desiredVersion`` is
+the one notified.
+"""
+
+from __future__ import annotations
+
+import heapq
+import zlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from vitrine.adapters.dynamo_store import (
+    SK_DESIRED,
+    SK_SENT,
+    SK_STATUS,
+    compress_json,
+    decompress_json,
+    format_time,
+    listing_id_of,
+    listing_pk,
+)
+from vitrine.core.errors import ConcurrentModification
+from vitrine.core.reconcile import StatusState
+
+WATCH_INDEX = "WatchIndex"
+# Watched listings are spread over a few GSI partitions, like dirty ones.
+WATCH_SHARD_COUNT = 4
+SK_CLASSIFIED_ALIAS = "LISTING"
+DEFAULT_PAGE_SIZE = 100
+
+
+def watch_shard(listing_id: str, shard_count: int = WATCH_SHARD_COUNT) -> str:
+    """``WATCH#<n>``, n = crc32(listing id) % 4: a stable hash (not Python's salted ``hash``)."""
+    return f"WATCH#{zlib.crc32(listing_id.encode('utf-8')) % shard_count}"
+
+
+def classified_pk(classified_id: str) -> str:
+    return f"CLASSIFIED#{classified_id}"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class WatchEntry:
+    """One entry of the watch set: the listing, the item carrying it (SENT or DESIRED), when due."""
+
+    due: str
+    listing_id: str
+    sk: str
+
+
+class StatusStore:
+    """The STATUS item, the WatchIndex and classified aliases, over the same DynamoDB table."""
+
+    def __init__(self, table_name: str, dynamodb_client: Any | None = None) -> None:
+        self.table_name = table_name
+        self._client = dynamodb_client if dynamodb_client is not None else boto3.client("dynamodb")
+
+    def _key(self, listing_id: str, sk: str) -> dict[str, Any]:
+        return {"pk": {"S": listing_pk(listing_id)}, "sk": {"S": sk}}
+
+    # ------------------------------------------------------------------ watch set
+
+    def due_watches(
+        self,
+        now: datetime,
+        *,
+        shard_count: int = WATCH_SHARD_COUNT,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> Iterator[WatchEntry]:
+        """Watch entries due at ``now``, longest-waiting first, lazily (Query per shard, merged).
+
+        Pages are fetched only as the caller consumes entries, so a run that stops early (budget)
+        reads little; what it did not reach keeps its old ``watchDue`` and comes first next run.
+        The index is eventually consistent: an entry removed a moment ago may still appear.
+        """
+        cutoff = format_time(now)
+        shards = [self._query_shard(f"WATCH#{n}", cutoff, page_size) for n in range(shard_count)]
+        yield from heapq.merge(*shards)
+
+    def _query_shard(self, shard: str, cutoff: str, page_size: int) -> Iterator[WatchEntry]:
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": WATCH_INDEX,
+            "KeyConditionExpression": "watchShard = :shard AND watchDue <= :cutoff",
+            "ExpressionAttributeValues": {":shard": {"S": shard}, ":cutoff": {"S": cutoff}},
+            "Limit": page_size,
+        }
+        while True:
+            page = self._client.query(**request)
+            for item in page.get("Items", []):
+                yield WatchEntry(
+                    due=item["watchDue"]["S"], listing_id=listing_id_of(item["pk"]["S"]), sk=item["sk"]["S"]
+                )
+            if "LastEvaluatedKey" not in page:
+                return
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def reschedule_sent_watch(self, listing_id: str, sent_at: str, due: datetime) -> bool:
+        """Look at this send again at ``due``; False when a newer send replaced it or it is unwatched."""
+        return self._conditional_update(
+            listing_id,
+            SK_SENT,
+            "SET watchDue = :due",
+            "sentAt = :sentAt AND attribute_exists(watchShard)",
+            {":due": {"S": format_time(due)}, ":sentAt": {"S": sent_at}},
+        )
+
+    def stop_sent_watch(self, listing_id: str, sent_at: str) -> bool:
+        """Nothing more to learn about this send; False when a newer send replaced it (still watched)."""
+        return self._conditional_update(
+            listing_id,
+            SK_SENT,
+            "REMOVE watchShard, watchDue",
+            "sentAt = :sentAt",
+            {":sentAt": {"S": sent_at}},
+        )
+
+    def watch_sent(self, listing_id: str, sent_at: str, due: datetime) -> bool:
+        """Put a send (back) in the watch set, e.g. when a push could not be fully applied."""
+        return self._conditional_update(
+            listing_id,
+            SK_SENT,
+            "SET watchShard = :shard, watchDue = :due",
+            "sentAt = :sentAt",
+            {
+                ":shard": {"S": watch_shard(listing_id)},
+                ":due": {"S": format_time(due)},
+                ":sentAt": {"S": sent_at},
+            },
+        )
+
+    def finish_rejection(self, listing_id: str, desired_version: int) -> bool:
+        """Mark the rejection of ``desired_version`` notified and take the DESIRED item out of the watch
+        set; False when a newer rejection replaced it (that one stays watched)."""
+        return self._conditional_update(
+            listing_id,
+            SK_DESIRED,
+            "SET rejection.notified = :true REMOVE watchShard, watchDue",
+            "rejection.desiredVersion = :version",
+            {":true": {"BOOL": True}, ":version": {"N": str(desired_version)}},
+        )
+
+    def stop_desired_watch(self, listing_id: str) -> bool:
+        """A DESIRED watch entry without a rejection to tell (already notified, or none): drop it."""
+        return self._conditional_update(
+            listing_id,
+            SK_DESIRED,
+            "REMOVE watchShard, watchDue",
+            "attribute_exists(pk) AND (attribute_not_exists(rejection) OR rejection.notified = :true)",
+            {":true": {"BOOL": True}},
+        )
+
+    def _conditional_update(
+        self, listing_id: str, sk: str, expression: str, condition: str, values: dict[str, Any]
+    ) -> bool:
+        try:
+            self._client.update_item(
+                TableName=self.table_name,
+                Key=self._key(listing_id, sk),
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    # ------------------------------------------------------------------ STATUS item
+
+    def load(self, listing_id: str) -> StatusState:
+        """The listing's reconciliation state (a fresh one, ``rev`` 0, when none is stored)."""
+        answer = self._client.get_item(
+            TableName=self.table_name, Key=self._key(listing_id, SK_STATUS), ConsistentRead=True
+        )
+        raw = answer.get("Item")
+        if not raw:
+            return StatusState(listing_id=listing_id)
+        item = _from_item(raw)
+        document = dict(item.get("state") or {})
+        document["listingId"] = listing_id
+        document["outbox"] = decompress_json(item["outbox"]) if "outbox" in item else []
+        return StatusState.from_dict(_plain(document), rev=int(item.get("rev", 0)))
+
+    def save(self, state: StatusState, *, now: datetime) -> StatusState:
+        """Store ``state`` if nobody wrote since it was loaded (``rev``); the stored state, ``rev`` + 1.
+
+        Raises ConcurrentModification when another writer (a push, an overlapping run) got there first.
+        """
+        document = state.to_dict()
+        outbox = document.pop("outbox")
+        new_rev = state.rev + 1
+        item: dict[str, Any] = {
+            "pk": listing_pk(state.listing_id),
+            "sk": SK_STATUS,
+            "listingId": state.listing_id,
+            "rev": new_rev,
+            "updatedAt": format_time(now),
+            "state": document,
+        }
+        optional = {
+            "ownerId": state.owner_id,
+            "classifiedId": state.classified_id,
+            "openProblems": sorted({p.kind for p in state.problems.values()}) or None,
+            "outbox": compress_json(outbox) if outbox else None,
+        }
+        item.update({name: value for name, value in optional.items() if value})
+        if state.rev == 0:
+            condition = "attribute_not_exists(pk)"
+            values: dict[str, Any] | None = None
+        else:
+            condition = "rev = :rev"
+            values = {":rev": {"N": str(state.rev)}}
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Item": {name: _to_av(value) for name, value in item.items()},
+            "ConditionExpression": condition,
+        }
+        if values:
+            request["ExpressionAttributeValues"] = values
+        try:
+            self._client.put_item(**request)
+        except ClientError as error:
+            if _is_condition_failure(error):
+                raise ConcurrentModification(
+                    f"listing {state.listing_id}: reconciliation state changed since read (rev {state.rev})"
+                ) from error
+            raise
+        stored = state.copy()
+        stored.rev = new_rev
+        return stored
+
+    def without_outbox(self, state: StatusState, published: set[str], *, now: datetime) -> StatusState:
+        """Drop published notifications from the outbox (a conditional write like ``save``)."""
+        remaining = [n for n in state.outbox if n.id not in published]
+        if len(remaining) == len(state.outbox):
+            return state
+        trimmed = state.copy()
+        trimmed.outbox = remaining
+        return self.save(trimmed, now=now)
+
+    # ------------------------------------------------------------------ classified aliases
+
+    def remember_classified(self, classified_id: str, listing_id: str) -> None:
+        """Remember which listing a classified belongs to (AVIV's status push names only the classified)."""
+        self._client.put_item(
+            TableName=self.table_name,
+            Item={
+                "pk": {"S": classified_pk(classified_id)},
+                "sk": {"S": SK_CLASSIFIED_ALIAS},
+                "listingId": {"S": listing_id},
+            },
+        )
+
+    def listing_for_classified(self, classified_id: str) -> str | None:
+        answer = self._client.get_item(
+            TableName=self.table_name,
+            Key={"pk": {"S": classified_pk(classified_id)}, "sk": {"S": SK_CLASSIFIED_ALIAS}},
+        )
+        item = answer.get("Item")
+        return str(item["listingId"]["S"]) if item and "listingId" in item else None
+
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def _to_av(value: Any) -> dict[str, Any]:
+    serialized: dict[str, Any] = _serializer.serialize(value)
+    return serialized
+
+
+def _from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: _deserializer.deserialize(value) for name, value in item.items()}
+
+
+def _is_condition_failure(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code", "") == "ConditionalCheckFailedException"
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal: make the document plain JSON types again."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+__all__ = [
+    "SK_CLASSIFIED_ALIAS",
+    "WATCH_INDEX",
+    "WATCH_SHARD_COUNT",
+    "StatusStore",
+    "WatchEntry",
+    "classified_pk",
+    "watch_shard",
+]
