@@ -262,3 +262,11 @@ def test_new_media_reusing_a_removed_url_in_the_same_second_is_not_a_noop(desire
     plan = plan_sync(replace(desired, media=media), last, None, DEFAULTS, T0)
     only(plan.diff, added=("brand-new",), removed=(desired.media[0].id,))
     assert plan.body != last.body  # AVIV sees a new timestamp and downloads it
+
+
+def test_media_key_presence_counts():
+    desired = sample_desired("L-1", 0)
+    last = sent(desired)
+    del last.body["media"]
+    plan = replan(desired, last)
+    only(plan.diff, classified_changed=True)

@@ -64,14 +64,13 @@ def canonical_json(value: Any) -> str:
 
 def _same_leaf_types(left: Any, right: Any) -> bool:
     """Given ``left == right``: are the leaves also the same JSON values (``true`` is not ``1``)?"""
-    left_type = type(left)
-    if left_type is dict:
+    if isinstance(left, dict):
         return all(_same_leaf_types(value, right[key]) for key, value in left.items())
-    if left_type is list or left_type is tuple:
-        return type(right) in (list, tuple) and all(map(_same_leaf_types, left, right))
-    if left_type is float:  # 0.0 == -0.0 but JSON writes them apart
-        return type(right) is float and repr(left) == repr(right)
-    return left_type is type(right)
+    if isinstance(left, (list, tuple)):
+        return isinstance(right, (list, tuple)) and all(map(_same_leaf_types, left, right))
+    if isinstance(left, float):  # 0.0 == -0.0 but JSON writes them apart
+        return isinstance(right, float) and repr(left) == repr(right)
+    return type(left) is type(right)
 
 
 def same_json(left: Any, right: Any) -> bool:
@@ -149,7 +148,9 @@ def diff_classified(
             metadata_changed.append(media_id)
     current_ids = {s.media.id for s in stamped}
     removed = tuple(m.id for m in last_sent.media if m.id not in current_ids)
-    classified_changed = not same_json(_outside_media(body), _outside_media(last_sent.body))
+    classified_changed = not same_json(_outside_media(body), _outside_media(last_sent.body)) or (
+        ("media" in body) != ("media" in last_sent.body)
+    )
     return ClassifiedDiff(
         added=tuple(added),
         removed=removed,
