@@ -20,6 +20,9 @@ USER_AGENT_PATTERN = re.compile(r"^[^\/\s]+\/[^\/\s]+\s{1}[^\/\s]+\/[^\/\s]+\s{1
 AVIV_PRODUCTION_URL = "https://api.aviv-group.com/caas/v4"
 AVIV_SANDBOX_URL = "https://api.aviv-group.com/sandbox/caas/v4"
 AVIV_AUTH_URL = "https://auth.api.aviv-group.com/oauth/token"
+# The sync queue's visibility timeout in template.yaml (a test keeps the two equal): a schedule
+# claim must outlive a sync message in flight.
+SYNC_VISIBILITY_TIMEOUT_SECONDS = 1800
 
 
 class SettingsError(ValueError):

@@ -35,12 +35,10 @@ from vitrine.core.ingest import IngestResult, ingest_event, schedule_hold_second
 from vitrine.core.webhook_signing import MAX_BODY_BYTES, SignatureError, verify
 from vitrine.observability import MetricUnit, logger, metrics
 from vitrine.service.http import accepted, problem
-from vitrine.settings import Settings, get_settings
+from vitrine.settings import SYNC_VISIBILITY_TIMEOUT_SECONDS, Settings, get_settings
 
 # Standard Webhooks senders retry for days; 48 h comfortably covers "at least 24 h".
 WEBHOOK_ID_RETENTION_SECONDS = 48 * 3600
-# The sync queue's visibility timeout (template.yaml): a claim outlives a message in flight.
-SYNC_VISIBILITY_TIMEOUT_SECONDS = 1800
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:

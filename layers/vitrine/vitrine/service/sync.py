@@ -11,10 +11,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from vitrine.adapters.aviv_client import AvivClient, build_aviv_client
 from vitrine.adapters.dynamo_store import DynamoStateStore
 from vitrine.adapters.sqs_scheduler import SqsSyncScheduler, parse_sync_message
 from vitrine.core.builder import ClassifiedDefaults
@@ -23,8 +23,10 @@ from vitrine.core.errors import AvivRetryable, LeaseHeld
 from vitrine.core.ingest import ensure_sync_scheduled, schedule_hold_seconds
 from vitrine.core.sync import SyncOutcome, sync_listing
 from vitrine.observability import MetricUnit, logger, metrics
-from vitrine.service.ingest import SYNC_VISIBILITY_TIMEOUT_SECONDS
-from vitrine.settings import Settings, get_settings
+from vitrine.settings import SYNC_VISIBILITY_TIMEOUT_SECONDS, Settings, get_settings
+
+if TYPE_CHECKING:
+    from vitrine.adapters.aviv_client import AvivClient
 
 LEASE_BUSY_RETRY_SECONDS = 5
 
@@ -58,6 +60,9 @@ class SyncService:
 
     @cached_property
     def aviv(self) -> AvivClient:
+        # Imported on first use: a message that only re-delays itself never needs HTTP.
+        from vitrine.adapters.aviv_client import build_aviv_client
+
         return build_aviv_client(self.settings)
 
     def process_record(self, record: SQSRecord) -> str:

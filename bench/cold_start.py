@@ -1,0 +1,78 @@
+"""Cold start: import time of each handler module, as a ratio to ``import boto3`` alone.
+
+Each measurement is a fresh interpreter (what a Lambda cold start pays), repeated, best kept.
+Target: every handler ≤ 1.5x ``import boto3``. Run: ``make bench`` or
+``PYTHONPATH=layers/vitrine:. .venv/bin/python bench/cold_start.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET_RATIO = 1.5
+REPEATS = 7
+
+SNIPPET = """
+import time, importlib.util, sys
+started = time.perf_counter()
+{body}
+print(time.perf_counter() - started)
+"""
+
+BASELINE = "import boto3"
+
+
+def handler_import(function: str) -> str:
+    path = ROOT / "functions" / function / "app.py"
+    return (
+        f"spec = importlib.util.spec_from_file_location('app_{function}', {str(path)!r})\n"
+        "module = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(module)"
+    )
+
+
+def measure(body: str) -> float:
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{ROOT / 'layers' / 'vitrine'}{os.pathsep}{ROOT}",
+        "PYTHONDONTWRITEBYTECODE": "0",
+        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "eu-west-3"),
+    }
+    best = float("inf")
+    for _ in range(REPEATS):
+        out = subprocess.run(
+            [sys.executable, "-c", SNIPPET.format(body=body)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        best = min(best, float(out.stdout.strip().splitlines()[-1]))
+    return best
+
+
+def main() -> int:
+    functions = sorted(p.name for p in (ROOT / "functions").iterdir() if (p / "app.py").exists())
+    for function in functions:  # warm the bytecode caches so no run pays compilation
+        measure(handler_import(function))
+    baseline = measure(BASELINE)
+    print(f"baseline  import boto3            {baseline * 1000:8.1f} ms")
+    failed = False
+    for function in functions:
+        elapsed = measure(handler_import(function))
+        ratio = elapsed / baseline
+        verdict = "PASS" if ratio <= TARGET_RATIO else "FAIL"
+        failed |= verdict == "FAIL"
+        print(
+            f"{function:9} import functions/{function}/app.py {elapsed * 1000:8.1f} ms  ratio {ratio:4.2f}  {verdict}"
+        )
+    print(f"target: ratio <= {TARGET_RATIO}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
