@@ -68,7 +68,8 @@ def main() -> int:
         verdict = "PASS" if ratio <= TARGET_RATIO else "FAIL"
         failed |= verdict == "FAIL"
         print(
-            f"{function:9} import functions/{function}/app.py {elapsed * 1000:8.1f} ms  ratio {ratio:4.2f}  {verdict}"
+            f"{function:9} import functions/{function}/app.py "
+            f"{elapsed * 1000:8.1f} ms  ratio {ratio:4.2f}  {verdict}"
         )
     print(f"target: ratio <= {TARGET_RATIO}")
     return 1 if failed else 0
