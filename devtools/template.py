@@ -46,11 +46,11 @@ def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     return loaded
 
 
-def resources_of_type(resource_type: str, template: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+def resources_of_type(
+    resource_type: str, template: dict[str, Any] | None = None
+) -> dict[str, dict[str, Any]]:
     template = template or load_template()
-    return {
-        name: res for name, res in template["Resources"].items() if res.get("Type") == resource_type
-    }
+    return {name: res for name, res in template["Resources"].items() if res.get("Type") == resource_type}
 
 
 def function_environment_keys(template: dict[str, Any] | None = None) -> set[str]:
@@ -82,7 +82,9 @@ class LocalResources:
     secrets: dict[str, str] = field(default_factory=dict)  # logical id -> secret ARN
 
 
-def create_tables(dynamodb: Any, prefix: str = "vitrine-", template: dict[str, Any] | None = None) -> dict[str, str]:
+def create_tables(
+    dynamodb: Any, prefix: str = "vitrine-", template: dict[str, Any] | None = None
+) -> dict[str, str]:
     """Create every AWS::DynamoDB::Table of the template; returns logical id -> table name."""
     names: dict[str, str] = {}
     for logical_id, res in resources_of_type("AWS::DynamoDB::Table", template).items():
@@ -109,7 +111,9 @@ def create_tables(dynamodb: Any, prefix: str = "vitrine-", template: dict[str, A
     return names
 
 
-def _queue_attributes(props: dict[str, Any], arns: dict[str, str], parameters: dict[str, str]) -> dict[str, str]:
+def _queue_attributes(
+    props: dict[str, Any], arns: dict[str, str], parameters: dict[str, str]
+) -> dict[str, str]:
     attrs: dict[str, str] = {}
     for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds"):
         if key in props:
@@ -120,7 +124,9 @@ def _queue_attributes(props: dict[str, Any], arns: dict[str, str], parameters: d
         max_receive = redrive["maxReceiveCount"]
         if isinstance(max_receive, dict):
             max_receive = parameters.get(max_receive["Ref"]) or _parameter_default(max_receive["Ref"])
-        attrs["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": arns[target], "maxReceiveCount": int(max_receive)})
+        attrs["RedrivePolicy"] = json.dumps(
+            {"deadLetterTargetArn": arns[target], "maxReceiveCount": int(max_receive)}
+        )
     return attrs
 
 
@@ -151,7 +157,9 @@ def create_queues(
     return urls, arns
 
 
-def create_topics(sns: Any, prefix: str = "vitrine-", template: dict[str, Any] | None = None) -> dict[str, str]:
+def create_topics(
+    sns: Any, prefix: str = "vitrine-", template: dict[str, Any] | None = None
+) -> dict[str, str]:
     return {
         logical_id: sns.create_topic(Name=f"{prefix}{logical_id}")["TopicArn"]
         for logical_id in resources_of_type("AWS::SNS::Topic", template)
@@ -168,7 +176,7 @@ def create_secrets(
     arns: dict[str, str] = {}
     for logical_id in resources_of_type("AWS::SecretsManager::Secret", template):
         secret_string = values.get(logical_id, "{}")
-        arns[logical_id] = secretsmanager.create_secret(Name=f"{prefix}{logical_id}", SecretString=secret_string)[
-            "ARN"
-        ]
+        arns[logical_id] = secretsmanager.create_secret(
+            Name=f"{prefix}{logical_id}", SecretString=secret_string
+        )["ARN"]
     return arns

@@ -28,7 +28,9 @@ class DesiredStore(Protocol):
 
     def load_desired(self, listing_id: str) -> DesiredListing | None: ...
 
-    def save_desired(self, desired: DesiredListing, expected_version: int | None, *, now: datetime) -> None: ...
+    def save_desired(
+        self, desired: DesiredListing, expected_version: int | None, *, now: datetime
+    ) -> None: ...
 
     def claim_sync_schedule(self, listing_id: str, now: datetime, hold_seconds: int) -> bool:
         """Atomically mark "a sync message is pending" unless one already is; True = caller must send it."""

@@ -96,5 +96,5 @@ class StateStore(Protocol):
         now: datetime,
         lease_owner: str,
     ) -> None:
-        """AVIV (or pre-send validation) refused this version: keep the errors for the owner, stop retrying it."""
+        """AVIV (or pre-send validation) refused this version: keep the errors, stop retrying it."""
         ...
