@@ -1028,6 +1028,7 @@ def reconcile_send(
         body = _body(
             context, kind="classified_error", notification_id=problem_id, status=reading.status or "",
             detected_at=now, subject=subject, summary=summary, reading=reading, last_sent=last_sent,
+            extra={"message": reading.message or reading.status or ""},
         )  # fmt: skip
         problem = OpenProblem(
             kind="classified_error", fingerprint=problem_id, detected_at=format_moment(now), subject=subject,

@@ -67,10 +67,9 @@ from vitrine.core.reconcile import (
 )
 from vitrine.observability import MetricUnit, logger, metrics
 from vitrine.service.http import problem
+from vitrine.service.ingest import SYNC_VISIBILITY_TIMEOUT_SECONDS
 from vitrine.settings import Settings, get_settings
 
-# The sync queue's visibility timeout (template.yaml), as ingestion uses it for schedule claims.
-SYNC_VISIBILITY_TIMEOUT_SECONDS = 540
 # Kept free at the end of the Lambda timeout whatever the budget says.
 TIMEOUT_SAFETY_SECONDS = 20
 # A run sweeps at most this many dirty listings (the rest next run); each costs one conditional write.
