@@ -260,7 +260,9 @@ class LocalSettings:
         )
 
 
-def local_function_environment(resources: cfn.LocalResources, settings: LocalSettings) -> dict[str, str]:
+def local_function_environment(
+    resources: cfn.LocalResources, settings: LocalSettings, template: dict[str, Any] | None = None
+) -> dict[str, str]:
     """Every variable template.yaml's ``Globals`` give the functions, with its local value.
 
     ``settings.aviv_api_url`` must be resolved (the emulator's URL once it runs). A template variable
@@ -269,7 +271,7 @@ def local_function_environment(resources: cfn.LocalResources, settings: LocalSet
     """
     if not settings.aviv_api_url:
         raise LocalStackError("aviv_api_url must be resolved before building the function environment")
-    template = cfn.load_template()
+    template = template or cfn.load_template()
     variables: dict[str, Any] = template["Globals"]["Function"]["Environment"]["Variables"]
     parameters: dict[str, Any] = template.get("Parameters", {})
 
