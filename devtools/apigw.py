@@ -276,7 +276,9 @@ class ApiGateway:
         return self.base_url + HEALTH_PATH
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="apigw", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="apigw", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:

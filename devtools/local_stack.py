@@ -572,6 +572,10 @@ class SqsEventSourceMapping:
         self._thread = threading.Thread(target=self._run, name=f"sqs-{self.name}", daemon=True)
         self._thread.start()
 
+    def request_stop(self) -> None:
+        """Ask the thread to finish (its current poll completes); :meth:`stop` also waits for it."""
+        self._stop.set()
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
@@ -649,6 +653,10 @@ class ScheduledInvoker:
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name=f"schedule-{self.name}", daemon=True)
         self._thread.start()
+
+    def request_stop(self) -> None:
+        """Ask the thread to finish (its current poll completes); :meth:`stop` also waits for it."""
+        self._stop.set()
 
     def stop(self) -> None:
         self._stop.set()
@@ -784,6 +792,10 @@ class SnsInbox:
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="sns-inbox", daemon=True)
         self._thread.start()
+
+    def request_stop(self) -> None:
+        """Ask the thread to finish (its current poll completes); :meth:`stop` also waits for it."""
+        self._stop.set()
 
     def stop(self) -> None:
         self._stop.set()
@@ -984,6 +996,13 @@ class LocalStack:
 
     def stop(self) -> None:
         """Stop threads and servers (each step independent of the others' success), restore os.environ."""
+        # Every poller is told first, so their last long polls end together rather than one by one.
+        for mapping in self.sync_mappings:
+            mapping.request_stop()
+        for schedule in self.schedules:
+            schedule.request_stop()
+        if self.inbox is not None:
+            self.inbox.request_stop()
         steps: list[tuple[str, Callable[[], None]]] = []
         if self.api is not None:
             steps.append(("webhook API", self.api.stop))
