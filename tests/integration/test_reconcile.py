@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -32,7 +33,7 @@ from vitrine.adapters.sqs_scheduler import SqsSyncScheduler
 from vitrine.adapters.status_store import StatusStore
 from vitrine.adapters.token_cache import MemoryTokenCache
 from vitrine.core.builder import ClassifiedDefaults
-from vitrine.core.model import DesiredListing, Media
+from vitrine.core.model import DesiredListing
 from vitrine.core.reconcile import ReconcilePolicy
 from vitrine.core.sync import SyncOutcome, sync_listing
 from vitrine.service import reconcile as reconcile_module
@@ -547,5 +548,40 @@ def _comparable(notification: dict[str, Any]) -> dict[str, Any]:
     return {"body": body, "subject": notification["subject"].replace("PUSH-1", "X").replace("POLL-1", "X")}
 
 
-def _media_of(listing: DesiredListing) -> list[Media]:
-    return list(listing.media)
+# ------------------------------------------------------------------------------ make subscribe, sample events
+
+
+def test_make_subscribe_gives_aviv_the_push_url_and_the_subscribable_statuses(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from devtools import subscribe
+
+    for name, value in {
+        "AVIV_CLIENT_ID": world.emulator.client_id,
+        "AVIV_CLIENT_SECRET": world.emulator.client_secret,
+        "AVIV_API_URL": world.emulator.base_url,
+        "AVIV_AUTH_URL": world.emulator.auth_url,
+        "AVIV_INTERMEDIARY_ID": "agency-test",
+        "VITRINE_TOKEN_TABLE": "vitrine-TokenTable",
+    }.items():
+        monkeypatch.setenv(name, value)
+    api = "https://abc123.execute-api.eu-west-3.amazonaws.com/v1"
+    assert subscribe.main(["--api-url", api, "--token", PUSH_TOKEN]) == 0
+    [subscription] = world.emulator.state()["webhooks"].values()
+    assert subscription["url"] == f"{api}/aviv/{PUSH_TOKEN}"
+    assert sorted(subscription["statuses"]) == sorted(SUBSCRIBABLE_STATUSES)
+    assert not any(s.endswith("_WITH_MEDIA_ERROR") for s in subscription["statuses"])
+
+
+def test_the_sample_events_drive_the_handler(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reconcile_module, "_service", world.service)
+    handler = LambdaFunction("reconcile", load_handler("functions/reconcile"))
+    root = Path(__file__).resolve().parents[2] / "events"
+    push = json.loads((root / "aviv-status-push.json").read_text())
+    assert handler.invoke(push)["statusCode"] == 403  # the sample carries a placeholder token
+    push["path"] = push["path"].replace("REPLACE-WITH-THE-PUSH-TOKEN", PUSH_TOKEN)
+    push["pathParameters"]["token"] = PUSH_TOKEN
+    answer = handler.invoke(push)
+    assert answer["statusCode"] == 201 and json.loads(answer["body"])["applied"] == "unknown_classified"
+    schedule = json.loads((root / "reconcile-schedule.json").read_text())
+    assert handler.invoke(schedule)["failed"] == 0
