@@ -5,16 +5,18 @@ order, each signed (Standard Webhooks) with the local secret, and every answer i
 within the consolidation window, they reach AVIV as *one* call; the demo then waits for it and shows
 the classified the AVIV emulator holds, with its latest status.
 
-By default ``listing-deleted`` is left out, so the listing stays on AVIV to look at; name files to
-send exactly those, in that order: ``python -m devtools.demo --same-listing listing-deleted``.
-Each run tells the story of a new listing (the samples' ``listingId`` plus a suffix), since replaying
-the same sequence numbers would rightly change nothing; ``--same-listing`` sends the ids as they are.
+Each run tells the story of a new listing (the samples' ``listingId`` plus ``-demo-<time>``), since
+replaying the same sequence numbers would rightly change nothing; ``--listing-id ID`` picks the id.
+By default ``listing-deleted`` is left out, so the listing stays on AVIV to look at; name samples to
+send exactly those, in that order, e.g. ``python -m devtools.demo --listing-id <id> listing-deleted``
+(the demo prints that command for the listing it created).
 
-Where things are: the webhook URL is ``--url``, else ``http://127.0.0.1:$VITRINE_LOCAL_PORT/…`` when
-that is set, else what ``make local`` wrote to ``.local/stack.json``, else port 3000. The secret is
-``--secret``, else ``$VITRINE_WEBHOOK_SECRET``, else ``.local/webhook-secret``. Sample media URLs
-point at the CRM's real photo host; when ``make local`` runs a media server they are rewritten to
-it (path and query kept), so the emulator's downloads stay on loopback (``--keep-media-urls`` not to).
+Where things are: the webhook URL is ``--url`` (then nothing else is taken from the local stack),
+else ``http://127.0.0.1:$VITRINE_LOCAL_PORT/webhooks/listings`` when that is set, else what
+``make local`` wrote to ``.local/stack.json``, else port 3000. The secret is ``--secret``, else
+``$VITRINE_WEBHOOK_SECRET``, else ``.local/webhook-secret``. Sample media URLs point at the CRM's
+real photo host; when ``make local`` runs a media server they are rewritten to it (path and query
+kept), so the emulator's downloads stay on loopback (``--keep-media-urls`` not to).
 """
 
 from __future__ import annotations
@@ -258,11 +260,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pause", type=float, default=0.0, help="seconds between two webhooks (default 0)")
     parser.add_argument("--keep-media-urls", action="store_true", help="do not point media at the local host")
     parser.add_argument("--no-wait", action="store_true", help="do not wait for the sync to reach AVIV")
-    parser.add_argument("--same-listing", action="store_true", help="keep the samples' listingId as is")
+    parser.add_argument("--listing-id", help="listing id to use (default: the samples' id plus -demo-<time>)")
     args = parser.parse_args(argv)
 
     try:
-        stack = read_stack_file()
+        # An explicit URL may be any deployment: then nothing of the local stack applies.
+        stack = {} if args.url else read_stack_file()
         url = resolve_webhook_url(args.url, stack)
         secret = resolve_secret(args.secret)
         chosen = select_samples(load_samples(), args.samples)
@@ -270,9 +273,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             session.trust_env = False  # loopback: never through a proxy from the environment
             _check_health(session, url)
             media_base = None if args.keep_media_urls else stack.get("media_url")
-            inspect_url = None if args.url else stack.get("aviv_inspect_url")
-            suffix = "" if args.same_listing else time.strftime("-demo-%H%M%S")
-            listing_id = str(chosen[-1].event.get("listingId")) + suffix
+            inspect_url = stack.get("aviv_inspect_url")
+            sample_id = str(chosen[-1].event.get("listingId"))
+            listing_id = args.listing_id or sample_id + time.strftime("-demo-%H%M%S")
             statuses_before = _statuses_now(session, inspect_url, listing_id)
             print(f"posting {len(chosen)} webhook(s) for listing {listing_id} to {url}")
             if media_base:
@@ -280,8 +283,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             changed = False
             for index, sample in enumerate(chosen):
                 event = sample.event
-                if suffix:
-                    event = with_listing_id(event, str(event.get("listingId")) + suffix)
+                if event.get("listingId") != listing_id:
+                    event = with_listing_id(event, listing_id)
                 if media_base:
                     event = rewrite_media_urls(event, media_base)
                 body = json.dumps(event, ensure_ascii=False).encode("utf-8")
@@ -293,6 +296,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     changed = True
                 if args.pause and index < len(chosen) - 1:
                     time.sleep(args.pause)
+            if not any(sample.name == "listing-deleted" for sample in chosen):
+                print(f"(to delete it: python -m devtools.demo --listing-id {listing_id} listing-deleted)")
             if args.no_wait or not inspect_url:
                 return 0
             if not changed:

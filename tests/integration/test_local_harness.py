@@ -725,3 +725,53 @@ def test_local_stack_starts_and_stops_twice_in_one_process(tmp_path: Path) -> No
         )
 
     assert prefixes[0] != prefixes[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# make demo
+
+
+def test_demo_selects_and_rewrites_samples() -> None:
+    from devtools import demo
+
+    samples = demo.load_samples()
+    default = demo.select_samples(samples, [])
+
+    assert [s.sequence for s in default] == sorted(s.sequence for s in default)
+    assert "listing-deleted" not in [s.name for s in default]
+    assert [s.name for s in demo.select_samples(samples, ["listing-deleted.json", "media-added"])] == [
+        "listing-deleted",
+        "media-added",
+    ]
+    with pytest.raises(demo.DemoError):
+        demo.select_samples(samples, ["no-such-sample"])
+
+    event = {"listingId": "L", "listing": {"media": [{"url": "https://photos.example.fr/a/b.jpg?w=1&q=2"}]}}
+    rewritten = demo.rewrite_media_urls(event, "http://127.0.0.1:9999")
+    assert rewritten["listing"]["media"][0]["url"] == "http://127.0.0.1:9999/a/b.jpg?w=1&q=2"
+    assert event["listing"]["media"][0]["url"].startswith("https://photos")  # the sample is not modified
+    renamed = demo.with_listing_id({"listingId": "L", "source": {"offererEstateId": "L", "x": "LL"}}, "L-2")
+    assert renamed == {"listingId": "L-2", "source": {"offererEstateId": "L-2", "x": "LL"}}
+
+
+def test_demo_posts_signed_samples_in_order(gateway: Callable[..., ApiGateway], capsys: Any) -> None:
+    from devtools import demo
+    from vitrine.core.webhook_signing import verify
+
+    secret = "whsec_" + base64.b64encode(b"demo-key-" * 4).decode()
+    received: list[dict[str, Any]] = []
+
+    def ingest(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        verify(event["headers"], event["body"].encode(), [secret], time.time())
+        received.append(json.loads(event["body"]))
+        return {"statusCode": 202, "body": json.dumps({"accepted": True})}
+
+    api = gateway([("POST", "/webhooks/listings", ingest)])
+    url = api.base_url + "/webhooks/listings"
+
+    assert demo.main(["--url", url, "--secret", secret, "--listing-id", "DEMO-1", "--no-wait"]) == 0
+
+    expected = [s.event["type"] for s in demo.select_samples(demo.load_samples(), [])]
+    assert [e["type"] for e in received] == expected
+    assert {e["listingId"] for e in received} == {"DEMO-1"}
+    assert "listing-deleted" in capsys.readouterr().out  # how to send the delete next
