@@ -2,8 +2,9 @@
 
 Owners subscribe (email, SMS, HTTPS, SQS, ...) with a filter policy on the ``ownerId`` message
 attribute, so each message carries ``ownerId``, ``listingId``, ``kind`` and ``severity`` as String
-attributes. The body is the JSON document described in ``schemas/notification.schema.json``; the
-Subject (used by email subscriptions) is short, readable and ASCII, as SNS requires.
+attributes. The body is the JSON document described in ``schemas/notification.schema.json`` for
+every protocol but SMS, which gets the one-line Subject instead (a text message is no place for a
+JSON document). The Subject (email's subject line) is short, readable and ASCII, as SNS requires.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import boto3
 
 from vitrine.core.reconcile import SUBJECT_MAX_LENGTH, Notification, ascii_subject
 
-# SNS refuses messages over 256 KiB (body and attributes together); leave room for the attributes.
-MAX_MESSAGE_BYTES = 240 * 1024
+# SNS refuses messages over 256 KiB (body and attributes together). The body is embedded as a JSON
+# string in the per-protocol envelope, whose escaping grows it: keep a wide margin.
+MAX_MESSAGE_BYTES = 160 * 1024
 
 
 def _fit_message(notification: Notification) -> str:
@@ -48,10 +50,13 @@ class SnsNotifier:
             name: {"DataType": "String", "StringValue": value}
             for name, value in notification.attributes().items()
         }
+        subject = ascii_subject(notification.subject, SUBJECT_MAX_LENGTH)
+        per_protocol = {"default": _fit_message(notification), "sms": f"vitrine: {subject}"}
         answer = self._sns.publish(
             TopicArn=self.topic_arn,
-            Subject=ascii_subject(notification.subject, SUBJECT_MAX_LENGTH),
-            Message=_fit_message(notification),
+            Subject=subject,
+            Message=json.dumps(per_protocol, ensure_ascii=False),
+            MessageStructure="json",
             MessageAttributes=attributes,
         )
         return str(answer.get("MessageId", ""))
