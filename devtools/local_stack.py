@@ -927,6 +927,7 @@ class LocalStack:
 
         resources = self._create_resources(prefix)
         webhook_secret = settings.webhook_secret or generate_webhook_secret()
+        _check_webhook_secret(webhook_secret)
         aviv_api_url, aviv_auth_url = self._start_aviv()
         if settings.media_server:
             from devtools.media_server import MediaServer
@@ -1249,6 +1250,17 @@ class LocalStack:
 
 def _event_factory(arn: str, raw_input: str | None, region: str) -> Callable[[], Any]:
     return lambda: scheduler_event(arn, raw_input, region)
+
+
+def _check_webhook_secret(secret: str) -> None:
+    """A malformed secret would only surface as a 500 on the first webhook: refuse to start instead."""
+    ensure_layer_on_path()
+    from vitrine.core.webhook_signing import parse_secret
+
+    try:
+        parse_secret(secret)
+    except ValueError as exc:
+        raise LocalStackError(f"VITRINE_WEBHOOK_SECRET is not a whsec_<base64 key> secret: {exc}") from exc
 
 
 def _write_private(path: Path, text: str) -> None:
