@@ -622,3 +622,14 @@ def test_the_state_survives_a_round_trip() -> None:
     restored = StatusState.from_dict(json.loads(json.dumps(decision.state.to_dict())), rev=3)
     assert restored.to_dict() == decision.state.to_dict()
     assert restored.rev == 3 and restored.outbox[0].kind == "media_error"
+
+
+def test_the_documented_examples_follow_the_schema() -> None:
+    import re
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "notifications.md").read_text()
+    examples = [b for b in re.findall(r"```json\n(.*?)```", doc, re.S) if '"schemaVersion"' in b]
+    assert len(examples) >= 2
+    for example in examples:
+        errors = [e.message for e in VALIDATOR.iter_errors(json.loads(example))]
+        assert not errors, errors
