@@ -1039,6 +1039,8 @@ class LocalStack:
     def _start_moto(self) -> str:
         from moto.server import ThreadedMotoServer
 
+        # moto's request handler logs every call at INFO through werkzeug: keep the terminal readable.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         server = ThreadedMotoServer(
             ip_address=self.settings.host, port=self.settings.moto_port, verbose=False
         )
