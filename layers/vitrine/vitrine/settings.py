@@ -93,6 +93,7 @@ class Settings:
     reconcile_budget_seconds: int
     reconcile_concurrency: int
     sync_lease_seconds: int
+    sync_retry_base_seconds: int
     # Local development only: credentials straight from the environment instead of Secrets Manager.
     aviv_client_id: str | None
     aviv_client_secret: str | None
@@ -136,6 +137,7 @@ class Settings:
             reconcile_budget_seconds=_int("VITRINE_RECONCILE_BUDGET_SECONDS", 240),
             reconcile_concurrency=_int("VITRINE_RECONCILE_CONCURRENCY", 8),
             sync_lease_seconds=_int("VITRINE_SYNC_LEASE_SECONDS", 120),
+            sync_retry_base_seconds=_int("VITRINE_SYNC_RETRY_BASE_SECONDS", 10),
             aviv_client_id=_env("AVIV_CLIENT_ID") or None,
             aviv_client_secret=_env("AVIV_CLIENT_SECRET") or None,
         )

@@ -77,7 +77,10 @@ class SyncService:
             self.scheduler.back_off(record.receipt_handle, LEASE_BUSY_RETRY_SECONDS)
             raise
         except AvivRetryable as exc:
-            delay = max(retry_delay_seconds(receive_count), int(exc.retry_after or 0))
+            delay = max(
+                retry_delay_seconds(receive_count, base=self.settings.sync_retry_base_seconds),
+                int(exc.retry_after or 0),
+            )
             logger.warning(
                 "AVIV unavailable; message retried later",
                 extra={"retry_in_seconds": delay, "error": str(exc), "traceparent": exc.traceparent},
