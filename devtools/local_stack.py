@@ -1039,6 +1039,10 @@ class LocalStack:
     def _start_moto(self) -> str:
         from moto.server import ThreadedMotoServer
 
+        from devtools.moto_atomic import make_moto_dynamodb_writes_atomic
+
+        make_moto_dynamodb_writes_atomic()  # DynamoDB's per-item atomicity, which moto lacks
+
         # moto's request handler logs every call at INFO through werkzeug: keep the terminal readable.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         server = ThreadedMotoServer(
