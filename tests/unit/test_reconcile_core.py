@@ -633,3 +633,24 @@ def test_the_documented_examples_follow_the_schema() -> None:
     for example in examples:
         errors = [e.message for e in VALIDATOR.iter_errors(json.loads(example))]
         assert not errors, errors
+
+
+def test_a_status_of_the_next_send_applied_early_does_not_make_that_sends_statuses_look_old() -> None:
+    """A push for a new send can be applied while the previous send is still the recorded one."""
+    first = sent()
+    state = decide(fresh(), status("UPDATED", revision=3, last=first), last=first).state
+    second = sent(at=T0 + timedelta(minutes=10), stamp="2026-03-02T09:10:00", version=5)
+    early = status("UPDATED", at=T0 + timedelta(minutes=10, seconds=3), revision=4, last=second)
+    state = decide(
+        state, early, last=first, now=T0 + timedelta(minutes=10, seconds=4)
+    ).state  # SENT not yet written
+    reading = interpret_status(early, second, roll_to_send(state.copy(), second), POLICY)
+    assert (reading.outcome, reading.ours) == ("confirmed", True)
+
+
+def test_a_due_media_left_unchecked_keeps_the_listing_due() -> None:
+    """A run checks a few URLs per listing; the others must come back next run, not in an hour."""
+    item = status("UPDATED_WITH_MEDIA_ERROR", failed={0: "DOWNLOADING_FAILED", 1: "DOWNLOADING_FAILED"})
+    decision = decide(fresh(), item, policy=RETRY, checks={"m0": UrlCheck(False, "answers 404")})
+    assert decision.watch.due == T0 + timedelta(minutes=1)  # now: m1 is still to be checked
+    assert [m["id"] for m in decision.notifications[0].body["media"]] == ["m0"]

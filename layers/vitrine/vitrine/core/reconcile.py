@@ -633,12 +633,27 @@ def interpret_status(
     return StatusReading("processing", **common)
 
 
-def roll_to_send(state: StatusState, last_sent: LastSent) -> StatusState:
-    """Point the per-send fields at ``last_sent`` (a new send resets them, keeping a revision floor)."""
+def roll_to_send(
+    state: StatusState, last_sent: LastSent, clock_tolerance: timedelta = timedelta(seconds=2)
+) -> StatusState:
+    """Point the per-send fields at ``last_sent`` (a new send resets them, keeping a revision floor).
+
+    The revision learned for the previous send becomes the floor below which a status is "an earlier
+    send's" — but only if the status that taught it predates the new send: a status AVIV produced
+    for the new send can be applied before the new send is recorded (a push racing the sync), and
+    must not then make the new send's own statuses look old.
+    """
     if state.watched_sent_at == last_sent.sent_at:
         return state
     floor = state.revision_floor
-    if state.known_revision is not None:
+    taught_at = parse_moment(state.last_status_date)
+    new_sent_at = parse_moment(last_sent.sent_at)
+    if (
+        state.known_revision is not None
+        and taught_at is not None
+        and new_sent_at is not None
+        and taught_at < new_sent_at - clock_tolerance
+    ):
         floor = max(floor or 0, state.known_revision)
     state.revision_floor = floor
     state.known_revision = None
@@ -974,7 +989,7 @@ def reconcile_send(
     ``state`` is not modified (a copy is returned in the decision). ``url_checks`` (by media id) are
     the results of checking the URLs :func:`media_due_for_check` named.
     """
-    state = roll_to_send(state.copy(), last_sent)
+    state = roll_to_send(state.copy(), last_sent, policy.clock_tolerance)
     if reading.ours:
         if reading.revision is not None:
             state.known_revision = max(state.known_revision or 0, reading.revision)
@@ -1115,14 +1130,13 @@ def _media_error(
         retries[failed.media_id] = retry
         check = url_checks.get(failed.media_id)
         if check is None:
-            # Not checked this time: exhausted, given up, or waiting for its next check.
+            # Not checked this time: exhausted, given up, waiting for its next check, or due but
+            # left for the next run (a run checks a few URLs per listing at most).
             if retry.exhausted or retry.unreachable:
                 to_notify.append((failed, _retry_reason(retry)))
-            if not retry.exhausted:
-                next_check = parse_moment(retry.next_check_at)
-                gave_up = now - (parse_moment(retry.first_failed_at) or now) >= policy.retry_give_up_after
-                if next_check is not None and not (retry.unreachable and gave_up):
-                    next_checks.append(next_check)
+            gave_up = now - (parse_moment(retry.first_failed_at) or now) >= policy.retry_give_up_after
+            if not retry.exhausted and not (retry.unreachable and gave_up):
+                next_checks.append(max(now, parse_moment(retry.next_check_at) or now))
             continue
         retry.probes += 1
         retry.last_result = check.reason

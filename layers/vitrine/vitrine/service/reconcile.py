@@ -70,8 +70,11 @@ from vitrine.service.http import problem
 from vitrine.service.ingest import SYNC_VISIBILITY_TIMEOUT_SECONDS
 from vitrine.settings import Settings, get_settings
 
-# Kept free at the end of the Lambda timeout whatever the budget says.
-TIMEOUT_SAFETY_SECONDS = 20
+# Kept free at the end of the Lambda timeout whatever the budget says: the budget stops *starting*
+# listings, and one listing already started can take this long (AVIV retries, URL checks).
+TIMEOUT_SAFETY_SECONDS = 60
+# URL checks (5 s each at most) per listing and run; further failed media are checked next run.
+MAX_URL_CHECKS_PER_LISTING = 4
 # A run sweeps at most this many dirty listings (the rest next run); each costs one conditional write.
 MAX_SWEEP_PER_RUN = 1000
 # Re-reading and re-deciding after a lost write race (a push and a run on the same listing).
@@ -230,6 +233,11 @@ class ReconcileService:
     def probe(self) -> UrlProbePort:
         return MediaProbe(allow_private=self.settings.allow_private_media_urls)
 
+    def _build_adapters(self) -> None:
+        """Build the lazy adapters before the thread pool shares them (one client each)."""
+        for name in ("store", "status_store", "aviv", "notifier", "scheduler", "probe"):
+            getattr(self, name)
+
     def expected_push_token(self) -> str:
         if self._push_token is not None:
             return self._push_token()
@@ -247,6 +255,7 @@ class ReconcileService:
             budget = min(budget, remaining_ms / 1000 - TIMEOUT_SAFETY_SECONDS)
         deadline = started + max(1.0, budget)
         report = RunReport()
+        self._build_adapters()
         now = self.clock()
         self._sweep(now, deadline, report)
         self._reconcile_due(now, deadline, report)
@@ -464,9 +473,10 @@ class ReconcileService:
             if pushed_status is not None
             else self._latest_status(classified_id, intermediary_id, last_sent, now)
         )
-        rolled = roll_to_send(state.copy(), last_sent)
+        rolled = roll_to_send(state.copy(), last_sent, self.policy.clock_tolerance)
         reading = interpret_status(item, last_sent, rolled, self.policy)
-        url_checks = self._check_urls(media_due_for_check(rolled, reading, now, self.policy))
+        to_check = media_due_for_check(rolled, reading, now, self.policy)
+        url_checks = self._check_urls(to_check[:MAX_URL_CHECKS_PER_LISTING])
         decision = reconcile_send(
             state, last_sent, reading, context, now=now, policy=self.policy, url_checks=url_checks
         )
