@@ -42,7 +42,6 @@ from typing import Any, Protocol
 from aws_lambda_powertools.event_handler import Response
 
 from vitrine.adapters.dynamo_store import SK_DESIRED, SK_SENT, DynamoStateStore
-from vitrine.adapters.media_probe import MediaProbe
 from vitrine.adapters.sns_notifier import SnsNotifier
 from vitrine.adapters.sqs_scheduler import SqsSyncScheduler
 from vitrine.adapters.status_store import StatusStore
@@ -67,7 +66,6 @@ from vitrine.core.reconcile import (
 )
 from vitrine.observability import MetricUnit, logger, metrics
 from vitrine.service.http import problem
-from vitrine.service.ingest import SYNC_VISIBILITY_TIMEOUT_SECONDS
 from vitrine.settings import Settings, get_settings
 
 # Kept free at the end of the Lambda timeout whatever the budget says: the budget stops *starting*
@@ -185,6 +183,10 @@ class ReconcileService:
     ) -> None:
         self.settings = settings
         self.policy = policy or policy_from_settings(settings)
+        # Imported here: the ingest service module brings Idempotency and webhook parsing, which a
+        # reconcile cold start does not otherwise need; only this one constant is shared.
+        from vitrine.service.ingest import SYNC_VISIBILITY_TIMEOUT_SECONDS
+
         self.hold_seconds = schedule_hold_seconds(
             settings.consolidation_window_seconds, settings.max_delay_seconds, SYNC_VISIBILITY_TIMEOUT_SECONDS
         )
@@ -231,11 +233,16 @@ class ReconcileService:
 
     @cached_property
     def probe(self) -> UrlProbePort:
+        from vitrine.adapters.media_probe import MediaProbe  # only runs with automatic media retry
+
         return MediaProbe(allow_private=self.settings.allow_private_media_urls)
 
     def _build_adapters(self) -> None:
         """Build the lazy adapters before the thread pool shares them (one client each)."""
-        for name in ("store", "status_store", "aviv", "notifier", "scheduler", "probe"):
+        names = ["store", "status_store", "aviv", "notifier", "scheduler"]
+        if self.policy.auto_media_retry:
+            names.append("probe")
+        for name in names:
             getattr(self, name)
 
     def expected_push_token(self) -> str:
