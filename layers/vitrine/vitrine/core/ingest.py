@@ -8,6 +8,7 @@ pending for the listing. Re-applying an event is harmless: the state it produces
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -72,12 +73,17 @@ def ingest_event(
     *,
     store: DesiredStore,
     scheduler: SyncScheduler,
-    now: datetime,
+    clock: Callable[[], datetime],
     consolidation_window: int,
     hold_seconds: int,
 ) -> IngestResult:
-    """Apply ``event`` (ValidationFailed propagates: nothing is written), then ensure a sync is pending."""
+    """Apply ``event`` (ValidationFailed propagates: nothing is written), then ensure a sync is pending.
+
+    The clock is read on every attempt: a write that lost races for a while must still stamp its
+    real time as the listing's last edit, or the consolidation window would close too early.
+    """
     for _attempt in range(MAX_WRITE_ATTEMPTS):
+        now = clock()
         current = store.load_desired(event.listing_id)
         result = apply_event(current, event, now)
         if not result.changed:
@@ -99,7 +105,7 @@ def ingest_event(
         event.listing_id,
         store=store,
         scheduler=scheduler,
-        now=now,
+        now=clock(),
         delay_seconds=consolidation_window,
         hold_seconds=hold_seconds,
     )

@@ -152,7 +152,7 @@ class IngestService:
             event,
             store=self.store,
             scheduler=self.scheduler,
-            now=datetime.now(UTC),
+            clock=lambda: datetime.now(UTC),
             consolidation_window=self.settings.consolidation_window_seconds,
             hold_seconds=schedule_hold_seconds(
                 self.settings.consolidation_window_seconds,
