@@ -335,3 +335,28 @@ def test_media_events_before_the_listing_data_are_kept_and_synced_with_it(stack:
     stack.wait_synced(listing)
     posts = stack.aviv_calls("POST")
     assert len(posts) == 1 and len(posts[0].body["media"]) == 2
+
+
+def test_when_the_sync_cannot_be_scheduled_the_sender_gets_503_and_its_retry_converges(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vitrine.adapters.sqs_scheduler import SqsSyncScheduler
+
+    listing = "SQSDOWN-1"
+    original = SqsSyncScheduler.schedule
+    failures = {"left": 1}
+
+    def flaky_schedule(self: SqsSyncScheduler, listing_id: str, delay_seconds: int) -> None:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise RuntimeError("SQS unavailable")
+        original(self, listing_id, delay_seconds)
+
+    monkeypatch.setattr(SqsSyncScheduler, "schedule", flaky_schedule)
+    event = upsert(stack, listing, 2)
+    first = stack.post(event, webhook_id="msg_sqs_down")
+    assert first.status_code == 503 and first.headers["Retry-After"]
+    retry = stack.post(event, webhook_id="msg_sqs_down")
+    assert retry.status_code == 202 and not retry.json().get("duplicate")
+    stack.wait_synced(listing)
+    assert len(stack.aviv_calls("POST")) == 1

@@ -9,7 +9,7 @@ import pytest
 
 from vitrine.core.errors import ConcurrentModification, ValidationFailed
 from vitrine.core.events import parse_event
-from vitrine.core.ingest import ensure_sync_scheduled, ingest_event
+from vitrine.core.ingest import SyncSchedulingFailed, ensure_sync_scheduled, ingest_event
 from vitrine.core.model import DesiredListing
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
@@ -155,7 +155,7 @@ def test_an_unchanged_event_still_makes_sure_a_sync_is_pending():
 
 def test_a_failed_send_releases_the_claim_and_raises():
     store = FakeStore()
-    with pytest.raises(RuntimeError):
+    with pytest.raises(SyncSchedulingFailed):
         ensure_sync_scheduled(
             "L1", store=store, scheduler=FakeScheduler(fail=True), now=T0, delay_seconds=5, hold_seconds=60
         )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from vitrine.core.errors import ConcurrentModification
+from vitrine.core.errors import ConcurrentModification, VitrineError
 from vitrine.core.events import ListingEvent, apply_event
 from vitrine.core.model import DesiredListing
 
@@ -22,6 +22,10 @@ logger = logging.getLogger(__name__)
 # Concurrent webhooks on one listing each re-read and re-apply on a lost race; 30 concurrent
 # writers converge well within this budget.
 MAX_WRITE_ATTEMPTS = 64
+
+
+class SyncSchedulingFailed(VitrineError):
+    """The desired state is stored but no sync message could be sent: the caller must retry."""
 
 
 class DesiredStore(Protocol):
@@ -132,7 +136,7 @@ def ensure_sync_scheduled(
         return False
     try:
         scheduler.schedule(listing_id, delay_seconds)
-    except Exception:
+    except Exception as exc:
         store.release_sync_schedule(listing_id)
-        raise
+        raise SyncSchedulingFailed(f"listing {listing_id}: could not schedule its sync: {exc}") from exc
     return True

@@ -31,7 +31,7 @@ from vitrine.adapters.secrets import webhook_secrets
 from vitrine.adapters.sqs_scheduler import SqsSyncScheduler
 from vitrine.core.errors import ConcurrentModification, FieldError, ValidationFailed
 from vitrine.core.events import ListingEvent, MalformedBody, decode_body, parse_event
-from vitrine.core.ingest import IngestResult, ingest_event, schedule_hold_seconds
+from vitrine.core.ingest import IngestResult, SyncSchedulingFailed, ingest_event, schedule_hold_seconds
 from vitrine.core.webhook_signing import MAX_BODY_BYTES, SignatureError, verify
 from vitrine.observability import MetricUnit, logger, metrics
 from vitrine.service.http import accepted, problem
@@ -131,6 +131,11 @@ class IngestService:
             return problem(
                 503, "too many concurrent changes to this listing; retry", headers={"Retry-After": "1"}
             )
+        except SyncSchedulingFailed:
+            # Stored, but not yet scheduled: the sender's retry re-applies (harmlessly) and schedules.
+            logger.exception("sync could not be scheduled")
+            metrics.add_metric(name="WebhookSchedulingFailed", unit=MetricUnit.Count, value=1)
+            return problem(503, "the change could not be scheduled; retry", headers={"Retry-After": "5"})
         if body.get("duplicate"):
             metrics.add_metric(name="WebhookDuplicate", unit=MetricUnit.Count, value=1)
         elif body.get("ignored"):
