@@ -47,7 +47,7 @@ from vitrine.adapters.sqs_scheduler import SqsSyncScheduler
 from vitrine.adapters.status_store import StatusStore
 from vitrine.core.errors import AvivNotFound, AvivRetryable, ConcurrentModification
 from vitrine.core.ingest import ensure_sync_scheduled, schedule_hold_seconds
-from vitrine.core.model import LastSent
+from vitrine.core.model import DesiredListing, LastSent
 from vitrine.core.reconcile import (
     Decision,
     FailedMedia,
@@ -414,7 +414,11 @@ class ReconcileService:
         return report
 
     def _context(
-        self, listing_id: str, desired: Any, last_sent: LastSent | None, state: StatusState
+        self,
+        listing_id: str,
+        desired: DesiredListing | None,
+        last_sent: LastSent | None,
+        state: StatusState,
     ) -> ListingContext:
         owner_id = (desired.owner_id if desired is not None else None) or state.owner_id or ""
         portals: tuple[str, ...] = ()
