@@ -124,6 +124,9 @@ LOCAL_ONLY_ENVIRONMENT = {
     # No X-Ray daemon locally, and EMF metrics would drown the terminal.
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_DISABLED": "true",
+    # The local media host is on 127.0.0.1: let automatic media retry probe it. Deployed stacks
+    # never set this (it is not a template parameter), so there private addresses stay refused.
+    "VITRINE_ALLOW_PRIVATE_MEDIA_URLS": "true",
 }
 """Set for the handlers unless the environment already says otherwise."""
 

@@ -739,3 +739,41 @@ def test_sample_chain() -> None:
     # Replaying the whole chain changes nothing: every event is stale.
     for name in ("listing-upserted", "media-added", "media-removed", "listing-deleted"):
         assert apply_event(deleted, parse_event(sample(name)), NOW).ignored_reason == STALE_SEQUENCE
+
+
+def test_a_crm_resend_keeps_the_automatic_retry_version_of_an_unchanged_media() -> None:
+    """Reconcile re-stamps a failed photo by versioning it ``v1#retry1``; the CRM re-sending the same
+    photo at ``v1`` must not undo that (one more download), while a real new version wins."""
+    from dataclasses import replace as dc_replace
+
+    from vitrine.core.events import apply_event, parse_event
+
+    def upsert(version: str) -> Any:
+        return parse_event(
+            {
+                "type": "listing.upserted",
+                "listingId": "R1",
+                "ownerId": "o",
+                "occurredAt": "2026-11-27T10:00:00Z",
+                "listing": {
+                    "data": {"estateType": "HOUSE"},
+                    "media": [
+                        {
+                            "id": "m1",
+                            "url": "https://img.example/1.jpg",
+                            "mediaType": "PICTURE",
+                            "version": version,
+                        }
+                    ],
+                },
+            }
+        )
+
+    now = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+    first = apply_event(None, upsert("v1"), now).desired
+    retried = dc_replace(first, media=[dc_replace(first.media[0], version="v1#retry1")])
+    again = apply_event(retried, upsert("v1"), now)
+    assert again.desired.media[0].version == "v1#retry1"
+    assert not again.needs_sync
+    newer = apply_event(retried, upsert("v2"), now)
+    assert newer.desired.media[0].version == "v2"

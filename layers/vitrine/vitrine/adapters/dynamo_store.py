@@ -45,6 +45,8 @@ SK_STATUS = "STATUS"
 DIRTY_INDEX = "DirtyIndex"
 # Dirty listings are spread over a few GSI partitions so a burst of edits never makes one hot key.
 DIRTY_SHARD_COUNT = 4
+WATCH_SHARD_COUNT = 4
+SK_CLASSIFIED_ALIAS = "LISTING"
 
 # Attributes this store manages on the DESIRED item; ``extra`` may not overwrite them.
 _MANAGED_DESIRED_ATTRIBUTES = frozenset(
@@ -52,7 +54,7 @@ _MANAGED_DESIRED_ATTRIBUTES = frozenset(
         "pk", "sk", "listingId", "ownerId", "intermediaryId", "portals", "deleted", "version",
         "lastSequence", "updatedAt", "hasData", "data", "specific", "media", "sentVersion", "dirty",
         "firstUnsentAt", "lastEditAt", "dirtyShard", "dirtySince", "leaseOwner", "leaseExpiresAt",
-        "rejection", "syncScheduledUntil",
+        "rejection", "syncScheduledUntil", "watchShard", "watchDue",
     }
 )  # fmt: skip
 
@@ -66,6 +68,16 @@ def listing_pk(listing_id: str) -> str:
 
 def listing_id_of(pk: str) -> str:
     return pk.removeprefix("LISTING#")
+
+
+def classified_pk(classified_id: str) -> str:
+    """Key of the alias item mapping an AVIV classified back to its listing (pushes name only it)."""
+    return f"CLASSIFIED#{classified_id}"
+
+
+def watch_shard(listing_id: str, shard_count: int = WATCH_SHARD_COUNT) -> str:
+    """``WATCH#<n>``: the WatchIndex partition of a listing (same stable hash as the dirty shards)."""
+    return f"WATCH#{zlib.crc32(listing_id.encode('utf-8')) % shard_count}"
 
 
 def dirty_shard(listing_id: str, shard_count: int = DIRTY_SHARD_COUNT) -> str:
@@ -426,6 +438,11 @@ class DynamoStateStore:
         }
         optional = {"classifiedId": record.classified_id, "etag": record.etag, "revision": record.revision}
         item.update({name: value for name, value in optional.items() if value is not None})
+        if sk == SK_SENT:
+            # Every send enters the reconcile work set (sparse WatchIndex) until AVIV confirms it.
+            sent_at = parse_time(record.sent_at)
+            item["watchShard"] = watch_shard(record.listing_id)
+            item["watchDue"] = format_time(sent_at) if sent_at else record.sent_at
         return {name: _to_av(value) for name, value in item.items()}
 
     def _load_sent_item(self, listing_id: str, sk: str) -> LastSent | None:
@@ -467,15 +484,18 @@ class DynamoStateStore:
         version may have moved since sync read it; clearing the dirty flag must therefore be
         conditional on ``version = sent.desired_version``. See ``_mark_handled``.
         """
-        self._mark_handled(
-            sent.listing_id,
-            sent.desired_version,
-            lease_owner,
-            before=[
-                {"Put": {"TableName": self.table_name, "Item": self._sent_item(sent, SK_SENT)}},
-                {"Delete": {"TableName": self.table_name, "Key": self._key(sent.listing_id, SK_PENDING)}},
-            ],
-        )
+        writes: list[dict[str, Any]] = [
+            {"Put": {"TableName": self.table_name, "Item": self._sent_item(sent, SK_SENT)}},
+            {"Delete": {"TableName": self.table_name, "Key": self._key(sent.listing_id, SK_PENDING)}},
+        ]
+        if sent.classified_id:
+            alias = {
+                "pk": {"S": classified_pk(sent.classified_id)},
+                "sk": {"S": SK_CLASSIFIED_ALIAS},
+                "listingId": {"S": sent.listing_id},
+            }
+            writes.append({"Put": {"TableName": self.table_name, "Item": alias}})
+        self._mark_handled(sent.listing_id, sent.desired_version, lease_owner, before=writes)
 
     def record_skipped(self, listing_id: str, desired_version: int, lease_owner: str) -> None:
         """Nothing needs sending for ``desired_version``: same bookkeeping as a send, no SENT change.
@@ -503,7 +523,17 @@ class DynamoStateStore:
             "at": format_time(now),
             "notified": False,
         }
-        self._mark_handled(listing_id, desired_version, lease_owner, set_attributes={"rejection": rejection})
+        # The rejection enters the reconcile work set, which notifies the owner once.
+        self._mark_handled(
+            listing_id,
+            desired_version,
+            lease_owner,
+            set_attributes={
+                "rejection": rejection,
+                "watchShard": watch_shard(listing_id),
+                "watchDue": format_time(now),
+            },
+        )
 
     def load_rejection(self, listing_id: str) -> Rejection | None:
         """The last refusal recorded for the listing (compare ``desired_version`` with the current one)."""

@@ -23,7 +23,6 @@ the one notified.
 from __future__ import annotations
 
 import heapq
-import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,32 +34,25 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from vitrine.adapters.dynamo_store import (
+    SK_CLASSIFIED_ALIAS,
     SK_DESIRED,
     SK_SENT,
     SK_STATUS,
+    WATCH_SHARD_COUNT,
+    classified_pk,
     compress_json,
     decompress_json,
     format_time,
     listing_id_of,
     listing_pk,
+    watch_shard,
 )
 from vitrine.core.errors import ConcurrentModification
 from vitrine.core.reconcile import StatusState
 
 WATCH_INDEX = "WatchIndex"
 # Watched listings are spread over a few GSI partitions, like dirty ones.
-WATCH_SHARD_COUNT = 4
-SK_CLASSIFIED_ALIAS = "LISTING"
 DEFAULT_PAGE_SIZE = 100
-
-
-def watch_shard(listing_id: str, shard_count: int = WATCH_SHARD_COUNT) -> str:
-    """``WATCH#<n>``, n = crc32(listing id) % 4: a stable hash (not Python's salted ``hash``)."""
-    return f"WATCH#{zlib.crc32(listing_id.encode('utf-8')) % shard_count}"
-
-
-def classified_pk(classified_id: str) -> str:
-    return f"CLASSIFIED#{classified_id}"
 
 
 @dataclass(frozen=True, slots=True, order=True)

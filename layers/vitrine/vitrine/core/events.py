@@ -13,6 +13,7 @@ that knows AVIV's media rules; this module only checks the envelope around them.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -23,6 +24,7 @@ from typing import Any
 
 from vitrine.core.errors import FieldError, ValidationFailed, VitrineError
 from vitrine.core.model import PORTALS, DesiredListing, Media
+from vitrine.core.reconcile import base_media_version
 from vitrine.core.timestamps import strip_timestamp
 from vitrine.core.validation import validate_media_list
 
@@ -471,12 +473,28 @@ def _index_of(listing: DesiredListing, media_id: str) -> int | None:
     return next((index for index, media in enumerate(listing.media) if media.id == media_id), None)
 
 
+def _keep_retry_version(previous: Media | None, incoming: Media) -> Media:
+    """Keep vitrine's automatic-retry version (``v3#retry1``) when the CRM re-sends the same media
+    at its own version (``v3``): the bytes did not change, so AVIV must not download it again."""
+    if (
+        previous is not None
+        and previous.url == incoming.url
+        and previous.version != incoming.version
+        and base_media_version(previous.version) == incoming.version
+    ):
+        return dataclasses.replace(incoming, version=previous.version)
+    return incoming
+
+
 def _apply_upserted(listing: DesiredListing, payload: Mapping[str, Any]) -> str | None:
     state = payload["listing"]
     listing.portals = list(state["portals"]) if "portals" in state else None
     listing.data = copy.deepcopy(state["data"])
     listing.specific = copy.deepcopy(state["specific"]) if "specific" in state else None
-    listing.media = [Media.from_dict(item) for item in state["media"]]
+    previous = {media.id: media for media in listing.media}
+    listing.media = [
+        _keep_retry_version(previous.get(str(item["id"])), Media.from_dict(item)) for item in state["media"]
+    ]
     listing.deleted = False
     return None
 
@@ -514,7 +532,7 @@ def _apply_updated(listing: DesiredListing, payload: Mapping[str, Any]) -> str |
     clash = _url_clash(listing, media)
     if clash is not None:
         raise ValidationFailed([clash], "media.updated does not fit the listing")
-    listing.media[index] = media
+    listing.media[index] = _keep_retry_version(listing.media[index], media)
     return None
 
 
