@@ -11,6 +11,7 @@ import json
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -358,5 +359,29 @@ def test_when_the_sync_cannot_be_scheduled_the_sender_gets_503_and_its_retry_con
     assert first.status_code == 503 and first.headers["Retry-After"]
     retry = stack.post(event, webhook_id="msg_sqs_down")
     assert retry.status_code == 202 and not retry.json().get("duplicate")
+    stack.wait_synced(listing)
+    assert len(stack.aviv_calls("POST")) == 1
+
+
+def test_the_reconcile_sweep_reschedules_a_dirty_listing_whose_message_was_lost(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vitrine.adapters.dynamo_store import format_time, listing_pk
+    from vitrine.adapters.sqs_scheduler import SqsSyncScheduler
+
+    listing = "LOST-1"
+    monkeypatch.setattr(SqsSyncScheduler, "schedule", lambda self, listing_id, delay_seconds: None)
+    assert stack.post(upsert(stack, listing, 2)).status_code == 202
+    monkeypatch.undo()
+    threading.Event().wait(1.5)
+    assert stack.aviv_calls("POST") == [], "the message was lost: nothing is sent"
+    # The lost message's claim expires (after max delay + visibility timeout on a real stack).
+    stack.local.dynamodb.update_item(
+        TableName=stack.info.function_environment["VITRINE_STATE_TABLE"],
+        Key={"pk": {"S": listing_pk(listing)}, "sk": {"S": "DESIRED"}},
+        UpdateExpression="SET syncScheduledUntil = :past",
+        ExpressionAttributeValues={":past": {"S": format_time(datetime.now(UTC) - timedelta(seconds=1))}},
+    )
+    stack.local.fire_schedules()
     stack.wait_synced(listing)
     assert len(stack.aviv_calls("POST")) == 1

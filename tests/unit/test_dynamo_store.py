@@ -418,6 +418,17 @@ def test_sync_schedule_claims_only_dirty_syncable_listings(store: DynamoStateSto
     assert store.claim_sync_schedule("N3", T0, 600), "a deletion is syncable without data"
 
 
+def test_the_dirty_index_holds_only_listings_aviv_can_be_told_about(store: DynamoStateStore) -> None:
+    early = desired("EARLY", data=None)
+    store.save_desired(early, None, now=T0)
+    assert list(store.dirty_listings()) == [], "media before data: nothing for the sweep to do yet"
+    state = store.load_sync_state("EARLY")
+    assert state is not None and state.dirty
+    with_data = desired("EARLY", version=2)
+    store.save_desired(with_data, 1, now=T0 + timedelta(seconds=5))
+    assert list(store.dirty_listings()) == ["EARLY"]
+
+
 # --------------------------------------------------------------------------- item sizes
 
 

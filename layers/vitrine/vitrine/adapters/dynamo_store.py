@@ -206,13 +206,17 @@ class DynamoStateStore:
             clauses += [
                 "dirty = :true",
                 "firstUnsentAt = if_not_exists(firstUnsentAt, :now)",
-                "dirtySince = if_not_exists(firstUnsentAt, :now)",
-                "dirtyShard = :shard",
                 "lastEditAt = :now",
             ]
             values[":true"] = {"BOOL": True}
             values[":now"] = {"S": format_time(now)}
-            values[":shard"] = {"S": dirty_shard(desired.listing_id)}
+            if desired.data is not None or desired.deleted:
+                # Only listings AVIV can be told about enter the sweep's index: media that arrived
+                # before the listing's data would otherwise sit at its head and starve the rest.
+                clauses += ["dirtySince = if_not_exists(firstUnsentAt, :now)", "dirtyShard = :shard"]
+                values[":shard"] = {"S": dirty_shard(desired.listing_id)}
+            else:
+                removes += ["dirtySince", "dirtyShard"]
         expression = "SET " + ", ".join(clauses)
         if removes:
             expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removes)))
