@@ -385,3 +385,32 @@ def test_the_reconcile_sweep_reschedules_a_dirty_listing_whose_message_was_lost(
     stack.local.fire_schedules()
     stack.wait_synced(listing)
     assert len(stack.aviv_calls("POST")) == 1
+
+
+def test_an_edit_landing_during_a_put_causes_one_follow_up_sync(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vitrine.adapters.aviv_client import AvivClient
+
+    listing = "FOLLOW-1"
+    cid = create_listing(stack, listing)
+    original = AvivClient.update
+    edited = threading.Event()
+
+    def update_then_edit(self: AvivClient, *args: Any, **kwargs: Any) -> Any:
+        accepted = original(self, *args, **kwargs)
+        if not edited.is_set():  # the CRM edits again while the sync is between AVIV and its state write
+            edited.set()
+            assert (
+                stack.post(envelope("media.added", listing, media=media(stack, listing, 7))).status_code
+                == 202
+            )
+        return accepted
+
+    monkeypatch.setattr(AvivClient, "update", update_then_edit)
+    assert stack.post(envelope("media.added", listing, media=media(stack, listing, 6))).status_code == 202
+    wait_for(lambda: len(stack.aviv_calls("PUT", cid)) == 2, what="the follow-up PUT")
+    stack.wait_synced(listing)
+    puts = stack.aviv_calls("PUT", cid)
+    assert len(puts) == 2
+    assert sent_media_ids(stack, listing)[-2:] == [f"{listing}-m6", f"{listing}-m7"]
