@@ -925,6 +925,74 @@ def _open(
     return out
 
 
+def _send_problem(
+    *,
+    kind: str,
+    problem_id: str,
+    subject: str,
+    now: datetime,
+    reading: StatusReading,
+    last_sent: LastSent,
+    media_ids: Sequence[str] = (),
+) -> OpenProblem:
+    """A not-yet-notified problem with the processing of ``last_sent`` (what the ``aviv`` slot holds)."""
+    return OpenProblem(
+        kind=kind,
+        fingerprint=problem_id,
+        detected_at=format_moment(now),
+        subject=subject,
+        notified=False,
+        status=reading.status,
+        sent_at=last_sent.sent_at,
+        desired_version=last_sent.desired_version,
+        media_ids=list(media_ids),
+    )
+
+
+def _open_send_problem(
+    state: StatusState,
+    context: ListingContext,
+    *,
+    kind: str,
+    problem_id: str,
+    subject: str,
+    summary: str,
+    body_status: str,
+    now: datetime,
+    reading: StatusReading,
+    last_sent: LastSent,
+    extra: Mapping[str, Any],
+    media_ids: Sequence[str] = (),
+) -> list[Notification]:
+    """Open the ``aviv`` slot's problem for ``last_sent`` and tell the owner once.
+
+    One place builds the body, the problem and the notification of a send's problem, so the three
+    kinds (media_error, classified_error, stuck) cannot drift apart in what they record or say.
+    """
+    body = _body(
+        context,
+        kind=kind,
+        notification_id=problem_id,
+        status=body_status,
+        detected_at=now,
+        subject=subject,
+        summary=summary,
+        reading=reading,
+        last_sent=last_sent,
+        extra=extra,
+    )
+    problem = _send_problem(
+        kind=kind,
+        problem_id=problem_id,
+        subject=subject,
+        now=now,
+        reading=reading,
+        last_sent=last_sent,
+        media_ids=media_ids,
+    )
+    return _open(state, SLOT_AVIV, problem, _notification(context, kind, problem_id, subject, body))
+
+
 def _resolve(
     state: StatusState,
     slot: str,
@@ -1040,19 +1108,11 @@ def reconcile_send(
         summary = f"{subject}. AVIV says: {reading.message or reading.status}"
         if reading.sub_status_details:
             summary += f" ({reading.sub_status_details})"
-        body = _body(
-            context, kind="classified_error", notification_id=problem_id, status=reading.status or "",
-            detected_at=now, subject=subject, summary=summary, reading=reading, last_sent=last_sent,
-            extra={"message": reading.message or reading.status or ""},
+        notifications += _open_send_problem(
+            state, context, kind="classified_error", problem_id=problem_id, subject=subject,
+            summary=summary, body_status=reading.status or "", now=now, reading=reading,
+            last_sent=last_sent, extra={"message": reading.message or reading.status or ""},
         )  # fmt: skip
-        problem = OpenProblem(
-            kind="classified_error", fingerprint=problem_id, detected_at=format_moment(now), subject=subject,
-            notified=False, status=reading.status, sent_at=last_sent.sent_at,
-            desired_version=last_sent.desired_version,
-        )  # fmt: skip
-        notifications += _open(
-            state, SLOT_AVIV, problem, _notification(context, "classified_error", problem_id, subject, body)
-        )
         watch = WatchUpdate(
             _recheck(state, now, policy.open_problem_recheck, policy.open_problem_recheck_cap)
         )
@@ -1078,19 +1138,11 @@ def reconcile_send(
                 f"{subject}. vitrine sent it at {last_sent.sent_at}; AVIV's latest status is "
                 f"{reading.status or 'none'}."
             )
-            body = _body(
-                context, kind="stuck", notification_id=problem_id, status=reading.status or "NONE",
-                detected_at=now, subject=subject, summary=summary, reading=reading, last_sent=last_sent,
+            notifications += _open_send_problem(
+                state, context, kind="stuck", problem_id=problem_id, subject=subject, summary=summary,
+                body_status=reading.status or "NONE", now=now, reading=reading, last_sent=last_sent,
                 extra={"ageSeconds": int(age.total_seconds())},
             )  # fmt: skip
-            problem = OpenProblem(
-                kind="stuck", fingerprint=problem_id, detected_at=format_moment(now), subject=subject,
-                notified=False, status=reading.status, sent_at=last_sent.sent_at,
-                desired_version=last_sent.desired_version,
-            )  # fmt: skip
-            notifications += _open(
-                state, SLOT_AVIV, problem, _notification(context, "stuck", problem_id, subject, body)
-            )
             watch = WatchUpdate(_recheck(state, now, policy.recheck_cap, policy.open_problem_recheck_cap))
         else:
             due = _recheck(state, now, policy.recheck_base, policy.recheck_cap)
@@ -1175,15 +1227,13 @@ def _media_error(
         # Everything is being retried silently: keep a notified problem open as it is, or hold an
         # unnotified one so that a later success does not announce a problem nobody heard of.
         if SLOT_AVIV not in state.problems:
-            state.problems[SLOT_AVIV] = OpenProblem(
+            state.problems[SLOT_AVIV] = _send_problem(
                 kind="media_error",
-                fingerprint=fingerprint("media_error", {"sentAt": last_sent.sent_at, "retrying": True}),
-                detected_at=format_moment(now),
+                problem_id=fingerprint("media_error", {"sentAt": last_sent.sent_at, "retrying": True}),
                 subject=media_error_subject(context.listing_id, reading.failed_media, portals),
-                notified=False,
-                status=reading.status,
-                sent_at=last_sent.sent_at,
-                desired_version=last_sent.desired_version,
+                now=now,
+                reading=reading,
+                last_sent=last_sent,
                 media_ids=[f.key for f in reading.failed_media],
             )
         return [], to_retry, next_checks
@@ -1191,33 +1241,23 @@ def _media_error(
     subject = media_error_subject(context.listing_id, notified_media, portals)
     lines = [f"{_media_label(f)}: {reason}" for f, reason in to_notify]
     summary = subject + ". " + "; ".join(lines)
-    body = _body(
+    found = _open_send_problem(
+        state,
         context,
         kind="media_error",
-        notification_id=problem_id,
-        status=reading.status or "",
-        detected_at=now,
+        problem_id=problem_id,
         subject=subject,
         summary=summary,
+        body_status=reading.status or "",
+        now=now,
         reading=reading,
         last_sent=last_sent,
         extra={
             "media": [_media_entry(f, reason) for f, reason in to_notify],
             "retrying": [f.key for f in to_retry] or None,
         },
-    )
-    problem = OpenProblem(
-        kind="media_error",
-        fingerprint=problem_id,
-        detected_at=format_moment(now),
-        subject=subject,
-        notified=False,
-        status=reading.status,
-        sent_at=last_sent.sent_at,
-        desired_version=last_sent.desired_version,
         media_ids=[f.key for f in notified_media],
     )
-    found = _open(state, SLOT_AVIV, problem, _notification(context, "media_error", problem_id, subject, body))
     return found, to_retry, next_checks
 
 
