@@ -488,7 +488,7 @@ def test_listings_not_reached_within_the_budget_come_first_next_run(world: World
 @pytest.fixture
 def push_api(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiGateway]:
     """The push route of template.yaml served by the real handler, wired to ``world``'s service."""
-    monkeypatch.setattr(reconcile_module, "_service", world.service)
+    monkeypatch.setattr(reconcile_module._instance, "service", world.service)
     handler = LambdaFunction("reconcile", load_handler("functions/reconcile"), max_concurrency=None)
     with ApiGateway([("POST", "/aviv/{token}/classifieds/{classifiedId}/statuses", handler)]) as api:
         yield api
@@ -574,7 +574,7 @@ def test_make_subscribe_gives_aviv_the_push_url_and_the_subscribable_statuses(
 
 
 def test_the_sample_events_drive_the_handler(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(reconcile_module, "_service", world.service)
+    monkeypatch.setattr(reconcile_module._instance, "service", world.service)
     handler = LambdaFunction("reconcile", load_handler("functions/reconcile"))
     root = Path(__file__).resolve().parents[2] / "events"
     push = json.loads((root / "aviv-status-push.json").read_text())

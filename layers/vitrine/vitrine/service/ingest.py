@@ -34,8 +34,9 @@ from vitrine.core.events import ListingEvent, MalformedBody, decode_body, parse_
 from vitrine.core.ingest import IngestResult, SyncSchedulingFailed, ingest_event, schedule_hold_seconds
 from vitrine.core.webhook_signing import MAX_BODY_BYTES, SignatureError, verify
 from vitrine.observability import MetricUnit, logger, metrics
+from vitrine.service import PerInstance
 from vitrine.service.http import accepted, problem
-from vitrine.settings import SYNC_VISIBILITY_TIMEOUT_SECONDS, Settings, get_settings
+from vitrine.settings import SYNC_VISIBILITY_TIMEOUT_SECONDS, Settings
 
 # Standard Webhooks senders retry for days; 48 h comfortably covers "at least 24 h".
 WEBHOOK_ID_RETENTION_SECONDS = 48 * 3600
@@ -168,18 +169,14 @@ class IngestService:
         return {**result.to_body(), "webhookId": delivery["webhookId"]}
 
 
-_service: IngestService | None = None
+_instance: PerInstance[IngestService] = PerInstance(IngestService)
 
 
 def get_ingest_service() -> IngestService:
     """One service per Lambda instance (settings parsed once, clients reused)."""
-    global _service
-    if _service is None:
-        _service = IngestService(get_settings())
-    return _service
+    return _instance.get()
 
 
 def reset_ingest_service() -> None:
     """For tests that change the environment."""
-    global _service
-    _service = None
+    _instance.reset()

@@ -65,8 +65,9 @@ from vitrine.core.reconcile import (
     with_retry_versions,
 )
 from vitrine.observability import MetricUnit, logger, metrics
+from vitrine.service import PerInstance
 from vitrine.service.http import problem
-from vitrine.settings import Settings, get_settings
+from vitrine.settings import Settings
 
 # Kept free at the end of the Lambda timeout whatever the budget says: the budget stops *starting*
 # listings, and one listing already started can take this long (AVIV retries, URL checks).
@@ -668,18 +669,14 @@ class ReconcileService:
         return candidate
 
 
-_service: ReconcileService | None = None
+_instance: PerInstance[ReconcileService] = PerInstance(ReconcileService)
 
 
 def get_reconcile_service() -> ReconcileService:
     """One service per Lambda instance (settings parsed once, clients reused)."""
-    global _service
-    if _service is None:
-        _service = ReconcileService(get_settings())
-    return _service
+    return _instance.get()
 
 
 def reset_reconcile_service() -> None:
     """For tests that change the environment."""
-    global _service
-    _service = None
+    _instance.reset()

@@ -23,7 +23,8 @@ from vitrine.core.errors import AvivRetryable, LeaseHeld
 from vitrine.core.ingest import ensure_sync_scheduled, schedule_hold_seconds
 from vitrine.core.sync import SyncOutcome, sync_listing
 from vitrine.observability import MetricUnit, logger, metrics
-from vitrine.settings import SYNC_VISIBILITY_TIMEOUT_SECONDS, Settings, get_settings
+from vitrine.service import PerInstance
+from vitrine.settings import SYNC_VISIBILITY_TIMEOUT_SECONDS, Settings
 
 if TYPE_CHECKING:
     from vitrine.adapters.aviv_client import AvivClient
@@ -142,16 +143,14 @@ class SyncService:
         logger.info("listing synced", extra={"outcome": outcome.to_log()})
 
 
-_service: SyncService | None = None
+_instance: PerInstance[SyncService] = PerInstance(SyncService)
 
 
 def get_sync_service() -> SyncService:
-    global _service
-    if _service is None:
-        _service = SyncService(get_settings())
-    return _service
+    """One service per Lambda instance (settings parsed once, clients reused)."""
+    return _instance.get()
 
 
 def reset_sync_service() -> None:
-    global _service
-    _service = None
+    """For tests that change the environment."""
+    _instance.reset()
