@@ -501,7 +501,50 @@ def _invoke(handler: Handler | LambdaFunction, event: Any, name: str) -> Any:
     return handler(event, FakeLambdaContext(function_name=name))
 
 
-class SqsEventSourceMapping:
+class _BackgroundThread:
+    """A daemon thread running :meth:`_run` until asked to stop.
+
+    The SQS mapping, the schedule and the inbox share this lifecycle, so the stack starts and stops
+    them all the same way: :meth:`request_stop` everywhere first, then :meth:`stop` (which waits).
+    """
+
+    def __init__(self, thread_name: str) -> None:
+        self._thread_name = thread_name
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=self._thread_name, daemon=True)
+        self._thread.start()
+
+    def request_stop(self) -> None:
+        """Ask the thread to finish (its current poll completes); :meth:`stop` also waits for it."""
+        self._stop.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def _poll_until_stopped(self, poll: Callable[[], object], failure: str) -> None:
+        """Call ``poll`` again and again; a failure is logged and retried half a second later, unless
+        it came because the stack is stopping."""
+        while not self._stop.is_set():
+            try:
+                poll()
+            except Exception:
+                if self._stop.is_set():
+                    return
+                log.exception(failure)
+                self._stop.wait(0.5)
+
+
+class SqsEventSourceMapping(_BackgroundThread):
     """Lambda's SQS event source: poll a queue, invoke the handler per batch, delete what succeeded.
 
     With ``report_batch_item_failures`` (the template's ``FunctionResponseTypes``), the ids in the
@@ -532,8 +575,7 @@ class SqsEventSourceMapping:
         self.wait_time_seconds = wait_time_seconds
         self.region = region
         self.name = name or queue_arn.rsplit(":", 1)[-1]
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__(thread_name=f"sqs-{self.name}")
 
     def poll_once(self, wait_time_seconds: int | None = None) -> BatchResult:
         """One receive, one invocation (if anything came), one delete of what succeeded."""
@@ -570,30 +612,8 @@ class SqsEventSourceMapping:
             result.deleted = [m["MessageId"] for i, m in enumerate(done) if i not in failed_indexes]
         return result
 
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"sqs-{self.name}", daemon=True)
-        self._thread.start()
-
-    def request_stop(self) -> None:
-        """Ask the thread to finish (its current poll completes); :meth:`stop` also waits for it."""
-        self._stop.set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
     def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.poll_once()
-            except Exception:
-                if self._stop.is_set():
-                    return
-                log.exception("%s: polling failed; retrying", self.name)
-                self._stop.wait(0.5)
+        self._poll_until_stopped(self.poll_once, f"{self.name}: polling failed; retrying")
 
 
 # --------------------------------------------------------------------------------------------
@@ -631,7 +651,7 @@ def scheduler_event(
     }
 
 
-class ScheduledInvoker:
+class ScheduledInvoker(_BackgroundThread):
     """Invoke a function every ``interval_seconds`` (first run one interval after start)."""
 
     def __init__(
@@ -645,27 +665,11 @@ class ScheduledInvoker:
         self.interval_seconds = interval_seconds
         self.event_factory = event_factory
         self.name = name
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__(thread_name=f"schedule-{self.name}")
 
     def fire_once(self) -> Any:
         """Run the function now (tests, or to skip the wait)."""
         return _invoke(self.function, self.event_factory(), self.name)
-
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"schedule-{self.name}", daemon=True)
-        self._thread.start()
-
-    def request_stop(self) -> None:
-        """Ask the thread to finish (its current poll completes); :meth:`stop` also waits for it."""
-        self._stop.set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_seconds):
@@ -702,7 +706,7 @@ def describe_notification(notification: InboxNotification) -> str:
     return title + "\n" + "\n".join("    " + line for line in body.splitlines())
 
 
-class SnsInbox:
+class SnsInbox(_BackgroundThread):
     """An SQS queue subscribed to a topic (non-raw delivery), drained by a thread.
 
     Every notification is kept in :attr:`notifications`, optionally printed, and its message is
@@ -723,8 +727,7 @@ class SnsInbox:
         self.echo = echo
         self.notifications: list[InboxNotification] = []
         self._lock = threading.Condition()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__(thread_name="sns-inbox")
         self.queue_url: str = sqs_client.create_queue(QueueName=queue_name)["QueueUrl"]
         self.queue_arn: str = sqs_client.get_queue_attributes(
             QueueUrl=self.queue_url, AttributeNames=["QueueArn"]
@@ -791,30 +794,8 @@ class SnsInbox:
             self.notifications.append(notification)
             self._lock.notify_all()
 
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="sns-inbox", daemon=True)
-        self._thread.start()
-
-    def request_stop(self) -> None:
-        """Ask the thread to finish (its current poll completes); :meth:`stop` also waits for it."""
-        self._stop.set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
     def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.poll_once()
-            except Exception:
-                if self._stop.is_set():
-                    return
-                log.exception("inbox polling failed; retrying")
-                self._stop.wait(0.5)
+        self._poll_until_stopped(self.poll_once, "inbox polling failed; retrying")
 
 
 # --------------------------------------------------------------------------------------------
