@@ -45,12 +45,6 @@ INTERMEDIARY = "agency-1"
 TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-01$")
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[AvivEmulator]:
-    with AvivEmulator() as emu:
-        yield emu
-
-
 @pytest.fixture
 def emu(emulator: AvivEmulator) -> AvivEmulator:
     """The module's emulator, emptied (classifieds, faults, recordings, token count)."""

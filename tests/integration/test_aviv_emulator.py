@@ -34,12 +34,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 # ---------------------------------------------------------------------------- fixtures and helpers
-@pytest.fixture(scope="module")
-def media_server() -> Iterator[MediaServer]:
-    with MediaServer() as server:
-        yield server
-
-
 @pytest.fixture
 def media(media_server: MediaServer) -> MediaServer:
     media_server.reset()
@@ -48,6 +42,7 @@ def media(media_server: MediaServer) -> MediaServer:
 
 @pytest.fixture
 def emulator() -> Iterator[AvivEmulator]:
+    """A fresh emulator per test (these tests exercise it, so none may see another's state)."""
     with AvivEmulator() as emu:
         yield emu
 

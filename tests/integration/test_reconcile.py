@@ -23,15 +23,14 @@ from devtools.aviv_emulator import AvivEmulator
 from devtools.lambda_runtime import LambdaFunction, load_handler
 from devtools.media_server import MediaServer
 from tests.support.aws import REGION, dynamodb_client, make_tables, mocked_aws
+from tests.support.emulator import emulator_client
 from tests.support.listings import sample_desired, sample_media
-from vitrine.adapters.aviv_client import SUBSCRIBABLE_STATUSES, AvivClient, AvivClientConfig
+from vitrine.adapters.aviv_client import SUBSCRIBABLE_STATUSES
 from vitrine.adapters.dynamo_store import DynamoStateStore
 from vitrine.adapters.media_probe import MediaProbe
-from vitrine.adapters.secrets import AvivCredentials
 from vitrine.adapters.sns_notifier import SnsNotifier
 from vitrine.adapters.sqs_scheduler import SqsSyncScheduler
 from vitrine.adapters.status_store import StatusStore
-from vitrine.adapters.token_cache import MemoryTokenCache
 from vitrine.core.builder import ClassifiedDefaults
 from vitrine.core.model import DesiredListing
 from vitrine.core.reconcile import ReconcilePolicy
@@ -49,18 +48,6 @@ EAGER = ReconcilePolicy(
     retry_backoff=timedelta(0),
     stuck_after=timedelta(hours=2),
 )
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[AvivEmulator]:
-    with AvivEmulator() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def media_server() -> Iterator[MediaServer]:
-    with MediaServer() as running:
-        yield running
 
 
 class RecordingClient:
@@ -132,20 +119,7 @@ class World:
         self.inbox = self.subscribe("everything")
         # Off when AVIV pushes statuses: a push may confirm (and un-watch) a send before we look.
         self.check_watch = True
-        self.aviv = AvivClient(
-            AvivClientConfig(
-                api_url=emulator.base_url,
-                auth_url=emulator.auth_url,
-                audience=emulator.base_url,
-                user_agent="vitrine/0.1.0 python-requests/2.34.2 linux/6.1",
-                default_intermediary_id="agency-test",
-                read_timeout=5.0,
-                backoff_base=0.01,
-                backoff_cap=0.05,
-            ),
-            lambda: AvivCredentials(emulator.client_id, emulator.client_secret),
-            MemoryTokenCache(),
-        )
+        self.aviv = emulator_client(emulator)
         self.settings = replace(
             Settings.from_env(),
             state_table=tables["StateTable"],

@@ -16,11 +16,10 @@ import pytest
 from devtools.aviv_emulator import AvivEmulator
 from devtools.media_server import MediaServer
 from tests.support.aws import dynamodb_client, make_tables, mocked_aws
+from tests.support.emulator import emulator_client
 from tests.support.listings import sample_desired, sample_media
-from vitrine.adapters.aviv_client import AvivClient, AvivClientConfig
+from vitrine.adapters.aviv_client import AvivClient
 from vitrine.adapters.dynamo_store import DynamoStateStore
-from vitrine.adapters.secrets import AvivCredentials
-from vitrine.adapters.token_cache import MemoryTokenCache
 from vitrine.core.builder import ClassifiedDefaults
 from vitrine.core.errors import ConcurrentModification
 from vitrine.core.model import DesiredListing, LastSent
@@ -31,37 +30,11 @@ DEFAULTS = ClassifiedDefaults(source_system="vitrine", source_system_version="0.
 LISTING = "L-emu-1"
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[AvivEmulator]:
-    with AvivEmulator() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def media_server() -> Iterator[MediaServer]:
-    with MediaServer() as running:
-        yield running
-
-
 @pytest.fixture
 def aviv(emulator: AvivEmulator, media_server: MediaServer) -> AvivClient:
     emulator.reset()
     media_server.reset()
-    config = AvivClientConfig(
-        api_url=emulator.base_url,
-        auth_url=emulator.auth_url,
-        audience=emulator.base_url,
-        user_agent="vitrine/0.1.0 python-requests/2.34.2 linux/6.1",
-        default_intermediary_id="agency-test",
-        read_timeout=5.0,
-        backoff_base=0.01,
-        backoff_cap=0.05,
-    )
-    return AvivClient(
-        config,
-        lambda: AvivCredentials(emulator.client_id, emulator.client_secret),
-        MemoryTokenCache(),
-    )
+    return emulator_client(emulator)
 
 
 @pytest.fixture
