@@ -341,6 +341,9 @@ class ApiGateway:
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
             server_version = "vitrine-local-apigw"
+            # Headers and body go out in two writes: without TCP_NODELAY, Nagle + the client's delayed
+            # ACK hold the body back ~40 ms on every response.
+            disable_nagle_algorithm = True
 
             def _serve(self) -> None:
                 try:
