@@ -35,8 +35,19 @@ local: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m devtools.demo
 
+# Every script runs even when one fails; a PASS/FAIL line per script (its exit code) ends the run.
+BENCH_SCRIPTS ?= $(sort $(wildcard bench/*.py))
+
 bench: $(STAMP)
-	for b in bench/*.py; do PYTHONPATH=layers/vitrine:. $(BIN)/python $$b || exit 1; done
+	@failed=0; results=""; \
+	for b in $(BENCH_SCRIPTS); do \
+		echo "== $$b"; \
+		if PYTHONPATH=layers/vitrine:. $(BIN)/python $$b; then r=PASS; else r=FAIL; failed=1; fi; \
+		results="$$results $$r:$$b"; \
+	done; \
+	echo "== bench summary"; \
+	for r in $$results; do echo "$${r%%:*}  $${r#*:}"; done; \
+	exit $$failed
 
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
