@@ -9,11 +9,58 @@ from __future__ import annotations
 import os
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricResolution, MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "vitrine")
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Vitrine")
+
+
+class _DroppedWhenDisabledProvider(AmazonCloudWatchEMFProvider):
+    """Powertools' EMF provider, except that disabled metrics are dropped rather than kept.
+
+    With POWERTOOLS_METRICS_DISABLED (the local stack's default), powertools 3.37's
+    ``flush_metrics`` neither prints nor clears, so every invocation's values stay in the
+    process-wide set until one metric holds 100 values; ``add_metric`` then prints the whole EMF
+    blob to stdout regardless of the setting. Here a disabled metric is still validated (a bad
+    name, unit or value fails locally as it would when deployed) and then dropped.
+    """
+
+    def add_metric(
+        self,
+        name: str,
+        unit: MetricUnit | str,
+        value: float,
+        resolution: MetricResolution | int = 60,
+    ) -> None:
+        super().add_metric(name=name, unit=unit, value=value, resolution=resolution)
+        if is_metrics_disabled():
+            self.metric_set.clear()
+
+    def flush_metrics(self, raise_on_empty_metrics: bool = False) -> None:
+        if is_metrics_disabled():
+            # What an enabled flush leaves behind, without printing (nor warning that the set is empty).
+            self.clear_metrics()
+            return
+        super().flush_metrics(raise_on_empty_metrics=raise_on_empty_metrics)
+
+
+def _build_metrics() -> Metrics:
+    """``Metrics`` as powertools builds it, with the provider above over the same shared sets."""
+    shared = Metrics(namespace=NAMESPACE, service=SERVICE)
+    shared.provider = _DroppedWhenDisabledProvider(
+        metric_set=shared.metric_set,
+        dimension_set=shared.dimension_set,
+        metadata_set=shared.metadata_set,
+        default_dimensions=shared.default_dimensions,
+        namespace=NAMESPACE,
+        service=SERVICE,
+    )
+    return shared
+
 
 logger = Logger(service=SERVICE)
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Vitrine"), service=SERVICE)
+metrics = _build_metrics()
 
 __all__ = ["MetricUnit", "logger", "metrics"]
