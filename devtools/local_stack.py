@@ -286,7 +286,6 @@ def local_function_environment(
     local: dict[str, Callable[[], str]] = {
         "VITRINE_STATE_TABLE": lambda: require(resources.tables, "StateTable", "table"),
         "VITRINE_TOKEN_TABLE": lambda: require(resources.tables, "TokenTable", "table"),
-        "VITRINE_IDEMPOTENCY_TABLE": lambda: require(resources.tables, "IdempotencyTable", "table"),
         "VITRINE_SYNC_QUEUE_URL": lambda: require(resources.queues, SYNC_QUEUE_ID, "queue"),
         "VITRINE_TOPIC_ARN": lambda: require(resources.topics, "NotificationsTopic", "topic"),
         "VITRINE_WEBHOOK_SECRET_ARN": lambda: require(resources.secrets, "WebhookSecret", "secret"),

@@ -23,6 +23,4 @@ def receive_listing_webhook() -> Response:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    # Idempotency records in progress expire with this invocation, not after a fixed hour.
-    get_ingest_service().idempotency_config.register_lambda_context(context)
     return app.resolve(event, context)

@@ -6,22 +6,33 @@ an API Gateway proxy event is the push, anything else is the schedule.
 
 from __future__ import annotations
 
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vitrine.observability import logger, metrics
-from vitrine.service.http import raw_body
 from vitrine.service.reconcile import get_reconcile_service
 
-app = APIGatewayRestResolver()
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 
-@app.post("/aviv/<token>/classifieds/<classified_id>/statuses")
-def receive_status_push(token: str, classified_id: str) -> Response:
-    # The token is a secret: it is compared in constant time and never logged.
-    return get_reconcile_service().handle_push(token, classified_id, raw_body(app.current_event))
+@cache
+def push_api() -> APIGatewayRestResolver:
+    """The push route, built on the first push: a scheduled run never loads powertools' event handler."""
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+
+    from vitrine.service.http import raw_body
+
+    app = APIGatewayRestResolver()
+
+    @app.post("/aviv/<token>/classifieds/<classified_id>/statuses")
+    def receive_status_push(token: str, classified_id: str) -> Response:
+        # The token is a secret: it is compared in constant time and never logged.
+        return get_reconcile_service().handle_push(token, classified_id, raw_body(app.current_event))
+
+    return app
 
 
 def is_api_event(event: Any) -> bool:
@@ -32,6 +43,6 @@ def is_api_event(event: Any) -> bool:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if is_api_event(event):
-        return app.resolve(event, context)
+        return push_api().resolve(event, context)
     report = get_reconcile_service().run(remaining_ms=context.get_remaining_time_in_millis())
     return report.to_dict()

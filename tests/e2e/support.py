@@ -91,9 +91,9 @@ class Stack:
         self.emulator.wait_idle()
 
     def table_snapshot(self) -> list[dict[str, Any]]:
-        """Every item of the state and idempotency tables (to prove a rejected request changed nothing)."""
+        """Every item of the state table (to prove a rejected request changed nothing)."""
         items: list[dict[str, Any]] = []
-        for key in ("VITRINE_STATE_TABLE", "VITRINE_IDEMPOTENCY_TABLE"):
+        for key in ("VITRINE_STATE_TABLE",):
             table = self.info.function_environment[key]
             items += self.local.dynamodb.scan(TableName=table)["Items"]
         return sorted(items, key=lambda item: json.dumps(item, sort_keys=True, default=str))

@@ -533,7 +533,7 @@ def test_inbox_appends_one_json_line_per_publish(aws: dict[str, Any], prefix: st
 
 def test_function_environment_covers_every_template_variable() -> None:
     resources = cfn.LocalResources(
-        tables={"StateTable": "p-StateTable", "TokenTable": "p-TokenTable", "IdempotencyTable": "p-Idem"},
+        tables={"StateTable": "p-StateTable", "TokenTable": "p-TokenTable"},
         queues={"SyncQueue": "http://q/SyncQueue"},
         topics={"NotificationsTopic": "arn:topic"},
         secrets={"WebhookSecret": "arn:w", "AvivCredentialsSecret": "arn:a", "AvivPushTokenSecret": "arn:p"},

@@ -63,7 +63,6 @@ def handlers(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         env = {
             "VITRINE_STATE_TABLE": tables["StateTable"],
             "VITRINE_TOKEN_TABLE": tables["TokenTable"],
-            "VITRINE_IDEMPOTENCY_TABLE": tables["IdempotencyTable"],
             "VITRINE_SYNC_QUEUE_URL": queues["SyncQueue"],
             "VITRINE_TOPIC_ARN": topics["NotificationsTopic"],
             "VITRINE_WEBHOOK_SECRET_ARN": secrets["WebhookSecret"],

@@ -1,43 +1,362 @@
-"""The ingest use case: conditional writes under races, a fresh clock per attempt, one pending sync."""
+"""The ingest use case over the real DynamoDB store (moto): one conditional write per webhook.
+
+It carries the new desired state, the delivery record (webhook-id dedupe) and the sync claim;
+every race (another writer, a sync cleaning the listing or releasing its claim, a stale cache)
+makes the write fail and the event be re-applied on fresh state.
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
+import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
+from devtools.moto_atomic import make_moto_dynamodb_writes_atomic
+from tests.support.aws import dynamodb_client, make_tables, mocked_aws
+from vitrine.adapters.dynamo_store import DynamoStateStore
 from vitrine.core.errors import ConcurrentModification, ValidationFailed
 from vitrine.core.events import parse_event
-from vitrine.core.ingest import SyncSchedulingFailed, ensure_sync_scheduled, ingest_event
-from vitrine.core.model import DesiredListing
+from vitrine.core.ingest import (
+    DELIVERY_RETENTION,
+    MAX_DELIVERIES,
+    Delivery,
+    DeliveryConflict,
+    IngestResult,
+    RecentListings,
+    SyncSchedulingFailed,
+    ensure_sync_scheduled,
+    expired_deliveries,
+    ingest_event,
+)
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+HOLD = 900
 
 
-class FakeStore:
-    """In-memory DesiredStore; ``lose_races`` makes the next N saves fail as if another writer won."""
+class RecordingClient:
+    """Wraps the boto3 client to count calls and keep the update expressions."""
 
-    def __init__(self) -> None:
-        self.desired: dict[str, DesiredListing] = {}
-        self.saved_at: list[datetime] = []
-        self.claimed: set[str] = set()
-        self.lose_races = 0
-        self.released: list[str] = []
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls: list[str] = []
+        self.updates: list[dict[str, Any]] = []
 
-    def load_desired(self, listing_id: str) -> DesiredListing | None:
-        current = self.desired.get(listing_id)
-        return None if current is None else replace(current)
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self.inner, name)
+        if not callable(target):
+            return target
 
-    def save_desired(self, desired: DesiredListing, expected_version: int | None, *, now: datetime) -> None:
-        if self.lose_races:
-            self.lose_races -= 1
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(name)
+            if name == "update_item":
+                self.updates.append(kwargs)
+            return target(*args, **kwargs)
+
+        return call
+
+
+class Scheduler:
+    def __init__(self, failures: int = 0) -> None:
+        self.sent: list[tuple[str, int]] = []
+        self.failures = failures
+
+    def schedule(self, listing_id: str, delay_seconds: int) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("SQS unavailable")
+        self.sent.append((listing_id, delay_seconds))
+
+
+class Clock:
+    def __init__(self, start: datetime = T0) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(milliseconds=10)
+        return self.now
+
+
+@pytest.fixture
+def client() -> Iterator[RecordingClient]:
+    make_moto_dynamodb_writes_atomic()
+    with mocked_aws():
+        make_tables()
+        yield RecordingClient(dynamodb_client())
+
+
+@pytest.fixture
+def store(client: RecordingClient) -> DynamoStateStore:
+    return DynamoStateStore("vitrine-StateTable", client)
+
+
+def media(n: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": f"m{n}",
+        "url": f"https://img.example/{n}.jpg",
+        "mediaType": "PICTURE",
+        "version": "1",
+        **extra,
+    }
+
+
+def event(kind: str = "listing.upserted", listing_id: str = "L1", **fields: Any) -> Any:
+    raw: dict[str, Any] = {
+        "type": kind,
+        "listingId": listing_id,
+        "ownerId": "owner",
+        "occurredAt": "2026-11-27T10:00:00Z",
+    }
+    if kind == "listing.upserted" and "listing" not in fields:
+        raw["listing"] = {"data": {"estateType": "APARTMENT"}, "media": [media(0), media(1)]}
+    raw.update(fields)
+    return parse_event(raw)
+
+
+def delivery(webhook_id: str, digest: str = "d", at: datetime = T0) -> Delivery:
+    return Delivery(webhook_id=webhook_id, body_digest=digest, received_at=at)
+
+
+def ingest(
+    store: DynamoStateStore,
+    scheduler: Scheduler,
+    ev: Any,
+    webhook_id: str,
+    *,
+    clock: Clock | None = None,
+    recent: RecentListings | None = None,
+    digest: str = "d",
+) -> IngestResult:
+    return ingest_event(
+        ev,
+        delivery(webhook_id, digest),
+        store=store,
+        scheduler=scheduler,
+        clock=clock or Clock(),
+        consolidation_window=60,
+        hold_seconds=HOLD,
+        recent=recent,
+    )
+
+
+def test_first_event_is_stored_with_its_delivery_and_one_sync_is_scheduled(store: DynamoStateStore) -> None:
+    scheduler = Scheduler()
+    result = ingest(store, scheduler, event(), "w1")
+    assert (result.version, result.changed, result.sync_scheduled) == (1, True, True)
+    assert scheduler.sent == [("L1", 60)]
+    snapshot = store.load_ingest_snapshot("L1")
+    assert snapshot is not None and snapshot.dirty and snapshot.indexed
+    assert snapshot.deliveries is not None and set(snapshot.deliveries) == {"w1"}
+    assert snapshot.sync_scheduled_until == T0 + timedelta(milliseconds=10, seconds=HOLD)
+    assert list(store.dirty_listings()) == ["L1"]
+
+
+def test_a_burst_on_one_instance_is_one_write_per_webhook_and_one_message(
+    store: DynamoStateStore, client: RecordingClient
+) -> None:
+    scheduler, recent, clock = Scheduler(), RecentListings(), Clock()
+    ingest(store, scheduler, event(), "w1", clock=clock, recent=recent)
+    client.calls.clear()
+    for n in range(5):
+        ev = event("media.updated", media=media(1, title=f"Titre {n}"))
+        result = ingest(store, scheduler, ev, f"w-burst-{n}", clock=clock, recent=recent)
+        assert result.changed and not result.sync_scheduled
+    assert client.calls == ["update_item"] * 5, "no read (cache), no separate claim or dedupe writes"
+    assert scheduler.sent == [("L1", 60)]
+    desired = store.load_desired("L1")
+    assert desired is not None and desired.version == 6 and desired.media[1].title == "Titre 4"
+
+
+def test_a_small_edit_writes_only_what_changed(store: DynamoStateStore, client: RecordingClient) -> None:
+    recent = RecentListings()
+    ingest(store, Scheduler(), event(), "w1", recent=recent)
+    client.updates.clear()
+    ingest(store, Scheduler(), event("media.updated", media=media(0, title="Façade")), "w2", recent=recent)
+    written = set(client.updates[-1]["ExpressionAttributeNames"].values())
+    assert {"media", "version", "lastEditAt"} <= written
+    assert not written & {"data", "portals", "listingId", "ownerId", "hasData", "dirtyShard"}
+
+
+def test_a_repeated_delivery_is_a_duplicate_and_changes_nothing(store: DynamoStateStore) -> None:
+    scheduler = Scheduler()
+    ev = event("listing.upserted")
+    ingest(store, scheduler, ev, "w1")
+    again = ingest(store, scheduler, event("media.added", media=media(5)), "w1")
+    assert again.duplicate and again.version == 1
+    assert again.to_body()["duplicate"] is True
+    desired = store.load_desired("L1")
+    assert desired is not None and len(desired.media) == 2
+    with pytest.raises(DeliveryConflict):
+        ingest(store, scheduler, ev, "w1", digest="another body")
+
+
+def test_a_concurrent_writer_makes_the_cached_write_fail_and_the_event_is_reapplied(
+    store: DynamoStateStore,
+) -> None:
+    mine, theirs = RecentListings(), RecentListings()
+    ingest(store, Scheduler(), event(), "w1", recent=mine)
+    ingest(store, Scheduler(), event("media.added", media=media(2)), "w2", recent=theirs)
+    result = ingest(store, Scheduler(), event("media.added", media=media(3)), "w3", recent=mine)
+    assert result.version == 3
+    desired = store.load_desired("L1")
+    assert desired is not None and [m.id for m in desired.media] == ["m0", "m1", "m2", "m3"]
+
+
+def test_a_listing_cleaned_by_a_sync_since_it_was_cached_becomes_dirty_and_scheduled_again(
+    store: DynamoStateStore,
+) -> None:
+    recent, scheduler = RecentListings(), Scheduler()
+    ingest(store, scheduler, event(), "w1", recent=recent)
+    # The sync ran meanwhile: sent version 1, released its claim.
+    assert store.acquire_lease("L1", "sync-1", T0, 60)
+    store.record_skipped("L1", 1, "sync-1")
+    store.release_lease("L1", "sync-1")
+    store.release_sync_schedule("L1")
+    result = ingest(store, scheduler, event("media.added", media=media(9)), "w2", recent=recent)
+    assert result.sync_scheduled
+    assert len(scheduler.sent) == 2
+    state = store.load_sync_state("L1")
+    assert state is not None and state.dirty and state.version == 2
+
+
+def test_a_claim_released_since_it_was_seen_is_taken_again(store: DynamoStateStore) -> None:
+    recent, scheduler = RecentListings(), Scheduler()
+    ingest(store, scheduler, event(), "w1", recent=recent)
+    store.release_sync_schedule("L1")  # the message was consumed, the listing is still dirty
+    result = ingest(store, scheduler, event("media.added", media=media(9)), "w2", recent=recent)
+    assert result.sync_scheduled and len(scheduler.sent) == 2
+
+
+def test_media_before_data_schedule_nothing_until_the_data_arrives(store: DynamoStateStore) -> None:
+    scheduler = Scheduler()
+    early = ingest(store, scheduler, event("media.added", media=media(0)), "w1")
+    assert early.changed and not early.sync_scheduled and scheduler.sent == []
+    assert list(store.dirty_listings()) == []
+    upsert = ingest(store, scheduler, event(), "w2")
+    assert upsert.sync_scheduled and scheduler.sent == [("L1", 60)]
+    assert list(store.dirty_listings()) == ["L1"]
+
+
+def test_an_unchanged_event_records_its_delivery_and_schedules_nothing_on_a_clean_listing(
+    store: DynamoStateStore,
+) -> None:
+    scheduler = Scheduler()
+    ingest(store, scheduler, event(), "w1")
+    assert store.acquire_lease("L1", "s", T0, 60)
+    store.record_skipped("L1", 1, "s")
+    store.release_sync_schedule("L1")
+    same = ingest(store, scheduler, event(), "w2")
+    assert not same.changed and not same.sync_scheduled
+    assert same.to_body()["unchanged"] is True
+    snapshot = store.load_ingest_snapshot("L1")
+    assert snapshot is not None and snapshot.deliveries is not None and "w2" in snapshot.deliveries
+    assert ingest(store, scheduler, event(), "w2").duplicate
+
+
+def test_when_the_message_cannot_be_sent_nothing_is_recorded_as_delivered(store: DynamoStateStore) -> None:
+    scheduler = Scheduler(failures=1)
+    with pytest.raises(SyncSchedulingFailed):
+        ingest(store, scheduler, event(), "w1")
+    snapshot = store.load_ingest_snapshot("L1")
+    assert snapshot is not None and snapshot.sync_scheduled_until is None
+    assert snapshot.deliveries == {}
+    retry = ingest(store, scheduler, event(), "w1")
+    assert not retry.duplicate and retry.sync_scheduled and scheduler.sent == [("L1", 60)]
+
+
+def test_lost_races_are_reapplied_and_stamped_with_the_time_of_the_winning_attempt(
+    store: DynamoStateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ingest(store, Scheduler(), event(), "w1")
+    original = store.commit_ingest
+    losses = {"left": 3}
+
+    def lose(write: Any) -> Any:
+        if losses["left"]:
+            losses["left"] -= 1
             raise ConcurrentModification("lost")
-        current = self.desired.get(desired.listing_id)
-        if (current.version if current else None) != expected_version:
-            raise ConcurrentModification("version moved")
-        self.desired[desired.listing_id] = desired
-        self.saved_at.append(now)
+        return original(write)
+
+    monkeypatch.setattr(store, "commit_ingest", lose)
+    clock = Clock(T0 + timedelta(seconds=5))
+    ingest(store, Scheduler(), event("media.added", media=media(7)), "w2", clock=clock)
+    state = store.load_sync_state("L1")
+    assert state is not None and state.last_edit_at == T0 + timedelta(seconds=5, milliseconds=40)
+
+
+def test_endless_races_give_up_with_concurrent_modification(
+    store: DynamoStateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def always_lose(write: Any) -> Any:
+        raise ConcurrentModification("lost")
+
+    monkeypatch.setattr(store, "commit_ingest", always_lose)
+    with pytest.raises(ConcurrentModification):
+        ingest(store, Scheduler(), event(), "w1")
+
+
+def test_state_dependent_errors_write_nothing(store: DynamoStateStore) -> None:
+    ingest(store, Scheduler(), event(), "w1")
+    with pytest.raises(ValidationFailed):
+        ingest(store, Scheduler(), event("media.updated", media=media(42)), "w2")
+    snapshot = store.load_ingest_snapshot("L1")
+    assert snapshot is not None and snapshot.desired.version == 1
+    assert snapshot.deliveries is not None and "w2" not in snapshot.deliveries
+
+
+def test_concurrent_webhooks_on_one_listing_all_land_with_one_message(store: DynamoStateStore) -> None:
+    scheduler = Scheduler()
+    titles = [f"Titre {n}" for n in range(10)]
+    ingest(
+        store,
+        scheduler,
+        event(listing={"data": {"estateType": "HOUSE"}, "media": [media(n) for n in range(10)]}),
+        "w",
+    )
+
+    def post(n: int) -> None:
+        ingest(
+            store,
+            scheduler,
+            event("media.updated", media=media(n, title=titles[n])),
+            f"w{n}",
+            recent=RecentListings(),
+        )
+
+    threads = [threading.Thread(target=post, args=(n,)) for n in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    desired = store.load_desired("L1")
+    assert desired is not None and desired.version == 11
+    assert [m.title for m in desired.media] == titles
+    assert scheduler.sent == [("L1", 60)]
+
+
+def test_old_deliveries_are_pruned_and_their_number_is_capped() -> None:
+    now = T0 + DELIVERY_RETENTION + timedelta(hours=1)
+    old = {f"old{n}": (T0, "d") for n in range(3)}
+    fresh = {f"new{n}": (now - timedelta(minutes=n), "d") for n in range(3)}
+    assert set(expired_deliveries({**old, **fresh}, now)) == set(old)
+    crowded = {f"w{n}": (now - timedelta(seconds=n), "d") for n in range(MAX_DELIVERIES)}
+    assert expired_deliveries(crowded, now) == (f"w{MAX_DELIVERIES - 1}",), "the oldest goes first"
+
+
+def test_expired_deliveries_leave_the_item(store: DynamoStateStore) -> None:
+    ingest(store, Scheduler(), event(), "w-old", clock=Clock(T0))
+    later = Clock(T0 + DELIVERY_RETENTION + timedelta(minutes=1))
+    ingest(store, Scheduler(), event("media.added", media=media(4)), "w-new", clock=later)
+    snapshot = store.load_ingest_snapshot("L1")
+    assert snapshot is not None and snapshot.deliveries is not None and set(snapshot.deliveries) == {"w-new"}
+
+
+class MemoryClaims:
+    def __init__(self) -> None:
+        self.claimed: set[str] = set()
+        self.released: list[str] = []
 
     def claim_sync_schedule(self, listing_id: str, now: datetime, hold_seconds: int) -> bool:
         if listing_id in self.claimed:
@@ -50,113 +369,18 @@ class FakeStore:
         self.released.append(listing_id)
 
 
-class FakeScheduler:
-    def __init__(self, fail: bool = False) -> None:
-        self.sent: list[tuple[str, int]] = []
-        self.fail = fail
-
-    def schedule(self, listing_id: str, delay_seconds: int) -> None:
-        if self.fail:
-            raise RuntimeError("SQS unavailable")
-        self.sent.append((listing_id, delay_seconds))
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
-
-
-def event(**fields: object):
-    raw = {
-        "type": "listing.upserted",
-        "listingId": "L1",
-        "ownerId": "owner",
-        "occurredAt": "2026-11-27T10:00:00Z",
-        "listing": {
-            "data": {"estateType": "APARTMENT"},
-            "media": [{"id": "m1", "url": "https://img.example/1.jpg", "mediaType": "PICTURE"}],
-        },
-    }
-    raw.update(fields)
-    return parse_event(raw)
-
-
-def run(store: FakeStore, scheduler: FakeScheduler, clock: Clock, ev=None):
-    return ingest_event(
-        ev or event(),
-        store=store,
-        scheduler=scheduler,
-        clock=clock,
-        consolidation_window=60,
-        hold_seconds=900,
-    )
-
-
-def test_first_event_is_stored_and_one_sync_scheduled_with_the_window_delay():
-    store, scheduler = FakeStore(), FakeScheduler()
-    result = run(store, scheduler, Clock())
-    assert result.changed and result.version == 1 and result.sync_scheduled
-    assert scheduler.sent == [("L1", 60)]
-    assert result.to_body() == {"accepted": True, "listingId": "L1", "version": 1}
-
-
-def test_a_second_event_while_a_sync_is_pending_sends_no_second_message():
-    store, scheduler, clock = FakeStore(), FakeScheduler(), Clock()
-    run(store, scheduler, clock)
-    second = run(store, scheduler, clock, event(listing={"data": {"estateType": "HOUSE"}, "media": []}))
-    assert second.changed and not second.sync_scheduled
-    assert len(scheduler.sent) == 1
-
-
-def test_lost_races_are_reapplied_and_stamped_with_the_time_of_the_winning_attempt():
-    store, scheduler, clock = FakeStore(), FakeScheduler(), Clock()
-    store.lose_races = 3
-    result = run(store, scheduler, clock)
-    assert result.version == 1
-    assert store.saved_at == [T0 + timedelta(seconds=4)], "the 4th attempt's clock, not the 1st"
-
-
-def test_endless_races_give_up_with_concurrent_modification():
-    store = FakeStore()
-    store.lose_races = 10_000
-    with pytest.raises(ConcurrentModification):
-        run(store, FakeScheduler(), Clock())
-
-
-def test_state_dependent_errors_write_nothing():
-    store, scheduler, clock = FakeStore(), FakeScheduler(), Clock()
-    run(store, scheduler, clock)
-    bad = parse_event(
-        {
-            "type": "media.updated",
-            "listingId": "L1",
-            "ownerId": "owner",
-            "occurredAt": "2026-11-27T10:00:00Z",
-            "media": {"id": "nope", "url": "https://img.example/2.jpg", "mediaType": "PICTURE"},
-        }
-    )
-    with pytest.raises(ValidationFailed):
-        run(store, scheduler, clock, bad)
-    assert store.desired["L1"].version == 1
-
-
-def test_an_unchanged_event_still_makes_sure_a_sync_is_pending():
-    store, scheduler, clock = FakeStore(), FakeScheduler(), Clock()
-    run(store, scheduler, clock)
-    store.claimed.clear()  # e.g. the first delivery's message was lost
-    again = run(store, scheduler, clock)
-    assert not again.changed and again.sync_scheduled
-    assert again.to_body()["unchanged"] is True
-
-
-def test_a_failed_send_releases_the_claim_and_raises():
-    store = FakeStore()
+def test_ensure_sync_scheduled_releases_the_claim_when_sending_fails() -> None:
+    claims = MemoryClaims()
     with pytest.raises(SyncSchedulingFailed):
         ensure_sync_scheduled(
-            "L1", store=store, scheduler=FakeScheduler(fail=True), now=T0, delay_seconds=5, hold_seconds=60
+            "L1", store=claims, scheduler=Scheduler(failures=1), now=T0, delay_seconds=5, hold_seconds=60
         )
-    assert store.released == ["L1"] and "L1" not in store.claimed
+    assert claims.released == ["L1"] and "L1" not in claims.claimed
+    scheduler = Scheduler()
+    assert ensure_sync_scheduled(
+        "L1", store=claims, scheduler=scheduler, now=T0, delay_seconds=5, hold_seconds=60
+    )
+    assert not ensure_sync_scheduled(
+        "L1", store=claims, scheduler=scheduler, now=T0, delay_seconds=5, hold_seconds=60
+    )
+    assert scheduler.sent == [("L1", 5)]

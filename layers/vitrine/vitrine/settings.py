@@ -70,7 +70,6 @@ class Settings:
 
     state_table: str
     token_table: str
-    idempotency_table: str
     sync_queue_url: str
     topic_arn: str
     webhook_secret_arn: str
@@ -114,7 +113,6 @@ class Settings:
         return cls(
             state_table=_env("VITRINE_STATE_TABLE", "vitrine-StateTable"),
             token_table=_env("VITRINE_TOKEN_TABLE", "vitrine-TokenTable"),
-            idempotency_table=_env("VITRINE_IDEMPOTENCY_TABLE", "vitrine-IdempotencyTable"),
             sync_queue_url=_env("VITRINE_SYNC_QUEUE_URL"),
             topic_arn=_env("VITRINE_TOPIC_ARN"),
             webhook_secret_arn=_env("VITRINE_WEBHOOK_SECRET_ARN"),

@@ -36,6 +36,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from vitrine.core.errors import ConcurrentModification, FieldError
+from vitrine.core.ingest import IngestSnapshot, IngestWrite
 from vitrine.core.model import DesiredListing, LastSent, Media, Rejection, SentMedia, SyncState
 
 SK_DESIRED = "DESIRED"
@@ -54,7 +55,7 @@ _MANAGED_DESIRED_ATTRIBUTES = frozenset(
         "pk", "sk", "listingId", "ownerId", "intermediaryId", "portals", "deleted", "version",
         "lastSequence", "updatedAt", "hasData", "data", "specific", "media", "sentVersion", "dirty",
         "firstUnsentAt", "lastEditAt", "dirtyShard", "dirtySince", "leaseOwner", "leaseExpiresAt",
-        "rejection", "syncScheduledUntil", "watchShard", "watchDue",
+        "rejection", "syncScheduledUntil", "watchShard", "watchDue", "deliveries",
     }
 )  # fmt: skip
 
@@ -110,6 +111,24 @@ def decompress_json(blob: Any) -> Any:
     return json.loads(gzip.decompress(bytes(raw)).decode("utf-8"))
 
 
+def desired_attributes(desired: DesiredListing) -> dict[str, Any]:
+    """The DESIRED item's attributes for ``desired``; ``None`` marks an attribute to remove."""
+    return {
+        "listingId": desired.listing_id,
+        "ownerId": desired.owner_id,
+        "deleted": desired.deleted,
+        "version": desired.version,
+        "hasData": desired.data is not None,
+        "media": compress_json([m.to_dict() for m in desired.media]),
+        "intermediaryId": desired.intermediary_id,
+        "portals": list(desired.portals) if desired.portals is not None else None,
+        "lastSequence": desired.last_sequence,
+        "updatedAt": desired.updated_at,
+        "data": compress_json(desired.data) if desired.data is not None else None,
+        "specific": compress_json(desired.specific) if desired.specific is not None else None,
+    }
+
+
 def _to_av(value: Any) -> dict[str, Any]:
     serialized: dict[str, Any] = _serializer.serialize(value)
     return serialized
@@ -121,6 +140,75 @@ def _from_item(item: Mapping[str, Any]) -> dict[str, Any]:
 
 def _optional_int(value: Any) -> int | None:
     return None if value is None else int(value)
+
+
+class _Update:
+    """Builds one UpdateItem: SET/REMOVE clauses and AND-ed conditions with placeholder names/values."""
+
+    def __init__(self) -> None:
+        self.sets: list[str] = []
+        self.removes: list[str] = []
+        self.conditions: list[str] = []
+        self.names: dict[str, str] = {}
+        self.values: dict[str, Any] = {}
+
+    def name(self, attribute: str) -> str:
+        for placeholder, existing in self.names.items():
+            if existing == attribute:
+                return placeholder
+        placeholder = f"#n{len(self.names)}"
+        self.names[placeholder] = attribute
+        return placeholder
+
+    def value(self, value: Any) -> str:
+        placeholder = f":v{len(self.values)}"
+        self.values[placeholder] = _to_av(value)
+        return placeholder
+
+    def path(self, attribute: str, key: str) -> str:
+        return f"{self.name(attribute)}.{self.name(key)}"
+
+    def set(self, attribute: str, value: Any) -> None:
+        self.sets.append(f"{self.name(attribute)} = {self.value(value)}")
+
+    def set_if_not_exists(self, attribute: str, source: str, value: Any) -> None:
+        self.sets.append(f"{self.name(attribute)} = if_not_exists({self.name(source)}, {self.value(value)})")
+
+    def set_path(self, attribute: str, key: str, value: Any) -> None:
+        self.sets.append(f"{self.path(attribute, key)} = {self.value(value)}")
+
+    def remove(self, attribute: str) -> None:
+        self.removes.append(self.name(attribute))
+
+    def remove_path(self, attribute: str, key: str) -> None:
+        self.removes.append(self.path(attribute, key))
+
+    def condition(self, clause: str) -> None:
+        self.conditions.append(clause)
+
+    def require(self, attribute: str, value: Any) -> None:
+        self.conditions.append(f"{self.name(attribute)} = {self.value(value)}")
+
+    def require_absent(self, attribute: str) -> None:
+        self.conditions.append(f"attribute_not_exists({self.name(attribute)})")
+
+    def require_path_absent(self, attribute: str, key: str) -> None:
+        self.conditions.append(f"attribute_not_exists({self.path(attribute, key)})")
+
+    def require_absent_or_at_most(self, attribute: str, value: Any) -> None:
+        name = self.name(attribute)
+        self.conditions.append(f"(attribute_not_exists({name}) OR {name} <= {self.value(value)})")
+
+    def render(self) -> dict[str, Any]:
+        expression = "SET " + ", ".join(self.sets)
+        if self.removes:
+            expression += " REMOVE " + ", ".join(self.removes)
+        return {
+            "UpdateExpression": expression,
+            "ConditionExpression": " AND ".join(self.conditions),
+            "ExpressionAttributeNames": self.names,
+            "ExpressionAttributeValues": self.values,
+        }
 
 
 class DynamoStateStore:
@@ -173,24 +261,9 @@ class DynamoStateStore:
             raise ValueError(f"extra attributes collide with store attributes: {sorted(reserved)}")
         is_new_version = desired.version > (expected_version or 0)
 
-        sets: dict[str, Any] = {
-            "listingId": desired.listing_id,
-            "ownerId": desired.owner_id,
-            "deleted": desired.deleted,
-            "version": desired.version,
-            "hasData": desired.data is not None,
-            "media": compress_json([m.to_dict() for m in desired.media]),
-        }
-        optional: dict[str, Any] = {
-            "intermediaryId": desired.intermediary_id,
-            "portals": list(desired.portals) if desired.portals is not None else None,
-            "lastSequence": desired.last_sequence,
-            "updatedAt": desired.updated_at,
-            "data": compress_json(desired.data) if desired.data is not None else None,
-            "specific": compress_json(desired.specific) if desired.specific is not None else None,
-        }
-        removes = [name for name, value in optional.items() if value is None]
-        sets.update({name: value for name, value in optional.items() if value is not None})
+        attributes = desired_attributes(desired)
+        removes = [name for name, value in attributes.items() if value is None]
+        sets = {name: value for name, value in attributes.items() if value is not None}
         sets.update(extra or {})
 
         names: dict[str, str] = {}
@@ -248,6 +321,10 @@ class DynamoStateStore:
         item = self._get(listing_id, SK_DESIRED)
         if item is None or "version" not in item:
             return None
+        return self._desired_from_item(listing_id, item)
+
+    @staticmethod
+    def _desired_from_item(listing_id: str, item: Mapping[str, Any]) -> DesiredListing:
         return DesiredListing(
             listing_id=str(item.get("listingId", listing_id)),
             owner_id=str(item.get("ownerId", "")),
@@ -261,6 +338,139 @@ class DynamoStateStore:
             last_sequence=_optional_int(item.get("lastSequence")),
             updated_at=item.get("updatedAt"),
         )
+
+    # ------------------------------------------------------------------ ingest: one write per webhook
+
+    def load_ingest_snapshot(self, listing_id: str) -> IngestSnapshot | None:
+        """The desired state plus the bookkeeping the ingest write depends on (one GetItem)."""
+        item = self._get(listing_id, SK_DESIRED)
+        if item is None or "version" not in item:
+            return None
+        deliveries: dict[str, tuple[datetime, str]] | None = None
+        if "deliveries" in item:
+            deliveries = {}
+            for webhook_id, raw in item["deliveries"].items():
+                at, _, digest = str(raw).partition(" ")
+                moment = parse_time(at)
+                if moment is not None:
+                    deliveries[str(webhook_id)] = (moment, digest)
+        return IngestSnapshot(
+            desired=self._desired_from_item(listing_id, item),
+            dirty=bool(item.get("dirty", False)),
+            indexed="dirtyShard" in item,
+            sync_scheduled_until=parse_time(item.get("syncScheduledUntil")),
+            deliveries=deliveries,
+        )
+
+    def commit_ingest(self, write: IngestWrite) -> IngestSnapshot:
+        """One conditional UpdateItem: the changed desired attributes, the delivery record, the claim.
+
+        Conditions (any failure → ConcurrentModification, the caller re-reads and re-applies):
+        the version is the one read (or the item does not exist yet); the webhook-id is not recorded;
+        when the write relies on the listing being dirty, it still is (a sync may have cleaned it);
+        a claim is taken only if none is live, and a live claim the write relies on is still there.
+        Only attributes that changed are written, so a burst of small edits stays a small write.
+        """
+        previous = write.previous
+        after = write.desired if write.desired is not None else previous.desired if previous else None
+        if after is None:
+            raise ValueError("commit_ingest needs a desired state or a previous one")
+        update = _Update()
+        now = format_time(write.now)
+        dirty_after = write.desired is not None or (previous is not None and previous.dirty)
+        syncable_after = after.data is not None or after.deleted
+        indexed_after = previous is not None and previous.indexed
+
+        if write.desired is not None:
+            before = desired_attributes(previous.desired) if previous is not None else {}
+            for name, value in desired_attributes(write.desired).items():
+                if previous is not None and before.get(name) == value:
+                    continue
+                if value is not None:
+                    update.set(name, value)
+                elif before.get(name) is not None:
+                    update.remove(name)
+            update.set("lastEditAt", now)
+            if previous is not None and previous.dirty:
+                update.require("dirty", True)
+            else:
+                update.set("dirty", True)
+                update.set_if_not_exists("firstUnsentAt", "firstUnsentAt", now)
+            if syncable_after and not indexed_after:
+                update.set_if_not_exists("dirtySince", "firstUnsentAt", now)
+                update.set("dirtyShard", dirty_shard(write.listing_id))
+                indexed_after = True
+            elif not syncable_after and indexed_after:
+                update.remove("dirtySince")
+                update.remove("dirtyShard")
+                indexed_after = False
+        elif write.claim_until is not None:
+            update.require("dirty", True)
+
+        if previous is None:
+            update.condition("attribute_not_exists(pk)")
+            update.set("sentVersion", 0)
+        else:
+            update.require("version", previous.desired.version)
+        if write.claim_until is not None:
+            update.set("syncScheduledUntil", format_time(write.claim_until))
+            update.require_absent_or_at_most("syncScheduledUntil", now)
+        elif write.expect_claim is not None:
+            update.require("syncScheduledUntil", format_time(write.expect_claim))
+
+        record = f"{now} {write.delivery.body_digest}"
+        if previous is None or previous.deliveries is None:
+            update.set("deliveries", {write.delivery.webhook_id: record})
+            if previous is not None:
+                update.require_absent("deliveries")
+        else:
+            update.set_path("deliveries", write.delivery.webhook_id, record)
+            update.require_path_absent("deliveries", write.delivery.webhook_id)
+            for webhook_id in write.expired_deliveries:
+                update.remove_path("deliveries", webhook_id)
+
+        try:
+            self._client.update_item(
+                TableName=self.table_name, Key=self._key(write.listing_id, SK_DESIRED), **update.render()
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                raise ConcurrentModification(
+                    f"listing {write.listing_id}: changed since it was read"
+                ) from error
+            raise
+        deliveries = dict(previous.deliveries or {}) if previous is not None else {}
+        for webhook_id in write.expired_deliveries:
+            deliveries.pop(webhook_id, None)
+        deliveries[write.delivery.webhook_id] = (write.now, write.delivery.body_digest)
+        return IngestSnapshot(
+            desired=after,
+            dirty=dirty_after,
+            indexed=indexed_after,
+            sync_scheduled_until=write.claim_until or (previous.sync_scheduled_until if previous else None),
+            deliveries=deliveries,
+        )
+
+    def undo_ingest(self, listing_id: str, webhook_id: str, claim_until: datetime) -> None:
+        """Forget a delivery whose sync message could not be sent, and its claim if still ours."""
+        self._client.update_item(
+            TableName=self.table_name,
+            Key=self._key(listing_id, SK_DESIRED),
+            UpdateExpression="REMOVE #deliveries.#webhook",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={"#deliveries": "deliveries", "#webhook": webhook_id},
+        )
+        try:
+            self._client.update_item(
+                TableName=self.table_name,
+                Key=self._key(listing_id, SK_DESIRED),
+                UpdateExpression="REMOVE syncScheduledUntil",
+                ConditionExpression="syncScheduledUntil = :until",
+                ExpressionAttributeValues={":until": {"S": format_time(claim_until)}},
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
 
     def load_sync_state(self, listing_id: str) -> SyncState | None:
         """The DESIRED item's bookkeeping without decompressing its documents (consolidation, sweep)."""

@@ -1,16 +1,26 @@
 """The ingest use case: apply one verified webhook event to the listing's desired state.
 
-Ingest never talks to AVIV. It records what the CRM wants (a conditional, versioned write, so
-concurrent webhooks on one listing never lose an update) and makes sure one sync message is
-pending for the listing. Re-applying an event is harmless: the state it produces is the same.
+Ingest never talks to AVIV. It records what the CRM wants and makes sure one sync message is
+pending for the listing — in **one conditional write** per webhook, because the CRM is waiting:
+
+* the new desired state, conditional on the version that was read (concurrent webhooks on one
+  listing never lose an update: the loser re-reads and re-applies);
+* the webhook's delivery record (``webhook-id`` → when, body digest), conditional on its absence:
+  a repeated delivery is answered as a duplicate and changes nothing, for at least 24 hours;
+* the sync-schedule claim (``syncScheduledUntil``) when no sync message is pending yet, after
+  which the one message is sent.
+
+A per-instance cache of the listings this instance wrote last saves the read in a burst of edits:
+every write is conditional, so a stale cache entry only costs a failed write and a re-read.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from vitrine.core.errors import ConcurrentModification, VitrineError
@@ -22,20 +32,74 @@ logger = logging.getLogger(__name__)
 # Concurrent webhooks on one listing each re-read and re-apply on a lost race; 30 concurrent
 # writers converge well within this budget.
 MAX_WRITE_ATTEMPTS = 64
+# Delivery records are kept this long (Standard Webhooks senders retry for about a day).
+DELIVERY_RETENTION = timedelta(hours=48)
+# Bounds on the delivery records one listing keeps, so its item stays small: expired ones are
+# pruned a few at a time, and past the cap the oldest go first (only a listing edited more than
+# ~20 times an hour for two days would dedupe over less than 48 h).
+MAX_DELIVERIES = 1000
+MAX_PRUNED_PER_WRITE = 50
 
 
 class SyncSchedulingFailed(VitrineError):
     """The desired state is stored but no sync message could be sent: the caller must retry."""
 
 
-class DesiredStore(Protocol):
+class DeliveryConflict(VitrineError):
+    """The same ``webhook-id`` arrived again with a different body: a sender bug, refused."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One webhook delivery: its id, the digest of its exact body, when it was received."""
+
+    webhook_id: str
+    body_digest: str
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IngestSnapshot:
+    """What ingest reads of a listing: the desired state and the bookkeeping its write depends on."""
+
+    desired: DesiredListing
+    dirty: bool
+    indexed: bool  # present in the sweep's DirtyIndex
+    sync_scheduled_until: datetime | None
+    # webhook-id → (received at, body digest); None when the item has no delivery map yet.
+    deliveries: Mapping[str, tuple[datetime, str]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IngestWrite:
+    """One conditional write of the DESIRED item (see the module docstring)."""
+
+    listing_id: str
+    previous: IngestSnapshot | None
+    desired: DesiredListing | None  # None: the state is unchanged, only the delivery is recorded
+    delivery: Delivery
+    expired_deliveries: tuple[str, ...]
+    claim_until: datetime | None  # take the sync-schedule claim until then
+    expect_claim: datetime | None  # a pending sync was seen: it must still be there
+    now: datetime
+
+
+class IngestStore(Protocol):
     """The part of the state store ingest needs."""
 
-    def load_desired(self, listing_id: str) -> DesiredListing | None: ...
+    def load_ingest_snapshot(self, listing_id: str) -> IngestSnapshot | None: ...
 
-    def save_desired(
-        self, desired: DesiredListing, expected_version: int | None, *, now: datetime
-    ) -> None: ...
+    def commit_ingest(self, write: IngestWrite) -> IngestSnapshot:
+        """Apply ``write`` atomically or raise ConcurrentModification; returns the listing after it."""
+        ...
+
+    def undo_ingest(self, listing_id: str, webhook_id: str, claim_until: datetime) -> None:
+        """The sync message could not be sent: forget the delivery and the claim, so a retry redoes both."""
+        ...
+
+
+class ScheduleClaims(Protocol):
+    """The schedule claim alone (the sync follow-up and the reconcile sweep use it)."""
 
     def claim_sync_schedule(self, listing_id: str, now: datetime, hold_seconds: int) -> bool:
         """Atomically mark "a sync message is pending" unless one already is; True = caller must send it."""
@@ -50,6 +114,29 @@ class SyncScheduler(Protocol):
     def schedule(self, listing_id: str, delay_seconds: int) -> None: ...
 
 
+class RecentListings:
+    """Per-instance LRU of the listings this instance wrote last (saves the read in a burst)."""
+
+    def __init__(self, capacity: int = 256) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[str, IngestSnapshot] = OrderedDict()
+
+    def get(self, listing_id: str) -> IngestSnapshot | None:
+        snapshot = self._entries.get(listing_id)
+        if snapshot is not None:
+            self._entries.move_to_end(listing_id)
+        return snapshot
+
+    def put(self, listing_id: str, snapshot: IngestSnapshot) -> None:
+        self._entries[listing_id] = snapshot
+        self._entries.move_to_end(listing_id)
+        while len(self._entries) > self.capacity:
+            self._entries.popitem(last=False)
+
+    def forget(self, listing_id: str) -> None:
+        self._entries.pop(listing_id, None)
+
+
 @dataclass(frozen=True, slots=True)
 class IngestResult:
     listing_id: str
@@ -57,10 +144,13 @@ class IngestResult:
     changed: bool
     ignored_reason: str | None
     sync_scheduled: bool
+    duplicate: bool = False
 
     def to_body(self) -> dict[str, object]:
         body: dict[str, object] = {"accepted": True, "listingId": self.listing_id, "version": self.version}
-        if self.ignored_reason:
+        if self.duplicate:
+            body["duplicate"] = True
+        elif self.ignored_reason:
             body["ignored"] = self.ignored_reason
         elif not self.changed:
             body["unchanged"] = True
@@ -72,60 +162,123 @@ def schedule_hold_seconds(consolidation_window: int, max_delay: int, visibility_
     return max_delay + visibility_timeout + 60
 
 
+def expired_deliveries(deliveries: Mapping[str, tuple[datetime, str]], now: datetime) -> tuple[str, ...]:
+    """Delivery records to drop in this write: expired ones, then the oldest past the cap (bounded)."""
+    horizon = now - DELIVERY_RETENTION
+    by_age = sorted(deliveries.items(), key=lambda item: item[1][0])
+    over_cap = max(0, len(by_age) + 1 - MAX_DELIVERIES)
+    dropped = [
+        webhook_id for index, (webhook_id, (at, _)) in enumerate(by_age) if at < horizon or index < over_cap
+    ]
+    return tuple(dropped[:MAX_PRUNED_PER_WRITE])
+
+
 def ingest_event(
     event: ListingEvent,
+    delivery: Delivery,
     *,
-    store: DesiredStore,
+    store: IngestStore,
     scheduler: SyncScheduler,
     clock: Callable[[], datetime],
     consolidation_window: int,
     hold_seconds: int,
+    recent: RecentListings | None = None,
 ) -> IngestResult:
-    """Apply ``event`` (ValidationFailed propagates: nothing is written), then ensure a sync is pending.
+    """Apply ``event`` once (ValidationFailed propagates: nothing is written), then ensure a sync is pending.
 
     The clock is read on every attempt: a write that lost races for a while must still stamp its
     real time as the listing's last edit, or the consolidation window would close too early.
     """
-    for _attempt in range(MAX_WRITE_ATTEMPTS):
+    recent = recent if recent is not None else RecentListings(capacity=0)
+    for attempt in range(MAX_WRITE_ATTEMPTS):
         now = clock()
-        current = store.load_desired(event.listing_id)
+        snapshot = recent.get(event.listing_id) if attempt == 0 else None
+        if snapshot is None:
+            snapshot = store.load_ingest_snapshot(event.listing_id)
+        if snapshot is not None and snapshot.deliveries and delivery.webhook_id in snapshot.deliveries:
+            if snapshot.deliveries[delivery.webhook_id][1] != delivery.body_digest:
+                raise DeliveryConflict(
+                    f"webhook-id {delivery.webhook_id} was already used for a different body"
+                )
+            return IngestResult(
+                listing_id=event.listing_id,
+                version=snapshot.desired.version,
+                changed=False,
+                ignored_reason=None,
+                sync_scheduled=False,
+                duplicate=True,
+            )
+        current = snapshot.desired if snapshot is not None else None
         result = apply_event(current, event, now)
-        if not result.changed:
-            desired = result.desired
-            break
+        if current is None and not result.changed:
+            # Nothing known and nothing to record (e.g. removing a media of an unknown listing).
+            return IngestResult(event.listing_id, 0, False, result.ignored_reason, False)
+        write = plan_write(snapshot, result.desired if result.changed else None, delivery, now, hold_seconds)
         try:
-            store.save_desired(result.desired, None if current is None else current.version, now=now)
+            after = store.commit_ingest(write)
         except ConcurrentModification:
+            recent.forget(event.listing_id)
             logger.info("lost a write race on listing %s; re-applying", event.listing_id)
             continue
-        desired = result.desired
-        break
-    else:
-        raise ConcurrentModification(f"listing {event.listing_id}: too many concurrent writers")
+        recent.put(event.listing_id, after)
+        if write.claim_until is not None:
+            try:
+                scheduler.schedule(event.listing_id, consolidation_window)
+            except Exception as exc:
+                recent.forget(event.listing_id)
+                store.undo_ingest(event.listing_id, delivery.webhook_id, write.claim_until)
+                raise SyncSchedulingFailed(
+                    f"listing {event.listing_id}: could not schedule its sync: {exc}"
+                ) from exc
+        return IngestResult(
+            listing_id=event.listing_id,
+            version=after.desired.version,
+            changed=result.changed,
+            ignored_reason=result.ignored_reason,
+            sync_scheduled=write.claim_until is not None,
+        )
+    raise ConcurrentModification(f"listing {event.listing_id}: too many concurrent writers")
 
-    # A changed listing needs a sync; an unchanged one may still be dirty from earlier (e.g. a
-    # redelivered webhook whose first attempt failed before scheduling), so always ensure.
-    scheduled = ensure_sync_scheduled(
-        event.listing_id,
-        store=store,
-        scheduler=scheduler,
-        now=clock(),
-        delay_seconds=consolidation_window,
-        hold_seconds=hold_seconds,
+
+def plan_write(
+    snapshot: IngestSnapshot | None,
+    desired: DesiredListing | None,
+    delivery: Delivery,
+    now: datetime,
+    hold_seconds: int,
+) -> IngestWrite:
+    """Decide the write: a new version makes the listing dirty; a dirty listing AVIV can be told
+    about (data known, or deleted) needs a pending sync — claimed here unless one is live."""
+    after = desired if desired is not None else snapshot.desired if snapshot is not None else None
+    assert after is not None, "nothing to write"
+    dirty_after = desired is not None or (snapshot is not None and snapshot.dirty)
+    syncable_after = after.data is not None or after.deleted
+    live_claim = (
+        snapshot.sync_scheduled_until
+        if snapshot is not None
+        and snapshot.sync_scheduled_until is not None
+        and snapshot.sync_scheduled_until > now
+        else None
     )
-    return IngestResult(
-        listing_id=event.listing_id,
-        version=desired.version,
-        changed=result.changed,
-        ignored_reason=result.ignored_reason,
-        sync_scheduled=scheduled,
+    needs_sync = dirty_after and syncable_after
+    return IngestWrite(
+        listing_id=after.listing_id,
+        previous=snapshot,
+        desired=desired,
+        delivery=delivery,
+        expired_deliveries=expired_deliveries(snapshot.deliveries, now)
+        if snapshot and snapshot.deliveries
+        else (),
+        claim_until=now + timedelta(seconds=hold_seconds) if needs_sync and live_claim is None else None,
+        expect_claim=live_claim if needs_sync else None,
+        now=now,
     )
 
 
 def ensure_sync_scheduled(
     listing_id: str,
     *,
-    store: DesiredStore,
+    store: ScheduleClaims,
     scheduler: SyncScheduler,
     now: datetime,
     delay_seconds: int,

@@ -1,8 +1,12 @@
 """Ingest service: one signed CRM webhook → the listing's desired state, answered fast.
 
 Order matters: size → signature → JSON → event validation (all before anything is stored), then
-dedupe on ``webhook-id`` (Powertools Idempotency, 48 h) around applying the event, which is the
-only step that writes. A rejected request changes nothing.
+one conditional write that applies the event, records its ``webhook-id`` (dedupe, kept 48 h) and
+claims the listing's sync; then the one sync message. A rejected request changes nothing.
+
+Why not Powertools Idempotency: it costs two extra writes to a second table on every webhook,
+while the listing's own conditional write can carry the delivery record for free (the issue's
+"a conditional write"), and the CRM is waiting for the answer (bench/ingest_latency.py).
 """
 
 from __future__ import annotations
@@ -12,34 +16,27 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
-from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 from vitrine.adapters.dynamo_store import DynamoStateStore
 from vitrine.adapters.secrets import webhook_secrets
 from vitrine.adapters.sqs_scheduler import SqsSyncScheduler
 from vitrine.core.errors import ConcurrentModification, FieldError, ValidationFailed
-from vitrine.core.events import ListingEvent, MalformedBody, decode_body, parse_event
-from vitrine.core.ingest import IngestResult, SyncSchedulingFailed, ingest_event, schedule_hold_seconds
+from vitrine.core.events import MalformedBody, decode_body, parse_event
+from vitrine.core.ingest import (
+    Delivery,
+    DeliveryConflict,
+    RecentListings,
+    SyncSchedulingFailed,
+    ingest_event,
+    schedule_hold_seconds,
+)
 from vitrine.core.webhook_signing import MAX_BODY_BYTES, SignatureError, verify
 from vitrine.observability import MetricUnit, logger, metrics
 from vitrine.service import PerInstance
 from vitrine.service.http import accepted, problem
 from vitrine.settings import SYNC_VISIBILITY_TIMEOUT_SECONDS, Settings
-
-# Standard Webhooks senders retry for days; 48 h comfortably covers "at least 24 h".
-WEBHOOK_ID_RETENTION_SECONDS = 48 * 3600
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:
@@ -50,30 +47,15 @@ def _header(headers: Mapping[str, str], name: str) -> str:
     return ""
 
 
-def _mark_duplicate(response: Any, idempotent_data: DataRecord) -> Any:
-    """Powertools hook: a repeated webhook-id gets the first answer, flagged as a duplicate."""
-    if isinstance(response, dict):
-        return {**response, "duplicate": True}
-    return response
-
-
 class IngestService:
-    """Built once per Lambda instance; holds the adapters and the idempotent apply step."""
+    """Built once per Lambda instance: settings, adapters, and the recently written listings."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.idempotency_config = IdempotencyConfig(
-            event_key_jmespath="webhookId",
-            payload_validation_jmespath="bodySha256",
-            expires_after_seconds=WEBHOOK_ID_RETENTION_SECONDS,
-            response_hook=_mark_duplicate,
+        self.recent = RecentListings()
+        self.hold_seconds = schedule_hold_seconds(
+            settings.consolidation_window_seconds, settings.max_delay_seconds, SYNC_VISIBILITY_TIMEOUT_SECONDS
         )
-        self.persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
-        self._apply_once = idempotent_function(
-            data_keyword_argument="delivery",
-            config=self.idempotency_config,
-            persistence_store=self.persistence,
-        )(self._apply)
 
     @cached_property
     def store(self) -> DynamoStateStore:
@@ -114,29 +96,36 @@ class IngestService:
         except ValidationFailed as exc:
             return self._invalid(exc.errors)
         logger.append_keys(listing_id=event.listing_id, event_type=event.type)
-        delivery = {
-            "webhookId": webhook_id,
-            "bodySha256": hashlib.sha256(raw_body).hexdigest(),
-            "event": raw_event,
-        }
+        delivery = Delivery(
+            webhook_id=webhook_id,
+            body_digest=hashlib.sha256(raw_body).hexdigest()[:32],
+            received_at=datetime.now(UTC),
+        )
         try:
-            body = self._apply_once(delivery=delivery)
+            result = ingest_event(
+                event,
+                delivery,
+                store=self.store,
+                scheduler=self.scheduler,
+                clock=lambda: datetime.now(UTC),
+                consolidation_window=self.settings.consolidation_window_seconds,
+                hold_seconds=self.hold_seconds,
+                recent=self.recent,
+            )
         except ValidationFailed as exc:
             return self._invalid(exc.errors)
-        except IdempotencyValidationError:
+        except DeliveryConflict:
             return problem(409, "this webhook-id was already used for a different body")
-        except IdempotencyAlreadyInProgressError:
-            return problem(409, "this webhook-id is being processed right now; retry later",
-                           headers={"Retry-After": "2"})  # fmt: skip
         except ConcurrentModification:
             return problem(
                 503, "too many concurrent changes to this listing; retry", headers={"Retry-After": "1"}
             )
         except SyncSchedulingFailed:
-            # Stored, but not yet scheduled: the sender's retry re-applies (harmlessly) and schedules.
+            # Nothing is recorded as delivered: the sender's retry re-applies (harmlessly) and schedules.
             logger.exception("sync could not be scheduled")
             metrics.add_metric(name="WebhookSchedulingFailed", unit=MetricUnit.Count, value=1)
             return problem(503, "the change could not be scheduled; retry", headers={"Retry-After": "5"})
+        body = {**result.to_body(), "webhookId": webhook_id}
         if body.get("duplicate"):
             metrics.add_metric(name="WebhookDuplicate", unit=MetricUnit.Count, value=1)
         elif body.get("ignored"):
@@ -150,23 +139,6 @@ class IngestService:
         metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
         logger.info("webhook rejected", extra={"errors": [e.to_dict() for e in errors]})
         return problem(422, "the event is invalid; nothing was changed", errors=errors)
-
-    def _apply(self, delivery: dict[str, Any]) -> dict[str, Any]:
-        """The idempotent step: durable once it returns (desired state written, sync scheduled)."""
-        event: ListingEvent = parse_event(delivery["event"])
-        result: IngestResult = ingest_event(
-            event,
-            store=self.store,
-            scheduler=self.scheduler,
-            clock=lambda: datetime.now(UTC),
-            consolidation_window=self.settings.consolidation_window_seconds,
-            hold_seconds=schedule_hold_seconds(
-                self.settings.consolidation_window_seconds,
-                self.settings.max_delay_seconds,
-                SYNC_VISIBILITY_TIMEOUT_SECONDS,
-            ),
-        )
-        return {**result.to_body(), "webhookId": delivery["webhookId"]}
 
 
 _instance: PerInstance[IngestService] = PerInstance(IngestService)

@@ -37,13 +37,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from threading import Lock
-from typing import Any, Protocol
-
-from aws_lambda_powertools.event_handler import Response
+from typing import TYPE_CHECKING, Any, Protocol
 
 from vitrine.adapters.dynamo_store import SK_DESIRED, SK_SENT, DynamoStateStore
-from vitrine.adapters.sns_notifier import SnsNotifier
-from vitrine.adapters.sqs_scheduler import SqsSyncScheduler
 from vitrine.adapters.status_store import StatusStore
 from vitrine.core.errors import AvivNotFound, AvivRetryable, ConcurrentModification
 from vitrine.core.ingest import ensure_sync_scheduled, schedule_hold_seconds
@@ -66,8 +62,14 @@ from vitrine.core.reconcile import (
 )
 from vitrine.observability import MetricUnit, logger, metrics
 from vitrine.service import PerInstance
-from vitrine.service.http import problem
-from vitrine.settings import Settings
+from vitrine.settings import SYNC_VISIBILITY_TIMEOUT_SECONDS, Settings
+
+if TYPE_CHECKING:
+    # Imported where used: a scheduled run never needs the HTTP layer (powertools' event handler),
+    # and the SQS and SNS adapters are built on a run's first use.
+    from aws_lambda_powertools.event_handler import Response
+
+    from vitrine.adapters.sqs_scheduler import SqsSyncScheduler
 
 # Kept free at the end of the Lambda timeout whatever the budget says: the budget stops *starting*
 # listings, and one listing already started can take this long (AVIV retries, URL checks).
@@ -184,10 +186,6 @@ class ReconcileService:
     ) -> None:
         self.settings = settings
         self.policy = policy or policy_from_settings(settings)
-        # Imported here: the ingest service module brings Idempotency and webhook parsing, which a
-        # reconcile cold start does not otherwise need; only this one constant is shared.
-        from vitrine.service.ingest import SYNC_VISIBILITY_TIMEOUT_SECONDS
-
         self.hold_seconds = schedule_hold_seconds(
             settings.consolidation_window_seconds, settings.max_delay_seconds, SYNC_VISIBILITY_TIMEOUT_SECONDS
         )
@@ -226,10 +224,14 @@ class ReconcileService:
 
     @cached_property
     def notifier(self) -> NotifierPort:
+        from vitrine.adapters.sns_notifier import SnsNotifier
+
         return SnsNotifier(self.settings.topic_arn)
 
     @cached_property
     def scheduler(self) -> SqsSyncScheduler:
+        from vitrine.adapters.sqs_scheduler import SqsSyncScheduler
+
         return SqsSyncScheduler(self.settings.sync_queue_url)
 
     @cached_property
@@ -607,6 +609,10 @@ class ReconcileService:
         AVIV signs nothing, so the secret path segment is the only proof the call is AVIV's; it is
         compared in constant time and never logged.
         """
+        from aws_lambda_powertools.event_handler import Response
+
+        from vitrine.service.http import problem
+
         expected = self.expected_push_token()
         if not hmac.compare_digest(token.encode("utf-8"), expected.encode("utf-8")):
             metrics.add_metric(name="PushUnauthorized", unit=MetricUnit.Count, value=1)
