@@ -111,22 +111,43 @@ def decompress_json(blob: Any) -> Any:
     return json.loads(gzip.decompress(bytes(raw)).decode("utf-8"))
 
 
-def desired_attributes(desired: DesiredListing) -> dict[str, Any]:
-    """The DESIRED item's attributes for ``desired``; ``None`` marks an attribute to remove."""
+def _desired_fields(desired: DesiredListing) -> dict[str, Any]:
+    """The DESIRED item's attributes as Python values (cheap to compare); ``None`` = absent."""
     return {
         "listingId": desired.listing_id,
         "ownerId": desired.owner_id,
         "deleted": desired.deleted,
         "version": desired.version,
         "hasData": desired.data is not None,
-        "media": compress_json([m.to_dict() for m in desired.media]),
+        "media": desired.media,
         "intermediaryId": desired.intermediary_id,
-        "portals": list(desired.portals) if desired.portals is not None else None,
+        "portals": desired.portals,
         "lastSequence": desired.last_sequence,
         "updatedAt": desired.updated_at,
-        "data": compress_json(desired.data) if desired.data is not None else None,
-        "specific": compress_json(desired.specific) if desired.specific is not None else None,
+        "data": desired.data,
+        "specific": desired.specific,
     }
+
+
+# How a field is stored when it is not stored as is: documents are gzip-compressed JSON.
+_FIELD_ENCODERS: dict[str, Any] = {
+    "media": lambda media: compress_json([m.to_dict() for m in media]),
+    "portals": list,
+    "data": compress_json,
+    "specific": compress_json,
+}
+
+
+def _encode_field(name: str, value: Any) -> Any:
+    if value is None:
+        return None
+    encoder = _FIELD_ENCODERS.get(name)
+    return encoder(value) if encoder is not None else value
+
+
+def desired_attributes(desired: DesiredListing) -> dict[str, Any]:
+    """The DESIRED item's attributes for ``desired``; ``None`` marks an attribute to remove."""
+    return {name: _encode_field(name, value) for name, value in _desired_fields(desired).items()}
 
 
 def _to_av(value: Any) -> dict[str, Any]:
@@ -382,12 +403,13 @@ class DynamoStateStore:
         indexed_after = previous is not None and previous.indexed
 
         if write.desired is not None:
-            before = desired_attributes(previous.desired) if previous is not None else {}
-            for name, value in desired_attributes(write.desired).items():
+            # Compared as Python values, encoded (compressed) only when they changed.
+            before = _desired_fields(previous.desired) if previous is not None else {}
+            for name, value in _desired_fields(write.desired).items():
                 if previous is not None and before.get(name) == value:
                     continue
                 if value is not None:
-                    update.set(name, value)
+                    update.set(name, _encode_field(name, value))
                 elif before.get(name) is not None:
                     update.remove(name)
             update.set("lastEditAt", now)

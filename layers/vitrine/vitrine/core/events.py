@@ -421,9 +421,9 @@ def apply_event(current: DesiredListing | None, event: ListingEvent, now: dateti
         and before.last_sequence is not None
         and event.sequence <= before.last_sequence
     ):
-        return ApplyResult(desired=copy.deepcopy(before), changed=False, ignored_reason=STALE_SEQUENCE)
+        return ApplyResult(desired=_copy(before), changed=False, ignored_reason=STALE_SEQUENCE)
 
-    after = copy.deepcopy(before)
+    after = _copy(before)
     reason = _APPLIERS[event.type](after, event.payload)
     after.owner_id = event.owner_id
     if event.intermediary_id is not None:  # absent = keep: media events need not repeat it
@@ -435,10 +435,23 @@ def apply_event(current: DesiredListing | None, event: ListingEvent, now: dateti
     changed = needs_sync or _bookkeeping_view(after) != _bookkeeping_view(before)
     ignored_reason = None if needs_sync else reason
     if not changed:
-        return ApplyResult(desired=copy.deepcopy(before), changed=False, ignored_reason=ignored_reason)
+        return ApplyResult(desired=_copy(before), changed=False, ignored_reason=ignored_reason)
     after.version = before.version + 1
     after.updated_at = now.astimezone(UTC).isoformat()
     return ApplyResult(desired=after, changed=True, ignored_reason=ignored_reason, needs_sync=needs_sync)
+
+
+def _copy(listing: DesiredListing) -> DesiredListing:
+    """A copy the appliers may change: its own media and portals lists (``Media`` is immutable).
+
+    ``data`` and ``specific`` are shared: appliers only ever replace them (with deep copies of the
+    event's), never change them in place, so a deep copy of every listing per event is not needed.
+    """
+    return dataclasses.replace(
+        listing,
+        media=list(listing.media),
+        portals=list(listing.portals) if listing.portals is not None else None,
+    )
 
 
 def _sync_view(listing: DesiredListing) -> tuple[Any, ...]:
