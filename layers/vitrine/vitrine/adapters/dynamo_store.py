@@ -36,8 +36,16 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from vitrine.core.errors import ConcurrentModification, FieldError
-from vitrine.core.ingest import IngestSnapshot, IngestWrite
-from vitrine.core.model import DesiredListing, LastSent, Media, Rejection, SentMedia, SyncState
+from vitrine.core.model import (
+    DesiredListing,
+    IngestSnapshot,
+    IngestWrite,
+    LastSent,
+    Media,
+    Rejection,
+    SentMedia,
+    SyncState,
+)
 
 SK_DESIRED = "DESIRED"
 SK_SENT = "SENT"

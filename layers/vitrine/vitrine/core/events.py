@@ -23,8 +23,7 @@ from types import MappingProxyType
 from typing import Any
 
 from vitrine.core.errors import FieldError, ValidationFailed, VitrineError
-from vitrine.core.model import PORTALS, DesiredListing, Media
-from vitrine.core.reconcile import base_media_version
+from vitrine.core.model import PORTALS, DesiredListing, Media, base_media_version
 from vitrine.core.timestamps import strip_timestamp
 from vitrine.core.validation import validate_media_list
 

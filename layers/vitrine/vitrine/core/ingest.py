@@ -25,7 +25,7 @@ from typing import Protocol
 
 from vitrine.core.errors import ConcurrentModification, VitrineError
 from vitrine.core.events import ListingEvent, apply_event
-from vitrine.core.model import DesiredListing
+from vitrine.core.model import Delivery, DesiredListing, IngestSnapshot, IngestWrite
 
 logger = logging.getLogger(__name__)
 
@@ -47,41 +47,6 @@ class SyncSchedulingFailed(VitrineError):
 
 class DeliveryConflict(VitrineError):
     """The same ``webhook-id`` arrived again with a different body: a sender bug, refused."""
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """One webhook delivery: its id, the digest of its exact body, when it was received."""
-
-    webhook_id: str
-    body_digest: str
-    received_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class IngestSnapshot:
-    """What ingest reads of a listing: the desired state and the bookkeeping its write depends on."""
-
-    desired: DesiredListing
-    dirty: bool
-    indexed: bool  # present in the sweep's DirtyIndex
-    sync_scheduled_until: datetime | None
-    # webhook-id → (received at, body digest); None when the item has no delivery map yet.
-    deliveries: Mapping[str, tuple[datetime, str]] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class IngestWrite:
-    """One conditional write of the DESIRED item (see the module docstring)."""
-
-    listing_id: str
-    previous: IngestSnapshot | None
-    desired: DesiredListing | None  # None: the state is unchanged, only the delivery is recorded
-    delivery: Delivery
-    expired_deliveries: tuple[str, ...]
-    claim_until: datetime | None  # take the sync-schedule claim until then
-    expect_claim: datetime | None  # a pending sync was seen: it must still be there
-    now: datetime
 
 
 class IngestStore(Protocol):

@@ -6,6 +6,7 @@ what it would post to AVIV; the Python side uses snake_case attributes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -182,3 +183,62 @@ class Rejection:
     detail: str
     at: datetime | None
     notified: bool = False
+
+
+# Automatic media retry (reconcile) re-stamps a media by suffixing its version: ``v3#retry1``.
+RETRY_SUFFIX = "#retry"
+_RETRY_SUFFIX_PATTERN = re.compile(r"#retry\d+$")
+
+
+def base_media_version(version: str | None) -> str | None:
+    """The CRM's version of a media, without vitrine's retry suffix (``v3#retry2`` → ``v3``)."""
+    if version is None:
+        return None
+    stripped = _RETRY_SUFFIX_PATTERN.sub("", version)
+    return stripped or None
+
+
+def retry_media_version(version: str | None, attempt: int) -> str:
+    """The version that makes the sync engine give a media a new timestamp (so AVIV downloads it
+    again) while still naming the CRM's version: ``v3`` → ``v3#retry1``, ``v3#retry1`` → ``v3#retry2``.
+
+    Why a version and not a separate token: the sync path already re-stamps a media exactly when its
+    ``version`` changes, so a retry needs no change to timestamps, diff or plan, and the desired-state
+    write that carries it is the same conditional, versioned write every CRM change uses.
+    """
+    return f"{base_media_version(version) or ''}{RETRY_SUFFIX}{attempt}"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One webhook delivery: its id, the digest of its exact body, when it was received."""
+
+    webhook_id: str
+    body_digest: str
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IngestSnapshot:
+    """What ingest reads of a listing: the desired state and the bookkeeping its write depends on."""
+
+    desired: DesiredListing
+    dirty: bool
+    indexed: bool  # present in the sweep's DirtyIndex
+    sync_scheduled_until: datetime | None
+    # webhook-id → (received at, body digest); None when the item has no delivery map yet.
+    deliveries: Mapping[str, tuple[datetime, str]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IngestWrite:
+    """One conditional write of the DESIRED item (see vitrine.core.ingest)."""
+
+    listing_id: str
+    previous: IngestSnapshot | None
+    desired: DesiredListing | None  # None: the state is unchanged, only the delivery is recorded
+    delivery: Delivery
+    expired_deliveries: tuple[str, ...]
+    claim_until: datetime | None  # take the sync-schedule claim until then
+    expect_claim: datetime | None  # a pending sync was seen: it must still be there
+    now: datetime

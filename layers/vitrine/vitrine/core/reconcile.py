@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -39,7 +38,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from vitrine.core.errors import FieldError
-from vitrine.core.model import LastSent, Rejection, SentMedia
+from vitrine.core.model import (  # noqa: F401 - the media-version helpers are re-exported
+    RETRY_SUFFIX,
+    LastSent,
+    Rejection,
+    SentMedia,
+    base_media_version,
+    retry_media_version,
+)
 from vitrine.core.timestamps import strip_timestamp
 
 # ----------------------------------------------------------------------------------------------
@@ -86,8 +92,6 @@ REJECTED_STATUS = "REJECTED"
 SLOT_AVIV = "aviv"
 SLOT_REJECTION = "rejection"
 
-RETRY_SUFFIX = "#retry"
-_RETRY_SUFFIX_PATTERN = re.compile(r"#retry\d+$")
 
 Outcome = Literal["confirmed", "media_error", "classified_error", "processing"]
 
@@ -146,25 +150,6 @@ def fingerprint(kind: str, identity: Any) -> str:
     """``<kind>:<16 hex>`` of the canonical JSON of what identifies the problem."""
     canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return f"{kind}:{hashlib.sha256(canonical.encode('utf-8')).hexdigest()[:16]}"
-
-
-def base_media_version(version: str | None) -> str | None:
-    """The CRM's version of a media, without vitrine's retry suffix (``v3#retry2`` → ``v3``)."""
-    if version is None:
-        return None
-    stripped = _RETRY_SUFFIX_PATTERN.sub("", version)
-    return stripped or None
-
-
-def retry_media_version(version: str | None, attempt: int) -> str:
-    """The version that makes the sync engine give a media a new timestamp (so AVIV downloads it
-    again) while still naming the CRM's version: ``v3`` → ``v3#retry1``, ``v3#retry1`` → ``v3#retry2``.
-
-    Why a version and not a separate token: the sync path already re-stamps a media exactly when its
-    ``version`` changes, so a retry needs no change to timestamps, diff or plan, and the desired-state
-    write that carries it is the same conditional, versioned write every CRM change uses.
-    """
-    return f"{base_media_version(version) or ''}{RETRY_SUFFIX}{attempt}"
 
 
 def portal_names(portals: Iterable[str]) -> list[str]:
