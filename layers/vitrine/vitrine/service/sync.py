@@ -67,28 +67,48 @@ class SyncService:
         return build_aviv_client(self.settings)
 
     def process_record(self, record: SQSRecord) -> str:
-        """Handle one message; raising marks it failed (partial batch response) for redelivery."""
-        listing_id = parse_sync_message(record.body)
+        """Handle one message; raising marks it failed (partial batch response) for redelivery.
+
+        Every failure makes the message visible again after a growing delay (not the queue's
+        30-minute visibility timeout); past ``SyncMaxReceives`` receives it goes to the DLQ.
+        """
+        try:
+            listing_id = parse_sync_message(record.body)
+        except ValueError:
+            # Not a sync message (nothing we sent): retrying cannot help; drop it loudly.
+            logger.error("dropping a message that is not a sync message", extra={"body": record.body[:500]})
+            metrics.add_metric(name="SyncMessageMalformed", unit=MetricUnit.Count, value=1)
+            return "malformed"
         receive_count = int(record.attributes.approximate_receive_count or 1)
         logger.append_keys(listing_id=listing_id, receive_count=receive_count)
+        backoff = retry_delay_seconds(receive_count, base=self.settings.sync_retry_base_seconds)
         try:
             return self.process(listing_id, now=datetime.now(UTC))
         except LeaseHeld:
             logger.info("another worker is syncing this listing; retrying shortly")
-            self.scheduler.back_off(record.receipt_handle, LEASE_BUSY_RETRY_SECONDS)
+            self._back_off(record, LEASE_BUSY_RETRY_SECONDS)
             raise
         except AvivRetryable as exc:
-            delay = max(
-                retry_delay_seconds(receive_count, base=self.settings.sync_retry_base_seconds),
-                int(exc.retry_after or 0),
-            )
+            delay = max(backoff, int(exc.retry_after or 0))
             logger.warning(
                 "AVIV unavailable; message retried later",
                 extra={"retry_in_seconds": delay, "error": str(exc), "traceparent": exc.traceparent},
             )
             metrics.add_metric(name="SyncRetried", unit=MetricUnit.Count, value=1)
-            self.scheduler.back_off(record.receipt_handle, delay)
+            self._back_off(record, delay)
             raise
+        except Exception:
+            logger.exception("sync failed; message retried later", extra={"retry_in_seconds": backoff})
+            metrics.add_metric(name="SyncFailed", unit=MetricUnit.Count, value=1)
+            self._back_off(record, backoff)
+            raise
+
+    def _back_off(self, record: SQSRecord, delay_seconds: int) -> None:
+        """Best effort: if even this fails, the queue's visibility timeout still brings it back."""
+        try:
+            self.scheduler.back_off(record.receipt_handle, delay_seconds)
+        except Exception:
+            logger.exception("could not change the message's visibility")
 
     def process(self, listing_id: str, *, now: datetime) -> str:
         """``dropped`` (clean), ``delayed`` (still being edited) or the sync outcome's status."""

@@ -1,0 +1,166 @@
+"""The sync function's record handling: consolidation steps, follow-ups, back-off on every failure."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from vitrine.core.errors import AvivRetryable, LeaseHeld
+from vitrine.core.model import SyncState
+from vitrine.service.sync import LEASE_BUSY_RETRY_SECONDS, SyncService
+from vitrine.settings import Settings
+
+NOW = datetime.now(UTC)
+
+
+def state(**changes: Any) -> SyncState:
+    base: dict[str, Any] = {
+        "listing_id": "L1",
+        "owner_id": "o",
+        "version": 2,
+        "sent_version": 1,
+        "dirty": True,
+        "first_unsent_at": NOW - timedelta(seconds=120),
+        "last_edit_at": NOW - timedelta(seconds=120),
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "has_data": True,
+    }
+    base.update(changes)
+    return SyncState(**base)
+
+
+class FakeStore:
+    def __init__(self, sync_state: SyncState | None) -> None:
+        self.state = sync_state
+        self.released: list[str] = []
+        self.claims = 0
+
+    def load_sync_state(self, listing_id: str) -> SyncState | None:
+        return self.state
+
+    def release_sync_schedule(self, listing_id: str) -> None:
+        self.released.append(listing_id)
+
+    def claim_sync_schedule(self, listing_id: str, now: datetime, hold_seconds: int) -> bool:
+        self.claims += 1
+        return self.state is not None and self.state.dirty
+
+
+class FakeScheduler:
+    def __init__(self) -> None:
+        self.scheduled: list[tuple[str, int]] = []
+        self.backoffs: list[tuple[str, int]] = []
+
+    def schedule(self, listing_id: str, delay_seconds: int) -> None:
+        self.scheduled.append((listing_id, delay_seconds))
+
+    def back_off(self, receipt_handle: str, delay_seconds: int) -> None:
+        self.backoffs.append((receipt_handle, delay_seconds))
+
+
+def record(body: str = '{"listingId":"L1"}', receive_count: int = 1) -> SQSRecord:
+    return SQSRecord(
+        {
+            "messageId": "m1",
+            "receiptHandle": "rh-1",
+            "body": body,
+            "attributes": {"ApproximateReceiveCount": str(receive_count)},
+            "messageAttributes": {},
+            "eventSource": "aws:sqs",
+        }
+    )
+
+
+@pytest.fixture
+def service(monkeypatch: pytest.MonkeyPatch) -> SyncService:
+    monkeypatch.setenv("VITRINE_DEBOUNCE_SECONDS", "60")
+    monkeypatch.setenv("VITRINE_SYNC_RETRY_BASE_SECONDS", "10")
+    return SyncService(Settings.from_env())
+
+
+def wire(
+    service: SyncService, store: FakeStore, monkeypatch: pytest.MonkeyPatch, outcome: Any = None
+) -> FakeScheduler:
+    scheduler = FakeScheduler()
+    service.__dict__["store"] = store
+    service.__dict__["scheduler"] = scheduler
+    service.__dict__["aviv"] = object()
+    if outcome is not None:
+        monkeypatch.setattr("vitrine.service.sync.sync_listing", outcome)
+    return scheduler
+
+
+def test_a_clean_listing_drops_the_message_and_its_claim(
+    service: SyncService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = FakeStore(state(dirty=False))
+    wire(service, store, monkeypatch)
+    assert service.process_record(record()) == "dropped"
+    assert store.released == ["L1"]
+
+
+def test_a_listing_still_being_edited_re_delays_its_message(
+    service: SyncService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = FakeStore(state(last_edit_at=NOW - timedelta(seconds=15)))
+    scheduler = wire(service, store, monkeypatch)
+    assert service.process_record(record()) == "delayed"
+    ((listing, delay),) = scheduler.scheduled
+    assert listing == "L1" and 44 <= delay <= 46
+    assert store.released == [], "the claim stays: the re-delayed message is the pending one"
+
+
+def test_after_a_sync_the_claim_is_released_and_a_follow_up_scheduled_if_still_dirty(
+    service: SyncService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = FakeStore(state())
+
+    class Outcome:
+        status = "sent"
+        diff = None
+
+        def to_log(self) -> dict[str, Any]:
+            return {}
+
+    scheduler = wire(service, store, monkeypatch, outcome=lambda *a, **k: Outcome())
+    assert service.process_record(record()) == "sent"
+    assert store.released == ["L1"]
+    assert scheduler.scheduled == [("L1", 60)], "edits that landed during the call get one follow-up"
+
+
+@pytest.mark.parametrize(
+    ("error", "receive_count", "expected_delay"),
+    [
+        (AvivRetryable("503"), 1, 10),
+        (AvivRetryable("503"), 3, 40),
+        (AvivRetryable("429", retry_after=120), 1, 120),
+        (LeaseHeld("busy"), 5, LEASE_BUSY_RETRY_SECONDS),
+        (RuntimeError("DynamoDB throttled"), 2, 20),
+    ],
+)
+def test_every_failure_comes_back_after_a_growing_delay(
+    service: SyncService,
+    monkeypatch: pytest.MonkeyPatch,
+    error: Exception,
+    receive_count: int,
+    expected_delay: int,
+) -> None:
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise error
+
+    scheduler = wire(service, FakeStore(state()), monkeypatch, outcome=fail)
+    with pytest.raises(type(error)):
+        service.process_record(record(receive_count=receive_count))
+    assert scheduler.backoffs == [("rh-1", expected_delay)]
+
+
+def test_a_message_that_is_not_a_sync_message_is_dropped_not_retried(
+    service: SyncService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scheduler = wire(service, FakeStore(state()), monkeypatch)
+    assert service.process_record(record(body="hello")) == "malformed"
+    assert scheduler.backoffs == [] and scheduler.scheduled == []
