@@ -414,3 +414,30 @@ def test_an_edit_landing_during_a_put_causes_one_follow_up_sync(
     puts = stack.aviv_calls("PUT", cid)
     assert len(puts) == 2
     assert sent_media_ids(stack, listing)[-2:] == [f"{listing}-m6", f"{listing}-m7"]
+
+
+def test_after_the_dlq_the_next_edit_converges_without_a_redrive(monkeypatch: pytest.MonkeyPatch) -> None:
+    local = start_stack(monkeypatch, parameters={"SyncMaxReceives": "2"})
+    try:
+        stack = Stack(local)
+        listing = "DLQ-2"
+        cid = create_listing(stack, listing)
+        stack.emulator.inject_faults(1000, status=503, paths="/classifieds", method="PUT")
+        assert stack.post(envelope("media.added", listing, media=media(stack, listing, 8))).status_code == 202
+        dlq = stack.info.queue_urls["SyncDeadLetterQueue"]
+
+        def dead_letters() -> int:
+            attributes = local.sqs.get_queue_attributes(
+                QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"]
+            )
+            return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+        wait_for(dead_letters, timeout=40, interval=0.5, what="the sync message in the DLQ")
+        stack.emulator.clear_faults()
+        assert stack.post(envelope("media.added", listing, media=media(stack, listing, 9))).status_code == 202
+        stack.wait_synced(listing, timeout=30)
+        puts = stack.aviv_calls("PUT", cid)
+        assert len(puts) == 1
+        assert sent_media_ids(stack, listing)[-2:] == [f"{listing}-m8", f"{listing}-m9"]
+    finally:
+        local.stop()

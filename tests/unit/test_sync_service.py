@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from vitrine.core.errors import AvivRetryable, LeaseHeld
 from vitrine.core.model import SyncState
-from vitrine.service.sync import LEASE_BUSY_RETRY_SECONDS, SyncService
+from vitrine.service.sync import SyncService
 from vitrine.settings import Settings
 
 NOW = datetime.now(UTC)
@@ -79,6 +79,7 @@ def record(body: str = '{"listingId":"L1"}', receive_count: int = 1) -> SQSRecor
 def service(monkeypatch: pytest.MonkeyPatch) -> SyncService:
     monkeypatch.setenv("VITRINE_DEBOUNCE_SECONDS", "60")
     monkeypatch.setenv("VITRINE_SYNC_RETRY_BASE_SECONDS", "10")
+    monkeypatch.setenv("VITRINE_SYNC_MAX_RECEIVES", "8")
     return SyncService(Settings.from_env())
 
 
@@ -138,7 +139,8 @@ def test_after_a_sync_the_claim_is_released_and_a_follow_up_scheduled_if_still_d
         (AvivRetryable("503"), 1, 10),
         (AvivRetryable("503"), 3, 40),
         (AvivRetryable("429", retry_after=120), 1, 120),
-        (LeaseHeld("busy"), 5, LEASE_BUSY_RETRY_SECONDS),
+        (LeaseHeld("busy"), 1, 10),
+        (LeaseHeld("busy"), 5, 160),
         (RuntimeError("DynamoDB throttled"), 2, 20),
     ],
 )
@@ -164,3 +166,19 @@ def test_a_message_that_is_not_a_sync_message_is_dropped_not_retried(
     scheduler = wire(service, FakeStore(state()), monkeypatch)
     assert service.process_record(record(body="hello")) == "malformed"
     assert scheduler.backoffs == [] and scheduler.scheduled == []
+
+
+@pytest.mark.parametrize(("receive_count", "released"), [(7, False), (8, True)])
+def test_the_last_receive_before_the_dlq_releases_the_claim(
+    service: SyncService, monkeypatch: pytest.MonkeyPatch, receive_count: int, released: bool
+) -> None:
+    """Dead-lettered, the listing has no pending sync: the next edit (or the sweep) must schedule one."""
+
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise AvivRetryable("503")
+
+    store = FakeStore(state())
+    wire(service, store, monkeypatch, outcome=fail)
+    with pytest.raises(AvivRetryable):
+        service.process_record(record(receive_count=receive_count))
+    assert store.released == (["L1"] if released else [])

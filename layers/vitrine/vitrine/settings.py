@@ -93,6 +93,7 @@ class Settings:
     reconcile_concurrency: int
     sync_lease_seconds: int
     sync_retry_base_seconds: int
+    sync_max_receives: int
     # Local development only: credentials straight from the environment instead of Secrets Manager.
     aviv_client_id: str | None
     aviv_client_secret: str | None
@@ -134,8 +135,10 @@ class Settings:
             allow_private_media_urls=_bool("VITRINE_ALLOW_PRIVATE_MEDIA_URLS", False),
             reconcile_budget_seconds=_int("VITRINE_RECONCILE_BUDGET_SECONDS", 240),
             reconcile_concurrency=_int("VITRINE_RECONCILE_CONCURRENCY", 8),
-            sync_lease_seconds=_int("VITRINE_SYNC_LEASE_SECONDS", 120),
+            # Longer than the sync function can run (300 s): a lease never expires under a live sync.
+            sync_lease_seconds=_int("VITRINE_SYNC_LEASE_SECONDS", 330),
             sync_retry_base_seconds=_int("VITRINE_SYNC_RETRY_BASE_SECONDS", 10),
+            sync_max_receives=_int("VITRINE_SYNC_MAX_RECEIVES", 8),
             aviv_client_id=_env("AVIV_CLIENT_ID") or None,
             aviv_client_secret=_env("AVIV_CLIENT_SECRET") or None,
         )

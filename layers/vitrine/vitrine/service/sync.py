@@ -85,8 +85,10 @@ class SyncService:
         try:
             return self.process(listing_id, now=datetime.now(UTC))
         except LeaseHeld:
-            logger.info("another worker is syncing this listing; retrying shortly")
-            self._back_off(record, LEASE_BUSY_RETRY_SECONDS)
+            # Another worker holds the lease (at most the sync timeout): come back after it.
+            logger.info("another worker is syncing this listing; retrying later")
+            self._give_up_claim_if_last(listing_id, receive_count)
+            self._back_off(record, max(LEASE_BUSY_RETRY_SECONDS, backoff))
             raise
         except AvivRetryable as exc:
             delay = max(backoff, int(exc.retry_after or 0))
@@ -95,13 +97,27 @@ class SyncService:
                 extra={"retry_in_seconds": delay, "error": str(exc), "traceparent": exc.traceparent},
             )
             metrics.add_metric(name="SyncRetried", unit=MetricUnit.Count, value=1)
+            self._give_up_claim_if_last(listing_id, receive_count)
             self._back_off(record, delay)
             raise
         except Exception:
             logger.exception("sync failed; message retried later", extra={"retry_in_seconds": backoff})
             metrics.add_metric(name="SyncFailed", unit=MetricUnit.Count, value=1)
+            self._give_up_claim_if_last(listing_id, receive_count)
             self._back_off(record, backoff)
             raise
+
+    def _give_up_claim_if_last(self, listing_id: str, receive_count: int) -> None:
+        """On its last receive the message goes to the DLQ: the listing (still dirty) then has no
+        pending sync, so the next edit — or the reconcile sweep — must be free to schedule one."""
+        if receive_count < self.settings.sync_max_receives:
+            return
+        logger.warning("sync message dead-lettered after its last receive; the listing stays dirty")
+        metrics.add_metric(name="SyncDeadLettered", unit=MetricUnit.Count, value=1)
+        try:
+            self.store.release_sync_schedule(listing_id)
+        except Exception:
+            logger.exception("could not release the schedule claim (the sweep will, once it expires)")
 
     def _back_off(self, record: SQSRecord, delay_seconds: int) -> None:
         """Best effort: if even this fails, the queue's visibility timeout still brings it back."""
