@@ -53,3 +53,20 @@ def test_state_table_has_the_sparse_work_indexes():
     indexes = {i["IndexName"] for i in table["GlobalSecondaryIndexes"]}
     assert {"DirtyIndex", "WatchIndex"} <= indexes
     assert table["SSESpecification"]["SSEEnabled"] is True
+
+
+def test_policies_are_least_privilege_and_never_allow_a_scan():
+    functions = resources_of_type("AWS::Serverless::Function")
+    for name, res in functions.items():
+        for policy in res["Properties"]["Policies"]:
+            assert "DynamoDBCrudPolicy" not in policy, f"{name}: CRUD policy grants Scan and more"
+            for statement in policy.get("Statement", []):
+                assert "dynamodb:Scan" not in statement["Action"], name
+    ingest = functions["IngestFunction"]["Properties"]["Policies"][0]["Statement"][0]
+    assert sorted(ingest["Action"]) == ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+
+
+def test_the_api_is_throttled_and_not_traced():
+    api = resources_of_type("AWS::Serverless::Api")["VitrineApi"]["Properties"]
+    assert api["MethodSettings"][0]["ThrottlingRateLimit"] > 0
+    assert api["TracingEnabled"] is False, "the status push URL carries a secret token"
