@@ -384,3 +384,40 @@ def test_ensure_sync_scheduled_releases_the_claim_when_sending_fails() -> None:
         "L1", store=claims, scheduler=scheduler, now=T0, delay_seconds=5, hold_seconds=60
     )
     assert scheduler.sent == [("L1", 5)]
+
+
+def test_a_300_media_listing_with_a_full_delivery_map_stays_far_below_the_item_limit(
+    store: DynamoStateStore, client: RecordingClient
+) -> None:
+    """DynamoDB refuses items over 400 KB: the biggest listing plus the capped delivery records fit."""
+    long_url = "https://photos.agence-exemple.fr/annonces/" + "x" * 150
+    listing = {
+        "data": {"estateType": "APARTMENT", "texts": {"headline": {"fr": "Très bel appartement " * 20}}},
+        "media": [
+            media(n, url=f"{long_url}/{n}.jpg", title=f"Pièce n°{n} — vue dégagée sur le jardin " * 3)
+            for n in range(300)
+        ],
+    }
+    clock = Clock()
+    ingest(store, Scheduler(), event(listing=listing), "w0", clock=clock, recent=RecentListings())
+    deliveries = {
+        f"msg_{n:032x}": {"S": f"2026-11-27T10:00:00.000000Z {'f' * 32}"} for n in range(MAX_DELIVERIES)
+    }
+    client.inner.update_item(
+        TableName="vitrine-StateTable",
+        Key={"pk": {"S": "LISTING#L1"}, "sk": {"S": "DESIRED"}},
+        UpdateExpression="SET deliveries = :d",
+        ExpressionAttributeValues={":d": {"M": deliveries}},
+    )
+    item = client.inner.get_item(
+        TableName="vitrine-StateTable", Key={"pk": {"S": "LISTING#L1"}, "sk": {"S": "DESIRED"}}
+    )["Item"]
+
+    def size(value: Any) -> int:
+        if isinstance(value, dict):
+            return sum(len(k) + size(v) for k, v in value.items())
+        if isinstance(value, list):
+            return sum(size(v) for v in value)
+        return len(value) if isinstance(value, (bytes, str)) else 8
+
+    assert size(item) < 250_000, size(item)
