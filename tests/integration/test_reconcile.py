@@ -302,6 +302,38 @@ def test_a_second_failing_photo_is_a_new_notification(world: World) -> None:
     assert second["subject"] == "2 photos of listing ABC-12 could not be downloaded by SeLoger"
 
 
+def test_an_unrelated_resend_does_not_notify_the_same_broken_photo_again(world: World) -> None:
+    """The problem is "photo 1 fails", not "photo 1 failed in that send": a title-only edit of
+    another photo is re-sent (a new PUT, AVIV still reports photo 1) and the owner hears nothing."""
+    published_with_a_404_photo(world)
+    world.run()
+    [first] = media_errors(world.inbox)
+    listing = world.store.load_desired("ABC-12")
+    assert listing is not None
+    media = list(listing.media)
+    media[2] = replace(media[2], title="Chambre côté jardin (nouveau titre)")
+    world.save(replace(listing, media=media))
+    sent_before = world.store.load_last_sent("ABC-12")
+    outcome = world.sync("ABC-12")
+    assert outcome.operation == "PUT"
+    sent_after = world.store.load_last_sent("ABC-12")
+    assert sent_before is not None and sent_after is not None
+    assert sent_after.sent_at != sent_before.sent_at  # really a new send...
+    latest = world.emulator.latest_status(str(outcome.classified_id))
+    assert latest is not None and latest["status"] == "UPDATED_WITH_MEDIA_ERROR"  # ...still failing photo 1
+    for _ in range(4):
+        world.run()
+    assert world.inbox.kinds() == ["media_error"]
+
+    world.change_photo("ABC-12", 1, status=200)
+    world.sync("ABC-12")
+    for _ in range(3):
+        world.run()
+    assert world.inbox.kinds() == ["media_error", "resolved"]
+    resolved = world.inbox.received[-1]["body"]
+    assert [r["fingerprint"] for r in resolved["resolves"]] == [first["body"]["id"]]
+
+
 def test_a_fixed_and_resent_photo_sends_one_resolved(world: World) -> None:
     published_with_a_404_photo(world)
     world.run()

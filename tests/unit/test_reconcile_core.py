@@ -318,6 +318,62 @@ def test_a_second_failing_photo_is_a_new_notification() -> None:
     assert second.notifications[0].id != first.notifications[0].id
 
 
+def test_the_same_failing_photo_after_an_unrelated_resend_is_not_a_new_problem() -> None:
+    """The fingerprint names the failing media (CRM id, URL without timestamp), not the send."""
+    first = decide(fresh(), status("UPDATED_WITH_MEDIA_ERROR", failed={1: "DOWNLOADING_FAILED"}))
+    state = first.state
+    state.outbox.clear()
+    # Another photo's title changed: a new PUT, new send time; here even every timestamp is new.
+    resent = sent(at=T0 + timedelta(hours=1), stamp="2026-03-02T10:00:00", version=5)
+    resent.body["media"][2]["title"] = "Nouveau titre"
+    again = decide(
+        state,
+        status(
+            "UPDATED_WITH_MEDIA_ERROR",
+            at=T0 + timedelta(hours=1, seconds=20),
+            failed={1: "DOWNLOADING_FAILED"},
+            last=resent,
+        ),
+        last=resent,
+        now=T0 + timedelta(hours=1, minutes=1),
+    )
+    assert again.notifications == ()
+    assert again.state.problems["aviv"].fingerprint == first.notifications[0].id
+    assert again.state.problems["aviv"].notified
+
+
+def test_a_problem_that_comes_back_after_its_resolution_is_announced_again_under_a_new_id() -> None:
+    failing = {1: "DOWNLOADING_FAILED"}
+    first = decide(fresh(), status("UPDATED_WITH_MEDIA_ERROR", failed=failing))
+    state = first.state
+    state.outbox.clear()
+    fixed = sent(at=T0 + timedelta(hours=1), stamp="2026-03-02T10:00:00", version=5)
+    done = decide(
+        state, status("UPDATED", at=T0 + timedelta(hours=1, seconds=5), last=fixed), last=fixed,
+        now=T0 + timedelta(hours=1, minutes=1),
+    )  # fmt: skip
+    assert [n.kind for n in done.notifications] == ["resolved"]
+    state = done.state
+    state.outbox.clear()
+    broken = sent(at=T0 + timedelta(hours=2), stamp="2026-03-02T11:00:00", version=6)
+    back = decide(
+        state, status("UPDATED_WITH_MEDIA_ERROR", at=T0 + timedelta(hours=2, seconds=5), failed=failing,
+                      last=broken),
+        last=broken, now=T0 + timedelta(hours=2, minutes=1),
+    )  # fmt: skip
+    [notification] = back.notifications
+    assert notification.kind == "media_error" and notification.id != first.notifications[0].id
+    state = back.state
+    state.outbox.clear()
+    refixed = sent(at=T0 + timedelta(hours=3), stamp="2026-03-02T12:00:00", version=7)
+    again = decide(
+        state, status("UPDATED", at=T0 + timedelta(hours=3, seconds=5), last=refixed), last=refixed,
+        now=T0 + timedelta(hours=3, minutes=1),
+    )  # fmt: skip
+    [resolved] = again.notifications
+    assert resolved.id == "resolved:" + notification.id != done.notifications[0].id
+
+
 def test_a_fixed_photo_sends_one_resolved() -> None:
     state = decide(fresh(), status("UPDATED_WITH_MEDIA_ERROR", failed={1: "DOWNLOADING_FAILED"})).state
     state.outbox.clear()
@@ -366,6 +422,39 @@ def test_a_classified_error_carries_avivs_message_and_details() -> None:
     assert notification.body["subStatusDetails"] == "price is missing"
     assert "price is missing" in notification.body["summary"]
     assert decide(decision.state, item, now=T0 + timedelta(hours=3)).notifications == ()
+
+
+def test_the_same_classified_error_after_another_send_is_not_repeated_but_a_new_one_is_told() -> None:
+    item = status("UPDATING_FAILED", message="The classified could not be updated", subStatusDetails="x")
+    first = decide(fresh(), item)
+    state = first.state
+    state.outbox.clear()
+    resent = sent(at=T0 + timedelta(hours=1), version=5)
+    later = T0 + timedelta(hours=1, seconds=5)
+    same = decide(
+        state, {**item, "statusDate": later.isoformat()}, last=resent, now=T0 + timedelta(hours=1, minutes=1)
+    )
+    assert same.notifications == ()
+    other = decide(
+        same.state,
+        {**item, "statusDate": later.isoformat(), "subStatusDetails": "price is missing"},
+        last=resent,
+        now=T0 + timedelta(hours=1, minutes=2),
+    )
+    [notification] = other.notifications
+    assert notification.kind == "classified_error" and notification.id != first.notifications[0].id
+
+
+def test_stuck_is_about_one_send() -> None:
+    policy = ReconcilePolicy(stuck_after=timedelta(hours=2))
+    first = decide(fresh(), None, now=T0 + timedelta(hours=3), policy=policy)
+    assert [n.kind for n in first.notifications] == ["stuck"]
+    state = first.state
+    state.outbox.clear()
+    resent = sent(at=T0 + timedelta(hours=4), version=5)
+    second = decide(state, None, last=resent, now=T0 + timedelta(hours=7), policy=policy)
+    assert [n.kind for n in second.notifications] == ["stuck"]
+    assert second.notifications[0].id != first.notifications[0].id
 
 
 def test_processing_is_looked_at_again_with_growing_delays_then_reported_stuck_once() -> None:
@@ -541,6 +630,30 @@ def test_retries_stop_after_the_attempts_and_the_owner_is_told() -> None:
     )
     reading = interpret_status(item, last, roll_to_send(exhausted.state.copy(), last), RETRY)
     assert media_due_for_check(exhausted.state, reading, now + timedelta(days=1), RETRY) == []
+
+
+def test_a_media_announced_unreachable_is_not_announced_again_when_its_retries_run_out() -> None:
+    unreachable = decide(
+        fresh(),
+        status("UPDATED_WITH_MEDIA_ERROR", failed=FAILING),
+        policy=RETRY,
+        checks={"m1": UrlCheck(False, "answers 404")},
+    )
+    assert [n.kind for n in unreachable.notifications] == ["media_error"]
+    state = unreachable.state
+    state.outbox.clear()
+    ok = UrlCheck(True, "answers 200 with content-type image/jpeg")
+    now = T0 + timedelta(hours=1)
+    for attempt in range(1, 5):  # three silent re-stamped sends, then the retries are exhausted
+        last = sent(at=now - timedelta(seconds=30), stamp=f"2026-03-02T1{attempt}:00:00", version=4 + attempt)
+        item = status("UPDATED_WITH_MEDIA_ERROR", at=now - timedelta(seconds=20), failed=FAILING, last=last)
+        decision = decide(state, item, last=last, now=now, policy=RETRY, checks={"m1": ok})
+        assert decision.notifications == ()
+        assert len(decision.retry_media) == (1 if attempt < 4 else 0)
+        state = decision.state
+        now += timedelta(hours=2)
+    assert state.retries["m1"].exhausted
+    assert state.problems["aviv"].fingerprint == unreachable.notifications[0].id
 
 
 def test_attempts_are_per_media_version() -> None:

@@ -14,10 +14,13 @@ pure function of (the status, what was sent, what was already known and told), w
   and report the send as **stuck** once it is older than the configured age.
 
 Each problem has a *fingerprint* (listing + what exactly is wrong); a fingerprint is notified at
-most once, however many runs see the problem. A different problem (another media fails) has a
-different fingerprint and is notified; the disappearance of a notified problem sends one
-``resolved``. Rejections recorded by the sync engine (AVIV 400 or pre-send validation) go through
-the same bookkeeping as ``sync_rejected``.
+most once, however many runs see the problem. What is wrong is the listing's, not one send's: the
+same failing media (CRM id and URL, timestamp aside) or the same AVIV error seen again after an
+unrelated re-send is the same problem (only ``stuck`` is about one send). A different problem
+(another media fails) has a different fingerprint and is notified; the disappearance of a notified
+problem sends one ``resolved``, and the same problem coming back later is a new *episode* of the
+slot, with a new fingerprint. Rejections recorded by the sync engine (AVIV 400 or pre-send
+validation) go through the same bookkeeping as ``sync_rejected``.
 
 Optional automatic media retry: a ``DOWNLOADING_FAILED`` media whose URL now answers with an image
 or a video gets a new timestamp (by a new *retry version*, see :func:`retry_media_version`) so AVIV
@@ -388,7 +391,9 @@ class StatusState:
     ``watched_sent_at`` names the send the revision/check fields are about. ``known_revision`` is
     AVIV's revision of that send once seen; ``revision_floor`` the highest revision of earlier
     sends, so that a late status of an earlier send is not taken for ours. ``outbox`` holds
-    notifications decided but not yet confirmed published (published, then removed).
+    notifications decided but not yet confirmed published (published, then removed). ``episodes``
+    counts, per slot, the problems closed so far: it is part of the slot's fingerprints, so a
+    problem that comes back after its ``resolved`` is announced again, under a new id.
     """
 
     listing_id: str
@@ -405,6 +410,7 @@ class StatusState:
     notified: list[str] = field(default_factory=list)
     retries: dict[str, MediaRetry] = field(default_factory=dict)
     outbox: list[Notification] = field(default_factory=list)
+    episodes: dict[str, int] = field(default_factory=dict)
 
     def copy(self) -> StatusState:
         return StatusState.from_dict(self.to_dict(), rev=self.rev)
@@ -430,6 +436,7 @@ class StatusState:
             "notified": list(self.notified),
             "retries": {media_id: r.to_dict() for media_id, r in self.retries.items()},
             "outbox": [n.to_dict() for n in self.outbox],
+            "episodes": dict(self.episodes),
         }
 
     @classmethod
@@ -452,6 +459,7 @@ class StatusState:
             notified=[str(n) for n in raw.get("notified") or []],
             retries={str(m): MediaRetry.from_dict(r) for m, r in (raw.get("retries") or {}).items()},
             outbox=[Notification.from_dict(n) for n in raw.get("outbox") or []],
+            episodes={str(s): int(n) for s, n in (raw.get("episodes") or {}).items()},
         )
 
 
@@ -989,7 +997,7 @@ def _resolve(
     last_sent: LastSent | None,
 ) -> list[Notification]:
     """Close the slot's problem; one ``resolved`` if anything of it had been notified."""
-    problem = state.problems.pop(slot, None)
+    problem = _close_slot(state, slot)
     if problem is None:
         return []
     resolved = list(problem.superseded)
@@ -1071,7 +1079,7 @@ def reconcile_send(
         state.retries.clear()
         if last_sent.deleted:
             # The listing is gone from the portals: its problems no longer concern anyone.
-            state.problems.pop(SLOT_AVIV, None)
+            _close_slot(state, SLOT_AVIV)
         else:
             notifications += _resolve(
                 state, SLOT_AVIV, context, now=now, status=reading.status or "CONFIRMED",
@@ -1079,9 +1087,11 @@ def reconcile_send(
             )  # fmt: skip
         watch = WatchUpdate(None)
     elif reading.outcome == "classified_error":
+        # What AVIV says, not which send it says it about: the same refusal after an unrelated
+        # re-send is the problem the owner already knows.
         identity = {
+            **_slot_identity(state, context, SLOT_AVIV),
             "status": reading.status,
-            "sentAt": last_sent.sent_at,
             "message": reading.message,
             "subStatus": reading.sub_status,
             "details": reading.sub_status_details,
@@ -1203,10 +1213,13 @@ def _media_error(
     state.retries = retries
 
     notified_media = [f for f, _ in to_notify]
-    identity = sorted([f.key, f.sent_url, f.status] for f in notified_media)
-    problem_id = (
-        fingerprint("media_error", {"sentAt": last_sent.sent_at, "media": identity}) if identity else ""
-    )
+    # Which media fail, not in which send: an unrelated re-send (another photo's title) that AVIV
+    # answers with the same failing media is the problem the owner already knows.
+    identity = {
+        **_slot_identity(state, context, SLOT_AVIV),
+        "media": sorted({media_identity(f) for f in notified_media}),
+    }
+    problem_id = fingerprint("media_error", identity) if notified_media else ""
     portals = reading.portals or context.portals
     if not to_notify:
         # Everything is being retried silently: keep a notified problem open as it is, or hold an
@@ -1214,7 +1227,9 @@ def _media_error(
         if SLOT_AVIV not in state.problems:
             state.problems[SLOT_AVIV] = _send_problem(
                 kind="media_error",
-                problem_id=fingerprint("media_error", {"sentAt": last_sent.sent_at, "retrying": True}),
+                problem_id=fingerprint(
+                    "media_error", {**_slot_identity(state, context, SLOT_AVIV), "retrying": True}
+                ),
                 subject=media_error_subject(context.listing_id, reading.failed_media, portals),
                 now=now,
                 reading=reading,
@@ -1244,6 +1259,26 @@ def _media_error(
         media_ids=[f.key for f in notified_media],
     )
     return found, to_retry, next_checks
+
+
+def media_identity(failed: FailedMedia) -> tuple[str, str]:
+    """What a failing media is, whichever send carried it: the CRM's id and its URL without the
+    timestamp (AVIV's own identity of a media). Neither changes when the media is re-sent."""
+    return (failed.media_id or "", failed.url or strip_timestamp(failed.sent_url))
+
+
+def _slot_identity(state: StatusState, context: ListingContext, slot: str) -> dict[str, Any]:
+    """The part of a fingerprint every problem of ``slot`` shares: the listing and the episode."""
+    return {"listingId": context.listing_id, "episode": state.episodes.get(slot, 0)}
+
+
+def _close_slot(state: StatusState, slot: str) -> OpenProblem | None:
+    """Take the slot's problem away and start a new episode, so the same problem seen again later
+    is a new one (new fingerprint, announced again) and not mistaken for the one just closed."""
+    problem = state.problems.pop(slot, None)
+    if problem is not None:
+        state.episodes[slot] = state.episodes.get(slot, 0) + 1
+    return problem
 
 
 def _media_label(failed: FailedMedia) -> str:
