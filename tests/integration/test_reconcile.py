@@ -431,6 +431,60 @@ def test_a_rejection_is_notified_once_through_the_same_path_and_resolved_by_a_la
     assert world.inbox.kinds() == ["sync_rejected", "resolved"]
 
 
+def test_a_rejection_fixed_back_to_what_aviv_already_holds_is_resolved_without_a_send(
+    world: World,
+) -> None:
+    """The CRM undoes the refused change: nothing is sent (AVIV holds that body), yet it is over."""
+    listing = world.new_listing("REJ-2")
+    assert world.sync("REJ-2").operation == "POST"
+    world.run()
+    data = dict(listing.data or {})
+    data.pop("prices", None)
+    world.save(replace(listing, data=data))
+    assert world.sync("REJ-2").status == "rejected"
+    world.run()
+    world.run()
+    assert world.inbox.kinds() == ["sync_rejected"]
+
+    world.save(replace(listing, data=listing.data))  # the very body sent before the refusal
+    posts_and_puts = len([r for r in world.emulator.requests() if r.method in ("POST", "PUT")])
+    assert world.sync("REJ-2").status == "skipped"
+    for _ in range(3):
+        world.run()
+    assert world.inbox.kinds() == ["sync_rejected", "resolved"]
+    resolved = world.inbox.received[-1]["body"]
+    assert [r["kind"] for r in resolved["resolves"]] == ["sync_rejected"]
+    assert len([r for r in world.emulator.requests() if r.method in ("POST", "PUT")]) == posts_and_puts
+    reads = len(world.dynamodb.operations)
+    world.run()
+    assert "get_item" not in world.dynamodb.operations[reads:]  # out of the watch set again
+
+
+def test_a_listing_with_two_due_entries_is_reconciled_once_per_run(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its SENT and DESIRED entries on two threads at once would both flush one outbox (a duplicate)."""
+    listing = world.new_listing("TWO-1")
+    world.sync("TWO-1")  # the SENT entry is due...
+    data = dict(listing.data or {})
+    data.pop("prices", None)
+    world.save(replace(listing, data=data))
+    assert world.sync("TWO-1").status == "rejected"  # ...and the DESIRED one too
+    calls: list[str] = []
+    reconcile_listing = world.service.reconcile_listing
+
+    def counted(listing_id: str, **kw: Any) -> Any:
+        calls.append(listing_id)
+        return reconcile_listing(listing_id, **kw)
+
+    monkeypatch.setattr(world.service, "reconcile_listing", counted)
+    world.run()
+    assert calls == ["TWO-1"]
+    world.run()  # the other entry, first next run
+    assert calls == ["TWO-1", "TWO-1"]
+    assert world.inbox.kinds() == ["sync_rejected"]
+
+
 # ------------------------------------------------------------------------------ SNS and the watch set
 
 

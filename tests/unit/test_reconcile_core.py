@@ -535,6 +535,52 @@ def test_a_rejection_overtaken_by_a_later_send_is_not_announced() -> None:
     )
 
 
+def test_a_rejection_ends_when_a_later_version_is_handled_even_without_a_send() -> None:
+    """The CRM's fix gave back the body AVIV already holds: the sync skips it, the rejection is over."""
+    policy = ReconcilePolicy(recheck_base=timedelta(minutes=1), open_problem_recheck=timedelta(hours=1))
+    first = reconcile_rejection(
+        fresh(), rejection(6), CONTEXT, now=T0, last_sent_version=5, handled_version=6, policy=policy
+    )
+    assert [n.kind for n in first.notifications] == ["sync_rejected"]
+    assert first.watch.due == T0 + timedelta(minutes=1)  # still watched: nothing later handled yet
+    state = first.state
+    state.outbox.clear()
+    waiting = reconcile_rejection(
+        state, rejection(6), CONTEXT, now=T0 + timedelta(hours=4), last_sent_version=5, handled_version=6,
+        policy=policy,
+    )  # fmt: skip
+    assert waiting.notifications == ()
+    assert waiting.watch.due == T0 + timedelta(hours=5)  # looked at less and less often
+    over = reconcile_rejection(
+        waiting.state, rejection(6), CONTEXT, now=T0 + timedelta(hours=5), last_sent_version=5,
+        handled_version=7, policy=policy,
+    )  # fmt: skip
+    [resolved] = over.notifications
+    assert_valid(resolved)
+    assert resolved.kind == "resolved" and resolved.subject == "Resolved: listing ABC-12 was accepted by AVIV"
+    assert [r["kind"] for r in resolved.body["resolves"]] == ["sync_rejected"]
+    assert over.watch.stop and "rejection" not in over.state.problems
+    state = over.state
+    state.outbox.clear()
+    again = reconcile_rejection(
+        state, rejection(6), CONTEXT, now=T0 + timedelta(hours=6), last_sent_version=5, handled_version=7
+    )
+    assert again.notifications == () and again.watch.stop
+
+
+def test_a_later_version_refused_again_is_a_new_rejection_not_a_resolution() -> None:
+    first = reconcile_rejection(
+        fresh(), rejection(6), CONTEXT, now=T0, last_sent_version=5, handled_version=6
+    )
+    state = first.state
+    state.outbox.clear()
+    second = reconcile_rejection(
+        state, rejection(7), CONTEXT, now=T0 + timedelta(hours=1), last_sent_version=5, handled_version=7
+    )
+    assert [n.kind for n in second.notifications] == ["sync_rejected"]
+    assert not second.watch.stop
+
+
 # ------------------------------------------------------------------------------ automatic media retry
 
 RETRY = ReconcilePolicy(auto_media_retry=True, retry_attempts=3, retry_backoff=timedelta(minutes=5))

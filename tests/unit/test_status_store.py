@@ -205,6 +205,20 @@ def test_a_notified_rejection_leaves_the_watch_set(store: StatusStore, client: R
     assert "watchShard" not in item and "watchDue" not in item
 
 
+def test_a_notified_rejection_stays_watched_until_it_is_over(
+    store: StatusStore, client: RecordingClient
+) -> None:
+    put_rejected(client, "L-1", 3, T0)
+    later = T0 + timedelta(minutes=30)
+    assert not store.watch_rejection("L-1", 2, later)  # a different (older) rejection: left alone
+    assert store.watch_rejection("L-1", 3, later)
+    item = get_item(client, "L-1", "DESIRED")
+    assert item["rejection"]["M"]["notified"] == {"BOOL": True}
+    assert item["watchDue"] == {"S": format_time(later)}
+    assert [e.listing_id for e in store.due_watches(T0 + timedelta(minutes=29))] == []
+    assert [(e.listing_id, e.sk) for e in store.due_watches(later)] == [("L-1", "DESIRED")]
+
+
 def test_watch_shards_are_stable_and_spread() -> None:
     assert watch_shard("ABC-12") == watch_shard("ABC-12")
     assert {watch_shard(f"L-{i}") for i in range(100)} == {f"WATCH#{n}" for n in range(4)}

@@ -14,10 +14,11 @@ Items (table ``StateTable``, keys ``pk``/``sk``; see docs/architecture.md):
 The watch set is the sparse ``WatchIndex`` (``watchShard`` = ``WATCH#<n>``, ``watchDue`` = fixed-width
 UTC ISO time, KEYS_ONLY). Its entries live on the items that need watching, written by the sync
 engine: the SENT item of every send (``watchDue`` = the send time), and the DESIRED item of a listing
-whose version was rejected. This module reads it with Query only (never Scan) and moves or removes
-an entry conditionally: a SENT entry only while ``sentAt`` is still the send that was reconciled
-(a newer send is never un-watched), a DESIRED entry only while its ``rejection.desiredVersion`` is
-the one notified.
+whose version was rejected — which stays watched after the owner was told, until a later version is
+handled (sent, or skipped as identical to what AVIV holds). This module reads it with Query only
+(never Scan) and moves or removes an entry conditionally: a SENT entry only while ``sentAt`` is
+still the send that was reconciled (a newer send is never un-watched), a DESIRED entry only while
+its ``rejection.desiredVersion`` is the one reconciled.
 """
 
 from __future__ import annotations
@@ -154,6 +155,23 @@ class StatusStore:
             "SET rejection.notified = :true REMOVE watchShard, watchDue",
             "rejection.desiredVersion = :version",
             {":true": {"BOOL": True}, ":version": {"N": str(desired_version)}},
+        )
+
+    def watch_rejection(self, listing_id: str, desired_version: int, due: datetime) -> bool:
+        """Mark the rejection of ``desired_version`` notified (once its outbox is empty it is) and look
+        at it again at ``due``: it stays watched until a later version is handled. False when a newer
+        rejection replaced it (that one is watched already)."""
+        return self._conditional_update(
+            listing_id,
+            SK_DESIRED,
+            "SET rejection.notified = :true, watchShard = :shard, watchDue = :due",
+            "rejection.desiredVersion = :version",
+            {
+                ":true": {"BOOL": True},
+                ":shard": {"S": watch_shard(listing_id)},
+                ":due": {"S": format_time(due)},
+                ":version": {"N": str(desired_version)},
+            },
         )
 
     def stop_desired_watch(self, listing_id: str) -> bool:

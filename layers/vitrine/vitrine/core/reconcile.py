@@ -1301,17 +1301,31 @@ def reconcile_rejection(
     *,
     now: datetime,
     last_sent_version: int | None,
+    handled_version: int | None = None,
+    policy: ReconcilePolicy | None = None,
 ) -> Decision:
-    """Turn a rejection the sync engine recorded into a ``sync_rejected`` problem (told once).
+    """Turn a rejection the sync engine recorded into a ``sync_rejected`` problem (told once), and
+    end it once a later desired version was handled without being refused.
 
-    A rejection already overtaken by a later accepted send is not announced.
+    ``handled_version`` is the DESIRED item's ``sentVersion``: the highest version the sync engine
+    sent, skipped or refused. A refusal replaces ``rejection``, so a higher handled version means a
+    later one went through — possibly without any send, when the CRM's fix made the body identical
+    to what AVIV already holds. A rejection overtaken before it was announced is never announced.
+    Until then the watch update says when to look again (the rejection stays in the watch set).
     """
+    policy = policy or ReconcilePolicy()
     state = state.copy()
     if context.owner_id:
         state.owner_id = context.owner_id
     notifications: list[Notification] = []
-    if last_sent_version is not None and last_sent_version > rejection.desired_version:
-        return Decision(state=state, notifications=(), watch=WatchUpdate(None))
+    handled = max((v for v in (last_sent_version, handled_version) if v is not None), default=None)
+    if handled is not None and handled > rejection.desired_version:
+        notifications += _resolve(
+            state, SLOT_REJECTION, context, now=now, status=state.last_status or "ACCEPTED",
+            reading=None, last_sent=None,
+        )  # fmt: skip
+        state.outbox.extend(notifications)
+        return Decision(state=state, notifications=tuple(notifications), watch=WatchUpdate(None))
     identity = {
         "desiredVersion": rejection.desired_version,
         "errors": [e.to_dict() for e in rejection.errors],
@@ -1348,7 +1362,20 @@ def reconcile_rejection(
         state, SLOT_REJECTION, problem, _notification(context, "sync_rejected", problem_id, subject, body)
     )
     state.outbox.extend(notifications)
-    return Decision(state=state, notifications=tuple(notifications), watch=WatchUpdate(None))
+    return Decision(
+        state=state,
+        notifications=tuple(notifications),
+        watch=WatchUpdate(rejection_recheck(rejection.at or now, now, policy)),
+    )
+
+
+def rejection_recheck(rejected_at: datetime, now: datetime, policy: ReconcilePolicy) -> datetime:
+    """When to look again for the later version that ends a rejection: soon while the owner is likely
+    fixing it, then less often — after half the rejection's age, between ``recheck_base`` and
+    ``open_problem_recheck`` (no AVIV call: two DynamoDB reads)."""
+    age = max(timedelta(0), now - rejected_at)
+    delay = min(policy.open_problem_recheck, max(policy.recheck_base, age / 2))
+    return now + delay
 
 
 def _error_dict(error: FieldError) -> dict[str, str]:

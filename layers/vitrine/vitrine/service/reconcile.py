@@ -4,11 +4,12 @@ A run does two things, inside a time budget so it never reaches the Lambda timeo
 
 1. **Sweep**: listings left dirty (a lost or dead-lettered sync message) get a sync scheduled
    again, found through the sparse DirtyIndex and scheduled with the same claim ingestion uses.
-2. **Watch set**: listings whose last send AVIV has not confirmed, whose rejection has not been
-   told, or with an open problem, found through the sparse WatchIndex (Query, never Scan), due
-   first = waiting longest. Each is reconciled (one ``GET …/statuses?filter=latest``) on a bounded
-   thread pool. When the budget runs out no new listing is started; those not reached keep their
-   ``watchDue`` and therefore come first next run.
+2. **Watch set**: listings whose last send AVIV has not confirmed, whose rejection is not over
+   (not told yet, or no later version handled yet), or with an open problem, found through the
+   sparse WatchIndex (Query, never Scan), due first = waiting longest. Each is reconciled (one
+   ``GET …/statuses?filter=latest`` for a send) on a bounded thread pool. When the budget runs
+   out no new listing is started; those not reached keep their ``watchDue`` and therefore come
+   first next run.
 
 Per listing: read the STATUS, SENT and DESIRED items, ask AVIV, let the pure core decide
 (``vitrine.core.reconcile``), store the decision with its notifications in an outbox (conditional
@@ -300,16 +301,19 @@ class ReconcileService:
 
     def _reconcile_due(self, now: datetime, deadline: float, report: RunReport) -> None:
         concurrency = max(1, self.settings.reconcile_concurrency)
-        started: set[tuple[str, str]] = set()
+        # One entry per listing and run: a listing's SENT and DESIRED entries handled at once by
+        # two threads would both flush the same outbox (a duplicate message). The other entry
+        # keeps its watchDue, so it comes first next run.
+        started: set[str] = set()
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="reconcile") as pool:
             in_flight: set[Future[None]] = set()
             for entry in self.status_store.due_watches(now):
                 if self.monotonic() >= deadline:
                     report.budget_exhausted = True
                     break
-                if (entry.listing_id, entry.sk) in started:
+                if entry.listing_id in started:
                     continue
-                started.add((entry.listing_id, entry.sk))
+                started.add(entry.listing_id)
                 while len(in_flight) >= concurrency:
                     _done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                 in_flight.add(pool.submit(self._reconcile_entry, entry.listing_id, entry.sk, report))
@@ -446,24 +450,36 @@ class ReconcileService:
         now: datetime,
         report: ListingReport,
     ) -> StatusState:
+        """Tell the owner of a rejection once, and keep it watched until a later desired version is
+        handled without being refused: that ends it even when nothing is sent (the CRM's fix gave
+        back the body AVIV already holds), which no send's status would ever show."""
         rejection = self.store.load_rejection(listing_id)
-        if rejection is None or rejection.notified:
+        if rejection is None:
             self.status_store.stop_desired_watch(listing_id)
             return state
+        sync_state = self.store.load_sync_state(listing_id)
         decision = reconcile_rejection(
             state,
             rejection,
             context,
             now=now,
             last_sent_version=last_sent.desired_version if last_sent is not None else None,
+            handled_version=sync_state.sent_version if sync_state is not None else None,
+            policy=self.policy,
         )
         state = self._commit(decision, now, report)
         if state.outbox:
-            # Not published yet: keep the DESIRED entry watched so the outbox is retried soon.
+            # Not published yet: the DESIRED entry stays due, so the outbox is retried next run.
             return state
-        self.status_store.finish_rejection(listing_id, rejection.desired_version)
+        if decision.watch.due is None:
+            self.status_store.finish_rejection(listing_id, rejection.desired_version)
+        else:
+            self.status_store.watch_rejection(listing_id, rejection.desired_version, decision.watch.due)
         if report.outcome == "nothing":
-            report.outcome = "rejection_notified" if decision.notifications else "rejection_known"
+            if decision.watch.due is None:
+                report.outcome = "rejection_resolved" if decision.notifications else "rejection_over"
+            else:
+                report.outcome = "rejection_notified" if decision.notifications else "rejection_known"
         return state
 
     def _reconcile_sent(
