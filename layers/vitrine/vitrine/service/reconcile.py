@@ -70,13 +70,14 @@ if TYPE_CHECKING:
     # and the SQS and SNS adapters are built on a run's first use.
     from aws_lambda_powertools.event_handler import Response
 
+    from vitrine.adapters.aviv_client import AvivClientConfig
     from vitrine.adapters.sqs_scheduler import SqsSyncScheduler
 
-# Kept free at the end of the Lambda timeout whatever the budget says: the budget stops *starting*
-# listings, and one listing already started can take this long (AVIV retries, URL checks).
-TIMEOUT_SAFETY_SECONDS = 60
 # URL checks (5 s each at most) per listing and run; further failed media are checked next run.
 MAX_URL_CHECKS_PER_LISTING = 4
+# A listing's DynamoDB reads and writes and its SNS publishes, on top of its AVIV call and URL
+# checks, in the worst case this margin allows for (each is normally a few milliseconds).
+AWS_CALLS_ALLOWANCE_SECONDS = 10.0
 # A run sweeps at most this many dirty listings (the rest next run); each costs one conditional write.
 MAX_SWEEP_PER_RUN = 1000
 # Re-reading and re-deciding after a lost write race (a push and a run on the same listing).
@@ -101,6 +102,27 @@ class NotifierPort(Protocol):
 
 class UrlProbePort(Protocol):
     def probe(self, url: str) -> Any: ...
+
+
+def listing_worst_case_seconds(
+    aviv: AvivClientConfig,
+    *,
+    probe_timeout_seconds: float | None,
+    url_checks: int = MAX_URL_CHECKS_PER_LISTING,
+) -> float:
+    """How long reconciling one listing can take at worst, from the AVIV client's own limits.
+
+    The status call: every attempt may use its whole connect and read timeouts, and between two
+    attempts the client waits at most the longest ``Retry-After`` it honours (its backoff is
+    capped lower). Then the URL checks (``probe_timeout_seconds`` each; None when automatic media
+    retry is off and nothing is checked) and the DynamoDB/SNS calls. A run stops starting listings
+    this long before its Lambda timeout, so the last one started still finishes in time.
+    """
+    per_attempt = aviv.connect_timeout + aviv.read_timeout
+    longest_wait = max(aviv.backoff_cap, aviv.max_retry_after)
+    status_call = aviv.max_attempts * per_attempt + (aviv.max_attempts - 1) * longest_wait
+    probes = url_checks * probe_timeout_seconds if probe_timeout_seconds is not None else 0.0
+    return status_call + probes + AWS_CALLS_ALLOWANCE_SECONDS
 
 
 def policy_from_settings(settings: Settings) -> ReconcilePolicy:
@@ -249,6 +271,20 @@ class ReconcileService:
         for name in names:
             getattr(self, name)
 
+    def listing_margin_seconds(self) -> float:
+        """The worst-case time of one listing with the AVIV client and the URL probe this run uses."""
+        from vitrine.adapters.aviv_client import AvivClientConfig
+
+        config = getattr(self.aviv, "config", None)
+        if not isinstance(config, AvivClientConfig):
+            config = AvivClientConfig.from_settings(self.settings)  # what build_aviv_client uses
+        probe_timeout: float | None = None
+        if self.policy.auto_media_retry:
+            from vitrine.adapters.media_probe import DEFAULT_TIMEOUT_SECONDS
+
+            probe_timeout = float(getattr(self.probe, "timeout_seconds", DEFAULT_TIMEOUT_SECONDS))
+        return listing_worst_case_seconds(config, probe_timeout_seconds=probe_timeout)
+
     def expected_push_token(self) -> str:
         if self._push_token is not None:
             return self._push_token()
@@ -259,14 +295,25 @@ class ReconcileService:
     # ------------------------------------------------------------------ the scheduled run
 
     def run(self, *, remaining_ms: int | None = None) -> RunReport:
-        """Sweep, then reconcile due listings until done or out of budget."""
+        """Sweep, then reconcile due listings until done or out of budget.
+
+        The budget stops *starting* listings; one already started can take up to
+        :meth:`listing_margin_seconds`. So with the Lambda's remaining time known, the last start is
+        at the earlier of the budget and the remaining time minus that margin.
+        """
         started = self.monotonic()
-        budget = float(self.settings.reconcile_budget_seconds)
-        if remaining_ms is not None:
-            budget = min(budget, remaining_ms / 1000 - TIMEOUT_SAFETY_SECONDS)
-        deadline = started + max(1.0, budget)
         report = RunReport()
         self._build_adapters()
+        budget = float(self.settings.reconcile_budget_seconds)
+        if remaining_ms is not None:
+            margin = self.listing_margin_seconds()
+            if remaining_ms / 1000 <= margin:
+                logger.warning(
+                    "the time left is shorter than one listing's worst case: nothing is started",
+                    extra={"remaining_ms": remaining_ms, "listing_margin_seconds": margin},
+                )
+            budget = min(budget, remaining_ms / 1000 - margin)
+        deadline = started + max(0.0, budget)
         now = self.clock()
         self._sweep(now, deadline, report)
         self._reconcile_due(now, deadline, report)
@@ -308,14 +355,15 @@ class ReconcileService:
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="reconcile") as pool:
             in_flight: set[Future[None]] = set()
             for entry in self.status_store.due_watches(now):
+                if entry.listing_id in started:
+                    continue
+                # Wait for a free thread *before* looking at the clock: the wait can be long.
+                while len(in_flight) >= concurrency:
+                    _done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                 if self.monotonic() >= deadline:
                     report.budget_exhausted = True
                     break
-                if entry.listing_id in started:
-                    continue
                 started.add(entry.listing_id)
-                while len(in_flight) >= concurrency:
-                    _done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                 in_flight.add(pool.submit(self._reconcile_entry, entry.listing_id, entry.sk, report))
             wait(in_flight)
 
