@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -109,6 +110,74 @@ def endless_image(handler: BaseHTTPRequestHandler) -> None:
         return
 
 
+class DripServer:
+    """A raw loopback server: per request method, some bytes at once, then more one byte at a time.
+
+    Each connection's ``outcomes`` entry says how it ended: ``sent`` (everything), ``hung up`` (the
+    client closed first) or ``gave up`` (the server stopped dripping after ``max_seconds``, so a
+    probe without a total bound still ends and its test fails instead of hanging).
+    """
+
+    def __init__(
+        self, answers: dict[str, tuple[bytes, bytes]], interval: float = 0.2, max_seconds: float = 3.0
+    ) -> None:
+        self.answers = answers
+        self.interval = interval
+        self.max_seconds = max_seconds
+        self.outcomes: list[str] = []
+        self._connections: list[threading.Thread] = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.05)
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self._listener.getsockname()[1]}{path}"
+
+    def _serve(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                continue
+            thread = threading.Thread(target=self._answer, args=(connection,), daemon=True)
+            self._connections.append(thread)
+            thread.start()
+
+    def _answer(self, connection: socket.socket) -> None:
+        with connection:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                chunk = connection.recv(4096)
+                if not chunk:
+                    self.outcomes.append("hung up")
+                    return
+                request += chunk
+            at_once, dripped = self.answers[request.split(b" ", 1)[0].decode()]
+            gives_up_at = time.monotonic() + self.max_seconds
+            try:
+                connection.sendall(at_once)
+                for byte in dripped:
+                    if time.monotonic() > gives_up_at:
+                        self.outcomes.append("gave up")
+                        return
+                    time.sleep(self.interval)
+                    connection.sendall(bytes([byte]))
+            except OSError:
+                self.outcomes.append("hung up")  # a send after the client closed fails
+                return
+            self.outcomes.append("sent")
+
+    def stop(self) -> None:
+        """Let every connection end by itself (at most ``max_seconds``), then stop listening."""
+        for thread in list(self._connections):
+            thread.join(self.max_seconds + 1)
+        self._stopped.set()
+        self._thread.join(1)
+        self._listener.close()
+
+
 @pytest.fixture
 def scripted() -> Iterator[ScriptedServer]:
     server = ScriptedServer().start()
@@ -183,6 +252,32 @@ def test_a_slow_url_times_out(media: MediaServer) -> None:
     assert not result.usable
     assert result.reason == "does not answer within 0.3 s"
     media.set_delay("/crm/a/slow.jpg", 0)
+
+
+HEADERS = b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: 4\r\n\r\n\xff\xd8\xff\xe0"
+
+
+def test_headers_dripped_slowly_cannot_hold_the_probe_past_its_timeout() -> None:
+    """Each byte comes well within the timeout; the status line and headers do not."""
+    server = DripServer({"HEAD": (b"", HEADERS)})
+    try:
+        result = MediaProbe(allow_private=True, timeout_seconds=0.5).probe(server.url("/photo.jpg"))
+    finally:
+        server.stop()
+    assert (result.usable, result.reason) == (False, "does not answer within 0.5 s")
+    assert server.outcomes == ["hung up"]  # the probe gave up first, not the 3 s server
+
+
+def test_a_body_dripped_slowly_cannot_hold_the_probe_past_its_timeout() -> None:
+    refused = b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n"
+    partial = b"HTTP/1.1 206 Partial Content\r\nContent-Type: image/jpeg\r\nContent-Length: 1024\r\n\r\n"
+    server = DripServer({"HEAD": (refused, b""), "GET": (partial, b"\xff" * 1024)})
+    try:
+        result = MediaProbe(allow_private=True, timeout_seconds=0.5).probe(server.url("/photo.jpg"))
+    finally:
+        server.stop()
+    assert (result.usable, result.reason) == (False, "does not answer within 0.5 s")
+    assert server.outcomes == ["sent", "hung up"]
 
 
 def test_a_closed_port_refuses_the_connection(local_probe: MediaProbe) -> None:

@@ -10,7 +10,11 @@ chosen by a webhook, so (see ``vitrine.core.url_safety``):
   name the host), so a second DNS answer cannot swap in a private address (DNS rebinding);
 * redirects are followed by hand, each hop checked the same way, at most 3;
 * ``HEAD`` first, then ``GET`` with ``Range: bytes=0-1023`` if ``HEAD`` is refused (405/501/403);
-* one overall deadline (5 s by default) and at most 1 MB read.
+* one overall deadline (5 s by default) and at most 1 MB read. The deadline is a real total
+  bound: before every blocking socket operation (connect, TLS handshake, send, each read of the
+  status line, headers and body) the socket's timeout is set to the time left, so a server
+  answering one byte at a time cannot hold a probe past it. (Name resolution uses the system
+  resolver, which takes no timeout; the deadline is checked before and after it.)
 
 The result says, in words an owner understands, what the URL answered ("answers 404").
 """
@@ -18,6 +22,7 @@ The result says, in words an owner understands, what the URL answered ("answers 
 from __future__ import annotations
 
 import http.client
+import io
 import socket
 import ssl
 import time
@@ -78,30 +83,82 @@ class _Deadline:
         return left
 
 
+class _DeadlineReader(io.RawIOBase):
+    """The response side of a socket for http.client: each read may wait only for the time left."""
+
+    def __init__(self, sock: socket.socket, deadline: _Deadline) -> None:
+        super().__init__()
+        self._sock = sock
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        self._sock.settimeout(self._deadline.remaining())
+        return self._sock.recv_into(buffer)
+
+
+class _DeadlineSocket:
+    """What http.client uses of a connected socket, with the timeout of every send and read set to
+    the time left before the probe's deadline (a per-operation timeout alone lets a server that
+    drips bytes hold the probe for ever)."""
+
+    def __init__(self, sock: socket.socket, deadline: _Deadline) -> None:
+        self._sock = sock
+        self._deadline = deadline
+
+    def sendall(self, data: Any) -> None:
+        self._sock.settimeout(self._deadline.remaining())
+        self._sock.sendall(data)
+
+    def makefile(self, mode: str = "rb", *_args: Any, **_kwargs: Any) -> io.BufferedReader:
+        if mode != "rb":
+            raise ValueError(f"only binary reading is supported, not {mode!r}")
+        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+def _connect(address: IPAddress, port: int, deadline: _Deadline) -> socket.socket:
+    """TCP connection to the vetted address, within the time left."""
+    return socket.create_connection((str(address), port), deadline.remaining())
+
+
 class _PinnedHTTPConnection(http.client.HTTPConnection):
     """HTTP to a vetted address; the Host header still names the URL's host."""
 
-    def __init__(self, host: str, port: int, address: IPAddress, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout)
+    def __init__(self, host: str, port: int, address: IPAddress, deadline: _Deadline) -> None:
+        super().__init__(host, port, timeout=deadline.remaining())
         self._address = address
+        self._deadline = deadline
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((str(self._address), self.port), self.timeout)
+        sock = _connect(self._address, self.port, self._deadline)
+        self.sock = _DeadlineSocket(sock, self._deadline)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     """HTTPS to a vetted address; SNI and certificate verification use the URL's host name."""
 
     def __init__(
-        self, host: str, port: int, address: IPAddress, timeout: float, context: ssl.SSLContext
+        self, host: str, port: int, address: IPAddress, deadline: _Deadline, context: ssl.SSLContext
     ) -> None:
-        super().__init__(host, port, timeout=timeout, context=context)
+        super().__init__(host, port, timeout=deadline.remaining(), context=context)
         self._address = address
+        self._deadline = deadline
         self._tls_context = context
 
     def connect(self) -> None:
-        raw = socket.create_connection((str(self._address), self.port), self.timeout)
-        self.sock = self._tls_context.wrap_socket(raw, server_hostname=self.host)
+        raw = _connect(self._address, self.port, self._deadline)
+        try:
+            raw.settimeout(self._deadline.remaining())  # the handshake: one call, one timeout
+            tls = self._tls_context.wrap_socket(raw, server_hostname=self.host)
+        except BaseException:
+            raw.close()
+            raise
+        self.sock = _DeadlineSocket(tls, self._deadline)
 
 
 class MediaProbe:
@@ -177,6 +234,7 @@ class MediaProbe:
             answers = self._resolve(target.host, target.port)
         except socket.gaierror:
             raise UrlRefused(f"has a host that does not resolve ({target.host})") from None
+        deadline.remaining()
         addresses: list[IPAddress] = []
         for family, _type, _proto, _name, sockaddr in answers:
             if family not in (socket.AF_INET, socket.AF_INET6):
@@ -209,7 +267,7 @@ class MediaProbe:
             path += "?" + split.query
         last_error: OSError | None = None
         for address in addresses:
-            connection = self._connection(target, address, deadline.remaining())
+            connection = self._connection(target, address, deadline)
             try:
                 headers = {"User-Agent": self.user_agent, "Accept": "image/*, video/*;q=0.9, */*;q=0.1"}
                 if method == "GET":
@@ -227,11 +285,11 @@ class MediaProbe:
         raise last_error
 
     def _connection(
-        self, target: UrlTarget, address: IPAddress, timeout: float
+        self, target: UrlTarget, address: IPAddress, deadline: _Deadline
     ) -> http.client.HTTPConnection:
         if target.scheme == "https":
-            return _PinnedHTTPSConnection(target.host, target.port, address, timeout, self._tls_context)
-        return _PinnedHTTPConnection(target.host, target.port, address, timeout)
+            return _PinnedHTTPSConnection(target.host, target.port, address, deadline, self._tls_context)
+        return _PinnedHTTPConnection(target.host, target.port, address, deadline)
 
     def _drain(self, response: http.client.HTTPResponse, deadline: _Deadline) -> None:
         """Read at most ``max_read_bytes`` (a server may ignore Range and send the whole file)."""
