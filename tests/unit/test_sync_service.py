@@ -13,18 +13,18 @@ from vitrine.core.model import SyncState
 from vitrine.service.sync import SyncService
 from vitrine.settings import Settings
 
-NOW = datetime.now(UTC)
-
 
 def state(**changes: Any) -> SyncState:
+    """Times are relative to the real clock the service reads (a module-level "now" goes stale)."""
+    now = datetime.now(UTC)
     base: dict[str, Any] = {
         "listing_id": "L1",
         "owner_id": "o",
         "version": 2,
         "sent_version": 1,
         "dirty": True,
-        "first_unsent_at": NOW - timedelta(seconds=120),
-        "last_edit_at": NOW - timedelta(seconds=120),
+        "first_unsent_at": now - timedelta(seconds=120),
+        "last_edit_at": now - timedelta(seconds=120),
         "lease_owner": None,
         "lease_expires_at": None,
         "has_data": True,
@@ -107,7 +107,7 @@ def test_a_clean_listing_drops_the_message_and_its_claim(
 def test_a_listing_still_being_edited_re_delays_its_message(
     service: SyncService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = FakeStore(state(last_edit_at=NOW - timedelta(seconds=15)))
+    store = FakeStore(state(last_edit_at=datetime.now(UTC) - timedelta(seconds=15)))
     scheduler = wire(service, store, monkeypatch)
     assert service.process_record(record()) == "delayed"
     ((listing, delay),) = scheduler.scheduled
