@@ -17,20 +17,18 @@ Run: ``make bench`` or ``PYTHONPATH=layers/vitrine:. .venv/bin/python bench/cons
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import sys
 import time
 import uuid
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 
+from devtools.bench_support import handler_output_discarded
 from devtools.local_stack import LocalStack
 from tests.e2e.support import Stack, envelope, media, upsert, wait_for
 from vitrine.core.webhook_signing import signed_headers
@@ -42,22 +40,6 @@ STARTING_MEDIA = 4
 PHOTO_LISTING_MEDIA = 30
 WRITE_METHODS = ("POST", "PUT", "DELETE")
 SYNC_TIMEOUT_SECONDS = 30.0
-
-
-@contextlib.contextmanager
-def handler_output_discarded() -> Iterator[None]:
-    """Send fd 1 to /dev/null meanwhile: the handlers log a JSON line per call to stdout, as on
-    Lambda. Writing them is part of the cost measured; their text is not part of the report."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    with open(os.devnull, "w", encoding="utf-8") as sink:
-        os.dup2(sink.fileno(), 1)
-    try:
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 class Poster:

@@ -28,7 +28,6 @@ import functools
 import io
 import json
 import logging
-import os
 import pstats
 import sys
 import threading
@@ -45,6 +44,7 @@ import botocore.client
 import requests
 
 from devtools.apigw import build_event
+from devtools.bench_support import handler_output_discarded
 from devtools.lambda_runtime import LambdaFunction
 from devtools.local_stack import WEBHOOK_PATH, LocalStack
 from tests.e2e.support import Stack, envelope, media, upsert
@@ -144,22 +144,6 @@ def proxy_event(webhook: Webhook) -> dict[str, Any]:
 def require_accepted(status: int, text: str) -> None:
     if status != 202:
         raise SystemExit(f"webhook answered {status}, not 202: {text[:500]}")
-
-
-@contextlib.contextmanager
-def handler_output_discarded() -> Iterator[None]:
-    """Send fd 1 to /dev/null meanwhile: the handlers log a JSON line per call to stdout, as on
-    Lambda. Writing them is part of the cost measured; their text is not part of the report."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    with open(os.devnull, "w", encoding="utf-8") as sink:
-        os.dup2(sink.fileno(), 1)
-    try:
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 @contextlib.contextmanager
