@@ -98,6 +98,12 @@ class Settings:
     aviv_client_id: str | None
     aviv_client_secret: str | None
 
+    @property
+    def sync_claim_hold_seconds(self) -> int:
+        """How long a sync-schedule claim stays valid: past it, a lost message no longer blocks
+        re-scheduling (the longest a pending message can legitimately take: max delay + a receive)."""
+        return self.max_delay_seconds + SYNC_VISIBILITY_TIMEOUT_SECONDS + 60
+
     @classmethod
     def from_env(cls) -> Settings:
         api_url = _env("AVIV_API_URL", AVIV_SANDBOX_URL).rstrip("/")

@@ -122,11 +122,6 @@ class IngestResult:
         return body
 
 
-def schedule_hold_seconds(consolidation_window: int, max_delay: int, visibility_timeout: int) -> int:
-    """How long a schedule claim stays valid: past it, a lost message no longer blocks re-scheduling."""
-    return max_delay + visibility_timeout + 60
-
-
 def expired_deliveries(deliveries: Mapping[str, tuple[datetime, str]], now: datetime) -> tuple[str, ...]:
     """Delivery records to drop in this write: expired ones, then the oldest past the cap (bounded)."""
     horizon = now - DELIVERY_RETENTION

@@ -30,13 +30,12 @@ from vitrine.core.ingest import (
     RecentListings,
     SyncSchedulingFailed,
     ingest_event,
-    schedule_hold_seconds,
 )
 from vitrine.core.webhook_signing import MAX_BODY_BYTES, SignatureError, verify
 from vitrine.observability import MetricUnit, logger, metrics
 from vitrine.service import PerInstance
 from vitrine.service.http import accepted, problem
-from vitrine.settings import SYNC_VISIBILITY_TIMEOUT_SECONDS, Settings
+from vitrine.settings import Settings
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:
@@ -53,9 +52,7 @@ class IngestService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.recent = RecentListings()
-        self.hold_seconds = schedule_hold_seconds(
-            settings.consolidation_window_seconds, settings.max_delay_seconds, SYNC_VISIBILITY_TIMEOUT_SECONDS
-        )
+        self.hold_seconds = settings.sync_claim_hold_seconds
 
     @cached_property
     def store(self) -> DynamoStateStore:

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from vitrine.adapters.dynamo_store import SK_DESIRED, SK_SENT, DynamoStateStore
 from vitrine.adapters.status_store import StatusStore
 from vitrine.core.errors import AvivNotFound, AvivRetryable, ConcurrentModification
-from vitrine.core.ingest import ensure_sync_scheduled, schedule_hold_seconds
+from vitrine.core.ingest import ensure_sync_scheduled
 from vitrine.core.model import DesiredListing, LastSent
 from vitrine.core.reconcile import (
     Decision,
@@ -63,7 +63,7 @@ from vitrine.core.reconcile import (
 )
 from vitrine.observability import MetricUnit, logger, metrics
 from vitrine.service import PerInstance
-from vitrine.settings import SYNC_VISIBILITY_TIMEOUT_SECONDS, Settings
+from vitrine.settings import Settings
 
 if TYPE_CHECKING:
     # Imported where used: a scheduled run never needs the HTTP layer (powertools' event handler),
@@ -209,9 +209,7 @@ class ReconcileService:
     ) -> None:
         self.settings = settings
         self.policy = policy or policy_from_settings(settings)
-        self.hold_seconds = schedule_hold_seconds(
-            settings.consolidation_window_seconds, settings.max_delay_seconds, SYNC_VISIBILITY_TIMEOUT_SECONDS
-        )
+        self.hold_seconds = settings.sync_claim_hold_seconds
         self.clock = clock or (lambda: datetime.now(UTC))
         # The budget is measured on this (tests pass a fake one to exhaust it deterministically).
         self.monotonic = monotonic

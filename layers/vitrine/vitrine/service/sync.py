@@ -20,11 +20,11 @@ from vitrine.adapters.sqs_scheduler import SqsSyncScheduler, parse_sync_message
 from vitrine.core.builder import ClassifiedDefaults
 from vitrine.core.consolidation import ConsolidationPolicy, next_step, retry_delay_seconds
 from vitrine.core.errors import AvivRetryable, LeaseHeld
-from vitrine.core.ingest import ensure_sync_scheduled, schedule_hold_seconds
+from vitrine.core.ingest import ensure_sync_scheduled
 from vitrine.core.sync import SyncOutcome, sync_listing
 from vitrine.observability import MetricUnit, logger, metrics
 from vitrine.service import PerInstance
-from vitrine.settings import SYNC_VISIBILITY_TIMEOUT_SECONDS, Settings
+from vitrine.settings import Settings
 
 if TYPE_CHECKING:
     from vitrine.adapters.aviv_client import AvivClient
@@ -45,9 +45,7 @@ class SyncService:
             source_system_version=settings.source_system_version,
             default_portals=settings.default_portals,
         )
-        self.hold_seconds = schedule_hold_seconds(
-            settings.consolidation_window_seconds, settings.max_delay_seconds, SYNC_VISIBILITY_TIMEOUT_SECONDS
-        )
+        self.hold_seconds = settings.sync_claim_hold_seconds
         # Unique per Lambda instance: the lease names who is syncing a listing.
         self.worker_id = f"sync-{uuid.uuid4().hex[:12]}"
 
