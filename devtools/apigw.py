@@ -26,11 +26,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from devtools.lambda_runtime import DEFAULT_ACCOUNT_ID, Handler, LambdaFunction, as_lambda_function
+from devtools.loopback_server import LoopbackHTTPServer
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 """API Gateway's request payload quota (REST APIs): bigger requests get 413 before any function runs."""
@@ -250,8 +251,7 @@ class ApiGateway:
         self.stage = stage
         self.max_payload_bytes = max_payload_bytes
         self.ready = threading.Event()
-        self._server = ThreadingHTTPServer((host, port), self._request_handler_class())
-        self._server.daemon_threads = True
+        self._server = LoopbackHTTPServer((host, port), self._request_handler_class())
         self._thread: threading.Thread | None = None
 
     def set_routes(self, routes: Sequence[Route]) -> None:

@@ -50,7 +50,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -59,6 +59,8 @@ from urllib.parse import parse_qs, urlsplit
 import requests as requests_lib
 from jsonschema import Draft7Validator, ValidationError
 from jsonschema.exceptions import best_match
+
+from devtools.loopback_server import LoopbackHTTPServer
 
 logger = logging.getLogger(__name__)
 
@@ -1312,10 +1314,8 @@ class AvivEmulator:
 
 
 # ====================================================================== HTTP plumbing
-class _EmulatorHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
+class _EmulatorHTTPServer(LoopbackHTTPServer):
     allow_reuse_address = True
-    request_queue_size = 128  # the default 5 drops SYNs under a burst of parallel Lambdas (1 s retransmit)
 
     def __init__(
         self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], emulator: AvivEmulator
@@ -1324,13 +1324,6 @@ class _EmulatorHTTPServer(ThreadingHTTPServer):
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__(address, handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that gave up (its timeout) closes its socket: not worth a traceback."""
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            logger.debug("client %s went away", client_address)
-            return
-        super().handle_error(request, client_address)
 
     def track(self, connection: socket.socket, *, open_: bool) -> None:
         with self._connections_lock:

@@ -12,15 +12,16 @@ import logging
 import re
 import socket
 import struct
-import sys
 import threading
 import zlib
 from collections import Counter
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
+
+from devtools.loopback_server import LoopbackHTTPServer
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ class MediaServer:
         self._contents: dict[str, _Content] = {}
         self._delays: dict[str, float] = {}
         self._hits: Counter[str] = Counter()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: LoopbackHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._released = threading.Event()
 
@@ -98,7 +99,7 @@ class MediaServer:
     def start(self) -> MediaServer:
         if self._server is not None:
             return self
-        server = _QuietServer((self._host, self._requested_port), _MediaHandler)
+        server = LoopbackHTTPServer((self._host, self._requested_port), _MediaHandler)
         server.media = self  # type: ignore[attr-defined]
         self._server = server
         self._released.clear()
@@ -201,18 +202,6 @@ class MediaServer:
             content_type, generate = _GENERATORS[suffix]
             content = _Content(generate(key), content_type)
         return 200, content, delay
-
-
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128  # parallel downloads must not overflow the default backlog of 5
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A downloader that gave up (timeout) closes its socket: not worth a traceback."""
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            logger.debug("media client %s went away", client_address)
-            return
-        super().handle_error(request, client_address)
 
 
 def _normalise(path: str) -> str:
