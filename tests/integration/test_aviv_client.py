@@ -363,7 +363,7 @@ def test_backoff_grows_and_stays_under_the_cap(harness: Harness, emu: AvivEmulat
 
 def test_timeout_is_retried_then_succeeds(harness: Harness, emu: AvivEmulator) -> None:
     emu.inject_faults(1, timeout=True, paths="/classifieds", hang_seconds=5)
-    client = harness.client(read_timeout=0.3)
+    client = harness.client(read_timeout=1.0)
     assert client.find_by_offerer_estate_id("L-x") == []
     assert [r.status for r in api_calls(emu)] == [None, 200]
     assert len(harness.sleeps) == 1
@@ -372,7 +372,7 @@ def test_timeout_is_retried_then_succeeds(harness: Harness, emu: AvivEmulator) -
 def test_timeouts_beyond_the_budget_are_retryable(harness: Harness, emu: AvivEmulator) -> None:
     emu.inject_faults(2, timeout=True, paths="/classifieds", hang_seconds=5)
     with pytest.raises(AvivRetryable, match="Timeout"):
-        harness.client(read_timeout=0.3, max_attempts=2).find_by_offerer_estate_id("L-x")
+        harness.client(read_timeout=1.0, max_attempts=2).find_by_offerer_estate_id("L-x")
     assert len(api_calls(emu)) == 2
 
 
