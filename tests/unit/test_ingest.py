@@ -16,7 +16,7 @@ import pytest
 
 from devtools.moto_atomic import make_moto_dynamodb_writes_atomic
 from tests.support.aws import dynamodb_client, make_tables, mocked_aws
-from vitrine.adapters.dynamo_store import DynamoStateStore
+from vitrine.adapters.dynamo_store import DynamoStateStore, pack_delivery_log, unpack_delivery_log
 from vitrine.core.errors import ConcurrentModification, ValidationFailed
 from vitrine.core.events import parse_event
 from vitrine.core.ingest import (
@@ -31,6 +31,7 @@ from vitrine.core.ingest import (
     expired_deliveries,
     ingest_event,
 )
+from vitrine.core.model import body_digest, delivery_key
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 HOLD = 900
@@ -127,11 +128,11 @@ def ingest(
     *,
     clock: Clock | None = None,
     recent: RecentListings | None = None,
-    digest: str = "d",
+    digest: str = "",
 ) -> IngestResult:
     return ingest_event(
         ev,
-        delivery(webhook_id, digest),
+        delivery(webhook_id, digest or body_digest(b"the body")),
         store=store,
         scheduler=scheduler,
         clock=clock or Clock(),
@@ -148,7 +149,7 @@ def test_first_event_is_stored_with_its_delivery_and_one_sync_is_scheduled(store
     assert scheduler.sent == [("L1", 60)]
     snapshot = store.load_ingest_snapshot("L1")
     assert snapshot is not None and snapshot.dirty and snapshot.indexed
-    assert snapshot.deliveries is not None and set(snapshot.deliveries) == {"w1"}
+    assert snapshot.deliveries is not None and set(snapshot.deliveries) == {delivery_key("w1")}
     assert snapshot.sync_scheduled_until == T0 + timedelta(milliseconds=10, seconds=HOLD)
     assert list(store.dirty_listings()) == ["L1"]
 
@@ -189,7 +190,7 @@ def test_a_repeated_delivery_is_a_duplicate_and_changes_nothing(store: DynamoSta
     desired = store.load_desired("L1")
     assert desired is not None and len(desired.media) == 2
     with pytest.raises(DeliveryConflict):
-        ingest(store, scheduler, ev, "w1", digest="another body")
+        ingest(store, scheduler, ev, "w1", digest=body_digest(b"another body"))
 
 
 def test_a_concurrent_writer_makes_the_cached_write_fail_and_the_event_is_reapplied(
@@ -251,7 +252,8 @@ def test_an_unchanged_event_records_its_delivery_and_schedules_nothing_on_a_clea
     assert not same.changed and not same.sync_scheduled
     assert same.to_body()["unchanged"] is True
     snapshot = store.load_ingest_snapshot("L1")
-    assert snapshot is not None and snapshot.deliveries is not None and "w2" in snapshot.deliveries
+    assert snapshot is not None and snapshot.deliveries is not None
+    assert delivery_key("w2") in snapshot.deliveries
     assert ingest(store, scheduler, event(), "w2").duplicate
 
 
@@ -303,7 +305,7 @@ def test_state_dependent_errors_write_nothing(store: DynamoStateStore) -> None:
         ingest(store, Scheduler(), event("media.updated", media=media(42)), "w2")
     snapshot = store.load_ingest_snapshot("L1")
     assert snapshot is not None and snapshot.desired.version == 1
-    assert snapshot.deliveries is not None and "w2" not in snapshot.deliveries
+    assert snapshot.deliveries is not None and delivery_key("w2") not in snapshot.deliveries
 
 
 def test_concurrent_webhooks_on_one_listing_all_land_with_one_message(store: DynamoStateStore) -> None:
@@ -350,7 +352,8 @@ def test_expired_deliveries_leave_the_item(store: DynamoStateStore) -> None:
     later = Clock(T0 + DELIVERY_RETENTION + timedelta(minutes=1))
     ingest(store, Scheduler(), event("media.added", media=media(4)), "w-new", clock=later)
     snapshot = store.load_ingest_snapshot("L1")
-    assert snapshot is not None and snapshot.deliveries is not None and set(snapshot.deliveries) == {"w-new"}
+    assert snapshot is not None and snapshot.deliveries is not None
+    assert set(snapshot.deliveries) == {delivery_key("w-new")}
 
 
 class MemoryClaims:
@@ -400,14 +403,14 @@ def test_a_300_media_listing_with_a_full_delivery_map_stays_far_below_the_item_l
     }
     clock = Clock()
     ingest(store, Scheduler(), event(listing=listing), "w0", clock=clock, recent=RecentListings())
-    deliveries = {
-        f"msg_{n:032x}": {"S": f"2026-11-27T10:00:00.000000Z {'f' * 32}"} for n in range(MAX_DELIVERIES)
+    full_log = {
+        delivery_key(f"msg_{n:032x}"): (T0 + timedelta(seconds=n), f"{n:016x}") for n in range(MAX_DELIVERIES)
     }
     client.inner.update_item(
         TableName="vitrine-StateTable",
         Key={"pk": {"S": "LISTING#L1"}, "sk": {"S": "DESIRED"}},
-        UpdateExpression="SET deliveries = :d",
-        ExpressionAttributeValues={":d": {"M": deliveries}},
+        UpdateExpression="SET deliveryLog = :d",
+        ExpressionAttributeValues={":d": {"B": pack_delivery_log(full_log)}},
     )
     item = client.inner.get_item(
         TableName="vitrine-StateTable", Key={"pk": {"S": "LISTING#L1"}, "sk": {"S": "DESIRED"}}
@@ -421,3 +424,56 @@ def test_a_300_media_listing_with_a_full_delivery_map_stays_far_below_the_item_l
         return len(value) if isinstance(value, (bytes, str)) else 8
 
     assert size(item) < 250_000, size(item)
+    assert len(item["deliveryLog"]["B"]) == 1 + 24 * MAX_DELIVERIES, "a delivery costs the item 24 bytes"
+
+
+def test_the_delivery_log_round_trips_through_its_binary_form() -> None:
+    log = {
+        delivery_key("msg_1"): (T0, "0123456789abcdef"),
+        delivery_key("a webhook-id of any length " * 20): (T0 + timedelta(hours=30), body_digest(b"{}")),
+        delivery_key("w"): (T0 + timedelta(days=1), body_digest(b"")),
+    }
+    packed = pack_delivery_log(log)
+    assert unpack_delivery_log(packed) == log
+    assert len(packed) == 1 + 3 * 24
+    assert unpack_delivery_log(pack_delivery_log({})) == {}
+    for unknown in (b"", b"\x07", packed[:-1]):
+        with pytest.raises(ValueError, match="format"):
+            unpack_delivery_log(unknown)
+
+
+def test_the_item_grows_by_a_few_bytes_per_delivery_not_by_a_map_entry(
+    store: DynamoStateStore, client: RecordingClient
+) -> None:
+    """Every write to an item costs write units in proportion to its size, so the dedupe records
+    of a busy listing must stay small: one binary log, 24 bytes a delivery."""
+    recent, clock = RecentListings(), Clock()
+    ingest(store, Scheduler(), event(), "msg_0", clock=clock, recent=recent)
+    for n in range(1, 200):
+        ev = event("media.updated", media=media(n % 2, title=f"Titre {n}"))
+        digest = body_digest(str(n).encode())
+        ingest(store, Scheduler(), ev, f"msg_{uuid_like(n)}", clock=clock, recent=recent, digest=digest)
+    item = client.inner.get_item(
+        TableName="vitrine-StateTable", Key={"pk": {"S": "LISTING#L1"}, "sk": {"S": "DESIRED"}}
+    )["Item"]
+    assert "deliveries" not in item
+    assert len(item["deliveryLog"]["B"]) == 1 + 200 * 24
+    snapshot = store.load_ingest_snapshot("L1")
+    assert snapshot is not None and snapshot.deliveries is not None and len(snapshot.deliveries) == 200
+    assert snapshot.ingest_seq == 200
+
+
+def uuid_like(n: int) -> str:
+    return f"{n:08x}-aaaa-4bbb-8ccc-{n:012x}"
+
+
+def test_a_stale_cache_cannot_miss_a_delivery_recorded_by_another_instance(store: DynamoStateStore) -> None:
+    """A delivery recorded without a new version (the event changed nothing) still moves the
+    ingest sequence: another instance's cached snapshot, which has not seen it, cannot record the
+    same webhook-id as new."""
+    first_instance, second_instance = RecentListings(), RecentListings()
+    ingest(store, Scheduler(), event(), "w1", recent=first_instance)
+    unchanged = ingest(store, Scheduler(), event(), "w2", recent=second_instance)
+    assert not unchanged.changed
+    retried = ingest(store, Scheduler(), event(), "w2", recent=first_instance)
+    assert retried.duplicate

@@ -26,6 +26,7 @@ from __future__ import annotations
 import gzip
 import heapq
 import json
+import struct
 import zlib
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -64,7 +65,7 @@ _MANAGED_DESIRED_ATTRIBUTES = frozenset(
         "pk", "sk", "listingId", "ownerId", "intermediaryId", "portals", "deleted", "version",
         "lastSequence", "updatedAt", "hasData", "data", "specific", "media", "sentVersion", "dirty",
         "firstUnsentAt", "lastEditAt", "dirtyShard", "dirtySince", "leaseOwner", "leaseExpiresAt",
-        "rejection", "syncScheduledUntil", "watchShard", "watchDue", "deliveries",
+        "rejection", "syncScheduledUntil", "watchShard", "watchDue", "deliveryLog", "ingestSeq",
     }
 )  # fmt: skip
 
@@ -175,6 +176,36 @@ def _from_item(item: Mapping[str, Any]) -> dict[str, Any]:
     return {name: _deserializer.deserialize(value) for name, value in item.items()}
 
 
+# One delivery-log entry: 12-byte key, received-at (unix seconds), 8-byte body digest.
+_DELIVERY_ENTRY = struct.Struct(">12sI8s")
+_DELIVERY_LOG_FORMAT = b"\x01"
+# Undoing a delivery re-reads and rewrites the log; concurrent webhooks on the listing may make a
+# few attempts fail.
+_MAX_UNDO_ATTEMPTS = 16
+
+
+def pack_delivery_log(log: Mapping[str, tuple[datetime, str]]) -> bytes:
+    """The delivery log as one binary attribute, 24 bytes an entry.
+
+    One opaque value rather than a map of webhook-ids: the item (so every write's cost, in DynamoDB
+    write units as in moto's time) no longer grows by a map entry per delivery, and ingest's
+    conditional write guards the whole log through ``ingestSeq``.
+    """
+    pack, raw = _DELIVERY_ENTRY.pack, bytes.fromhex
+    entries = (pack(raw(key), int(at.timestamp()), raw(digest)) for key, (at, digest) in log.items())
+    return _DELIVERY_LOG_FORMAT + b"".join(entries)
+
+
+def unpack_delivery_log(packed: bytes) -> dict[str, tuple[datetime, str]]:
+    if packed[:1] != _DELIVERY_LOG_FORMAT or (len(packed) - 1) % _DELIVERY_ENTRY.size:
+        raise ValueError("unknown delivery log format")
+    moment = datetime.fromtimestamp
+    return {
+        key.hex(): (moment(seconds, UTC), digest.hex())
+        for key, seconds, digest in _DELIVERY_ENTRY.iter_unpack(memoryview(packed)[1:])
+    }
+
+
 def _optional_int(value: Any) -> int | None:
     return None if value is None else int(value)
 
@@ -202,23 +233,14 @@ class _Update:
         self.values[placeholder] = _to_av(value)
         return placeholder
 
-    def path(self, attribute: str, key: str) -> str:
-        return f"{self.name(attribute)}.{self.name(key)}"
-
     def set(self, attribute: str, value: Any) -> None:
         self.sets.append(f"{self.name(attribute)} = {self.value(value)}")
 
     def set_if_not_exists(self, attribute: str, source: str, value: Any) -> None:
         self.sets.append(f"{self.name(attribute)} = if_not_exists({self.name(source)}, {self.value(value)})")
 
-    def set_path(self, attribute: str, key: str, value: Any) -> None:
-        self.sets.append(f"{self.path(attribute, key)} = {self.value(value)}")
-
     def remove(self, attribute: str) -> None:
         self.removes.append(self.name(attribute))
-
-    def remove_path(self, attribute: str, key: str) -> None:
-        self.removes.append(self.path(attribute, key))
 
     def condition(self, clause: str) -> None:
         self.conditions.append(clause)
@@ -228,9 +250,6 @@ class _Update:
 
     def require_absent(self, attribute: str) -> None:
         self.conditions.append(f"attribute_not_exists({self.name(attribute)})")
-
-    def require_path_absent(self, attribute: str, key: str) -> None:
-        self.conditions.append(f"attribute_not_exists({self.path(attribute, key)})")
 
     def require_absent_or_at_most(self, attribute: str, value: Any) -> None:
         name = self.name(attribute)
@@ -383,27 +402,21 @@ class DynamoStateStore:
         item = self._get(listing_id, SK_DESIRED)
         if item is None or "version" not in item:
             return None
-        deliveries: dict[str, tuple[datetime, str]] | None = None
-        if "deliveries" in item:
-            deliveries = {}
-            for webhook_id, raw in item["deliveries"].items():
-                at, _, digest = str(raw).partition(" ")
-                moment = parse_time(at)
-                if moment is not None:
-                    deliveries[str(webhook_id)] = (moment, digest)
         return IngestSnapshot(
             desired=self._desired_from_item(listing_id, item),
             dirty=bool(item.get("dirty", False)),
             indexed="dirtyShard" in item,
             sync_scheduled_until=parse_time(item.get("syncScheduledUntil")),
-            deliveries=deliveries,
+            deliveries=unpack_delivery_log(bytes(item["deliveryLog"])) if "deliveryLog" in item else None,
+            ingest_seq=_optional_int(item.get("ingestSeq")),
         )
 
     def commit_ingest(self, write: IngestWrite) -> IngestSnapshot:
         """One conditional UpdateItem: the changed desired attributes, the delivery record, the claim.
 
         Conditions (any failure → ConcurrentModification, the caller re-reads and re-applies):
-        the version is the one read (or the item does not exist yet); the webhook-id is not recorded;
+        the version and the ingest sequence are the ones read (or the item does not exist yet), so
+        the delivery log rewritten here is the one checked for this webhook-id;
         when the write relies on the listing being dirty, it still is (a sync may have cleaned it);
         a claim is taken only if none is live, and a live claim the write relies on is still there.
         Only attributes that changed are written, so a burst of small edits stays a small write.
@@ -456,16 +469,18 @@ class DynamoStateStore:
         elif write.expect_claim is not None:
             update.require("syncScheduledUntil", format_time(write.expect_claim))
 
-        record = f"{now} {write.delivery.body_digest}"
-        if previous is None or previous.deliveries is None:
-            update.set("deliveries", {write.delivery.webhook_id: record})
-            if previous is not None:
-                update.require_absent("deliveries")
-        else:
-            update.set_path("deliveries", write.delivery.webhook_id, record)
-            update.require_path_absent("deliveries", write.delivery.webhook_id)
-            for webhook_id in write.expired_deliveries:
-                update.remove_path("deliveries", webhook_id)
+        deliveries = dict(previous.deliveries or {}) if previous is not None else {}
+        for key in write.expired_deliveries:
+            deliveries.pop(key, None)
+        deliveries[write.delivery.key] = (write.now, write.delivery.body_digest)
+        update.set("deliveryLog", pack_delivery_log(deliveries))
+        ingest_seq = (previous.ingest_seq or 0) + 1 if previous is not None else 1
+        update.set("ingestSeq", ingest_seq)
+        if previous is not None:
+            if previous.ingest_seq is None:
+                update.require_absent("ingestSeq")
+            else:
+                update.require("ingestSeq", previous.ingest_seq)
 
         try:
             self._client.update_item(
@@ -477,27 +492,43 @@ class DynamoStateStore:
                     f"listing {write.listing_id}: changed since it was read"
                 ) from error
             raise
-        deliveries = dict(previous.deliveries or {}) if previous is not None else {}
-        for webhook_id in write.expired_deliveries:
-            deliveries.pop(webhook_id, None)
-        deliveries[write.delivery.webhook_id] = (write.now, write.delivery.body_digest)
         return IngestSnapshot(
             desired=after,
             dirty=dirty_after,
             indexed=indexed_after,
             sync_scheduled_until=write.claim_until or (previous.sync_scheduled_until if previous else None),
             deliveries=deliveries,
+            ingest_seq=ingest_seq,
         )
 
-    def undo_ingest(self, listing_id: str, webhook_id: str, claim_until: datetime) -> None:
-        """Forget a delivery whose sync message could not be sent, and its claim if still ours."""
-        self._client.update_item(
-            TableName=self.table_name,
-            Key=self._key(listing_id, SK_DESIRED),
-            UpdateExpression="REMOVE #deliveries.#webhook",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeNames={"#deliveries": "deliveries", "#webhook": webhook_id},
-        )
+    def undo_ingest(self, listing_id: str, delivery_key: str, claim_until: datetime) -> None:
+        """Forget a delivery whose sync message could not be sent, and its claim if still ours.
+
+        The log is rewritten under the same ``ingestSeq`` condition as ingest's writes, and the
+        sequence bumped, so a concurrent webhook that read the log cannot write the delivery back.
+        """
+        for _ in range(_MAX_UNDO_ATTEMPTS):
+            snapshot = self.load_ingest_snapshot(listing_id)
+            if snapshot is None or snapshot.deliveries is None or delivery_key not in snapshot.deliveries:
+                break
+            remaining = {k: v for k, v in snapshot.deliveries.items() if k != delivery_key}
+            update = _Update()
+            update.set("deliveryLog", pack_delivery_log(remaining))
+            update.set("ingestSeq", (snapshot.ingest_seq or 0) + 1)
+            if snapshot.ingest_seq is None:
+                update.require_absent("ingestSeq")
+            else:
+                update.require("ingestSeq", snapshot.ingest_seq)
+            try:
+                self._client.update_item(
+                    TableName=self.table_name, Key=self._key(listing_id, SK_DESIRED), **update.render()
+                )
+                break
+            except ClientError as error:
+                if not _is_condition_failure(error):
+                    raise
+        else:
+            raise ConcurrentModification(f"listing {listing_id}: could not forget delivery {delivery_key}")
         try:
             self._client.update_item(
                 TableName=self.table_name,

@@ -5,8 +5,9 @@ pending for the listing — in **one conditional write** per webhook, because th
 
 * the new desired state, conditional on the version that was read (concurrent webhooks on one
   listing never lose an update: the loser re-reads and re-applies);
-* the webhook's delivery record (``webhook-id`` → when, body digest), conditional on its absence:
-  a repeated delivery is answered as a duplicate and changes nothing, for at least 24 hours;
+* the webhook's delivery record (a key of its ``webhook-id`` → when, body digest) in the listing's
+  delivery log, conditional on the log being the one read: a repeated delivery is answered as a
+  duplicate and changes nothing, for at least 24 hours;
 * the sync-schedule claim (``syncScheduledUntil``) when no sync message is pending yet, after
   which the one message is sent.
 
@@ -34,11 +35,10 @@ logger = logging.getLogger(__name__)
 MAX_WRITE_ATTEMPTS = 64
 # Delivery records are kept this long (Standard Webhooks senders retry for about a day).
 DELIVERY_RETENTION = timedelta(hours=48)
-# Bounds on the delivery records one listing keeps, so its item stays small: expired ones are
-# pruned a few at a time, and past the cap the oldest go first (only a listing edited more than
-# ~20 times an hour for two days would dedupe over less than 48 h).
+# Bound on the delivery records one listing keeps (about 33 bytes each), so its item stays small:
+# expired ones are dropped on the next write, and past the cap the oldest go first (only a listing
+# edited more than ~20 times an hour for two days would dedupe over less than 48 h).
 MAX_DELIVERIES = 1000
-MAX_PRUNED_PER_WRITE = 50
 
 
 class SyncSchedulingFailed(VitrineError):
@@ -58,7 +58,7 @@ class IngestStore(Protocol):
         """Apply ``write`` atomically or raise ConcurrentModification; returns the listing after it."""
         ...
 
-    def undo_ingest(self, listing_id: str, webhook_id: str, claim_until: datetime) -> None:
+    def undo_ingest(self, listing_id: str, delivery_key: str, claim_until: datetime) -> None:
         """The sync message could not be sent: forget the delivery and the claim, so a retry redoes both."""
         ...
 
@@ -123,14 +123,11 @@ class IngestResult:
 
 
 def expired_deliveries(deliveries: Mapping[str, tuple[datetime, str]], now: datetime) -> tuple[str, ...]:
-    """Delivery records to drop in this write: expired ones, then the oldest past the cap (bounded)."""
+    """Delivery keys to drop in this write: expired ones, then the oldest past the cap."""
     horizon = now - DELIVERY_RETENTION
     by_age = sorted(deliveries.items(), key=lambda item: item[1][0])
     over_cap = max(0, len(by_age) + 1 - MAX_DELIVERIES)
-    dropped = [
-        webhook_id for index, (webhook_id, (at, _)) in enumerate(by_age) if at < horizon or index < over_cap
-    ]
-    return tuple(dropped[:MAX_PRUNED_PER_WRITE])
+    return tuple(key for index, (key, (at, _)) in enumerate(by_age) if at < horizon or index < over_cap)
 
 
 def ingest_event(
@@ -155,8 +152,8 @@ def ingest_event(
         snapshot = recent.get(event.listing_id) if attempt == 0 else None
         if snapshot is None:
             snapshot = store.load_ingest_snapshot(event.listing_id)
-        if snapshot is not None and snapshot.deliveries and delivery.webhook_id in snapshot.deliveries:
-            if snapshot.deliveries[delivery.webhook_id][1] != delivery.body_digest:
+        if snapshot is not None and snapshot.deliveries and delivery.key in snapshot.deliveries:
+            if snapshot.deliveries[delivery.key][1] != delivery.body_digest:
                 raise DeliveryConflict(
                     f"webhook-id {delivery.webhook_id} was already used for a different body"
                 )
@@ -186,7 +183,7 @@ def ingest_event(
                 scheduler.schedule(event.listing_id, consolidation_window)
             except Exception as exc:
                 recent.forget(event.listing_id)
-                store.undo_ingest(event.listing_id, delivery.webhook_id, write.claim_until)
+                store.undo_ingest(event.listing_id, delivery.key, write.claim_until)
                 raise SyncSchedulingFailed(
                     f"listing {event.listing_id}: could not schedule its sync: {exc}"
                 ) from exc

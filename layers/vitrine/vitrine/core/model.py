@@ -6,6 +6,7 @@ what it would post to AVIV; the Python side uses snake_case attributes.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -209,13 +210,32 @@ def retry_media_version(version: str | None, attempt: int) -> str:
     return f"{base_media_version(version) or ''}{RETRY_SUFFIX}{attempt}"
 
 
+def delivery_key(webhook_id: str) -> str:
+    """The fixed-size key a delivery is remembered by (96 bits of SHA-256 of its ``webhook-id``).
+
+    Senders choose ids of any length; a listing keeps up to a thousand of them, so each is stored as
+    12 bytes. A collision between two ids of one listing within the dedupe window is ~2^-77 likely.
+    """
+    return hashlib.sha256(webhook_id.encode()).hexdigest()[:24]
+
+
+def body_digest(raw_body: bytes) -> str:
+    """64 bits of SHA-256 of a webhook's exact body (16 hex digits): enough to tell a sender that
+    re-used a ``webhook-id`` for another body, and 8 bytes in the listing's delivery log."""
+    return hashlib.sha256(raw_body).hexdigest()[:16]
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """One webhook delivery: its id, the digest of its exact body, when it was received."""
+    """One webhook delivery: its id, the digest of its exact body (see body_digest), when it was received."""
 
     webhook_id: str
     body_digest: str
     received_at: datetime
+
+    @property
+    def key(self) -> str:
+        return delivery_key(self.webhook_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,8 +246,11 @@ class IngestSnapshot:
     dirty: bool
     indexed: bool  # present in the sweep's DirtyIndex
     sync_scheduled_until: datetime | None
-    # webhook-id → (received at, body digest); None when the item has no delivery map yet.
+    # delivery key (see delivery_key) → (received at, body digest); None: no delivery recorded yet.
     deliveries: Mapping[str, tuple[datetime, str]] | None = None
+    # Bumped by every ingest write: the write is conditional on it, so the delivery log read is
+    # still the log written over (None: the item has none yet).
+    ingest_seq: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +261,7 @@ class IngestWrite:
     previous: IngestSnapshot | None
     desired: DesiredListing | None  # None: the state is unchanged, only the delivery is recorded
     delivery: Delivery
-    expired_deliveries: tuple[str, ...]
+    expired_deliveries: tuple[str, ...]  # delivery keys to forget in this write
     claim_until: datetime | None  # take the sync-schedule claim until then
     expect_claim: datetime | None  # a pending sync was seen: it must still be there
     now: datetime

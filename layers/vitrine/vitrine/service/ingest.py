@@ -11,7 +11,6 @@ while the listing's own conditional write can carry the delivery record for free
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -31,6 +30,7 @@ from vitrine.core.ingest import (
     SyncSchedulingFailed,
     ingest_event,
 )
+from vitrine.core.model import body_digest
 from vitrine.core.webhook_signing import MAX_BODY_BYTES, SignatureError, verify
 from vitrine.observability import MetricUnit, logger, metrics
 from vitrine.service import PerInstance
@@ -95,7 +95,7 @@ class IngestService:
         logger.append_keys(listing_id=event.listing_id, event_type=event.type)
         delivery = Delivery(
             webhook_id=webhook_id,
-            body_digest=hashlib.sha256(raw_body).hexdigest()[:32],
+            body_digest=body_digest(raw_body),
             received_at=datetime.now(UTC),
         )
         try:
