@@ -360,6 +360,23 @@ def test_a_name_with_one_private_answer_among_public_ones_is_refused(monkeypatch
     assert result.reason == "resolves to a link-local address (169.254.169.254)"
 
 
+def test_a_hanging_name_lookup_cannot_hold_the_probe_past_its_timeout() -> None:
+    """The system resolver takes no timeout; the probe stops waiting for it at its deadline."""
+    released = threading.Event()
+
+    def hanging(*_args: Any) -> list[tuple[Any, ...]]:
+        released.wait(10)
+        return []
+
+    started = time.monotonic()
+    try:
+        result = MediaProbe(timeout_seconds=0.5, resolver=hanging).probe("https://slow-dns.example/a.jpg")
+    finally:
+        released.set()
+    assert (result.usable, result.reason) == (False, "does not answer within 0.5 s")
+    assert time.monotonic() - started < 3
+
+
 def test_an_unknown_name_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "getaddrinfo", _resolve_as({}))
     result = MediaProbe().probe("http://nowhere.example/photo.jpg")

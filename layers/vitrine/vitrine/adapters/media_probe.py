@@ -13,8 +13,8 @@ chosen by a webhook, so (see ``vitrine.core.url_safety``):
 * one overall deadline (5 s by default) and at most 1 MB read. The deadline is a real total
   bound: before every blocking socket operation (connect, TLS handshake, send, each read of the
   status line, headers and body) the socket's timeout is set to the time left, so a server
-  answering one byte at a time cannot hold a probe past it. (Name resolution uses the system
-  resolver, which takes no timeout; the deadline is checked before and after it.)
+  answering one byte at a time cannot hold a probe past it. Name resolution (the system resolver
+  takes no timeout) runs in a daemon thread the probe waits for only until the deadline.
 
 The result says, in words an owner understands, what the URL answered ("answers 404").
 """
@@ -25,6 +25,7 @@ import http.client
 import io
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -221,20 +222,36 @@ class MediaProbe:
 
     # ------------------------------------------------------------------ steps
 
-    def _resolve(self, host: str, port: int) -> Sequence[tuple[Any, ...]]:
+    def _resolve(self, host: str, port: int, deadline: _Deadline) -> Sequence[tuple[Any, ...]]:
+        """``getaddrinfo`` within the deadline: a resolver that hangs is left to finish on its own."""
         resolver = self._resolver or socket.getaddrinfo
-        return resolver(host, port, 0, socket.SOCK_STREAM)
+        outcome: list[Sequence[tuple[Any, ...]] | BaseException] = []
+        done = threading.Event()
+
+        def resolve() -> None:
+            try:
+                outcome.append(resolver(host, port, 0, socket.SOCK_STREAM))
+            except BaseException as exc:  # handed to the waiting thread
+                outcome.append(exc)
+            finally:
+                done.set()
+
+        threading.Thread(target=resolve, name=f"resolve {host}", daemon=True).start()
+        if not done.wait(deadline.remaining()):
+            raise TimeoutError
+        answer = outcome[0]
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
 
     def _vetted_addresses(self, target: UrlTarget, deadline: _Deadline) -> list[IPAddress]:
         """Every address of the host, all checked; a literal needs no resolution."""
         if target.literal_address is not None:
             return [target.literal_address]
-        deadline.remaining()
         try:
-            answers = self._resolve(target.host, target.port)
+            answers = self._resolve(target.host, target.port, deadline)
         except socket.gaierror:
             raise UrlRefused(f"has a host that does not resolve ({target.host})") from None
-        deadline.remaining()
         addresses: list[IPAddress] = []
         for family, _type, _proto, _name, sockaddr in answers:
             if family not in (socket.AF_INET, socket.AF_INET6):
