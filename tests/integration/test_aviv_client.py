@@ -10,6 +10,7 @@ import email.utils
 import json
 import logging
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -142,7 +143,7 @@ def test_one_token_across_many_calls_and_two_clients_sharing_the_table(
     assert emu.token_requests() == 1
     assert len(api_calls(emu)) == 6
     tokens = {header(r, "Authorization") for r in api_calls(emu)}
-    assert len(tokens) == 1 and next(iter(tokens), "").startswith("Bearer ")
+    assert len(tokens) == 1 and (next(iter(tokens)) or "").startswith("Bearer ")
 
 
 def test_token_request_is_avivs_json_client_credentials_body(client: AvivClient, emu: AvivEmulator) -> None:
@@ -553,3 +554,42 @@ def test_build_from_settings_with_secrets_manager(
     build_aviv_client(settings).find_by_offerer_estate_id("L-x")
     build_aviv_client(settings).find_by_offerer_estate_id("L-x")  # a second instance reuses the token
     assert emu.token_requests() == 1
+
+
+# ---------------------------------------------------------------------------- time limit
+def test_a_time_limit_cuts_a_hanging_call_short(harness: Harness, emu: AvivEmulator) -> None:
+    client = harness.client()
+    client.find_by_offerer_estate_id("L-x")  # token cached
+    emu.inject_faults(3, timeout=True, paths="/classifieds", hang_seconds=5)
+    started = time.monotonic()
+    with pytest.raises(AvivRetryable), client.time_limit(0.5):
+        client.find_by_offerer_estate_id("L-x")
+    assert time.monotonic() - started < 2.5, "the 10 s read timeout was cut to the time left"
+    assert len(api_calls(emu, "GET")) == 2, "one attempt within the limit, none after it"
+    assert harness.sleeps == []
+
+
+def test_a_time_limit_skips_a_retry_whose_wait_would_reach_it(harness: Harness, emu: AvivEmulator) -> None:
+    client = harness.client()
+    client.find_by_offerer_estate_id("L-x")
+    emu.inject_faults(1, status=503, retry_after=2.0, paths="/classifieds")
+    with pytest.raises(AvivRetryable, match="503"), client.time_limit(1.5):
+        client.find_by_offerer_estate_id("L-x")
+    assert harness.sleeps == [], "waiting 2 s would pass the 1.5 s limit: not retried"
+    with client.time_limit(30):
+        emu.inject_faults(1, status=503, retry_after=2.0, paths="/classifieds")
+        assert client.find_by_offerer_estate_id("L-x") == []
+    assert harness.sleeps == [2.0], "with time left, Retry-After is honoured as usual"
+
+
+def test_a_time_limit_covers_the_token_fetch_and_ends_with_its_block(
+    harness: Harness, emu: AvivEmulator
+) -> None:
+    client = harness.client()
+    emu.inject_faults(3, timeout=True, paths="/oauth/token", hang_seconds=5)
+    started = time.monotonic()
+    with pytest.raises(AvivRetryable), client.time_limit(0.5):
+        client.find_by_offerer_estate_id("L-x")
+    assert time.monotonic() - started < 2.5
+    emu.reset()
+    assert client.find_by_offerer_estate_id("L-x") == [], "outside the block, no limit applies"

@@ -4,6 +4,7 @@ the Lambda timeout, whatever the configured budget says."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from threading import Lock
@@ -17,8 +18,10 @@ from vitrine.core.reconcile import ReconcilePolicy
 from vitrine.service.reconcile import (
     AWS_CALLS_ALLOWANCE_SECONDS,
     MAX_URL_CHECKS_PER_LISTING,
+    TOKEN_WAIT_ALLOWANCE_SECONDS,
     ListingReport,
     ReconcileService,
+    listing_tail_seconds,
     listing_worst_case_seconds,
 )
 from vitrine.settings import Settings
@@ -85,8 +88,26 @@ class SlowListings:
         return ListingReport(listing_id)
 
 
+@dataclass
+class LimitedAviv:
+    """Records the time limit the run gives each listing's AVIV calls."""
+
+    config: AvivClientConfig = AVIV
+    limits: list[float] = field(default_factory=list)
+
+    @contextmanager
+    def time_limit(self, seconds: float) -> Iterator[None]:
+        self.limits.append(seconds)
+        yield
+
+
 def service_with(
-    clock: FakeClock, *, budget: int, concurrency: int = 1, policy: ReconcilePolicy | None = None
+    clock: FakeClock,
+    *,
+    budget: int,
+    concurrency: int = 1,
+    policy: ReconcilePolicy | None = None,
+    aviv: Any = None,
 ) -> ReconcileService:
     settings = replace(
         Settings.from_env(), reconcile_budget_seconds=budget, reconcile_concurrency=concurrency
@@ -96,7 +117,7 @@ def service_with(
         policy=policy or ReconcilePolicy(),
         store=FakeStore(),  # type: ignore[arg-type]
         status_store=FakeStatusStore(listings=50),  # type: ignore[arg-type]
-        aviv=FakeAviv(),  # type: ignore[arg-type]
+        aviv=aviv or FakeAviv(),  # type: ignore[arg-type]
         notifier=object(),  # type: ignore[arg-type]
         scheduler=object(),
         probe=type("Probe", (), {"timeout_seconds": 5.0})(),
@@ -161,3 +182,30 @@ def test_less_time_left_than_one_listing_needs_starts_nothing() -> None:
     service.reconcile_listing = listings  # type: ignore[method-assign]
     report = service.run(remaining_ms=int(service.listing_margin_seconds() * 1000) - 1)
     assert listings.started_at == [] and report.budget_exhausted
+
+
+@pytest.mark.parametrize("auto_media_retry", [False, True])
+def test_each_listing_s_aviv_calls_must_end_a_tail_before_the_lambda_does(auto_media_retry: bool) -> None:
+    """The start cutoff assumes a cached token; a token fetch can take longer, so the AVIV client
+    is told when to give up: the Lambda's end minus what a listing needs after its AVIV calls."""
+    clock = FakeClock()
+    aviv = LimitedAviv()
+    policy = ReconcilePolicy(auto_media_retry=auto_media_retry)
+    service = service_with(clock, budget=240, policy=policy, aviv=aviv)
+    listings = SlowListings(clock, seconds=50.0)
+    service.reconcile_listing = listings  # type: ignore[method-assign]
+    service.run(remaining_ms=int(LAMBDA_TIMEOUT_SECONDS * 1000))
+    tail = listing_tail_seconds(probe_timeout_seconds=5.0 if auto_media_retry else None)
+    assert tail == AWS_CALLS_ALLOWANCE_SECONDS + TOKEN_WAIT_ALLOWANCE_SECONDS + (
+        MAX_URL_CHECKS_PER_LISTING * 5.0 if auto_media_retry else 0.0
+    )
+    assert aviv.limits == [LAMBDA_TIMEOUT_SECONDS - tail - start for start in listings.started_at]
+
+
+def test_without_a_lambda_deadline_aviv_calls_get_no_extra_limit() -> None:
+    clock = FakeClock()
+    aviv = LimitedAviv()
+    service = service_with(clock, budget=100, aviv=aviv)
+    service.reconcile_listing = SlowListings(clock, seconds=30.0)  # type: ignore[method-assign]
+    service.run()
+    assert aviv.limits == []

@@ -18,8 +18,10 @@ import json
 import random
 import re
 import secrets as _secrets
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -177,9 +179,30 @@ class AvivClient:
         self._sleep = sleep
         self._clock = clock
         self._timeout = (config.connect_timeout, config.read_timeout)
+        self._limits = threading.local()  # per thread: when its calls must end (see time_limit)
 
     def __repr__(self) -> str:
         return f"AvivClient(api_url={self._api_url!r})"
+
+    @contextmanager
+    def time_limit(self, seconds: float) -> Iterator[None]:
+        """Calls this thread makes inside the block end within ``seconds``, token fetch included.
+
+        Each attempt's connect and read timeouts are cut to the time left, and a retry whose wait
+        would reach the limit is not made: the call raises AvivRetryable as when its attempts run
+        out. Reconciliation uses it so a listing started late in a run cannot outlive the Lambda.
+        """
+        previous = getattr(self._limits, "ends_at", None)
+        ends_at = time.monotonic() + seconds
+        self._limits.ends_at = ends_at if previous is None else min(previous, ends_at)
+        try:
+            yield
+        finally:
+            self._limits.ends_at = previous
+
+    def _time_left(self) -> float | None:
+        ends_at: float | None = getattr(self._limits, "ends_at", None)
+        return None if ends_at is None else ends_at - time.monotonic()
 
     @property
     def config(self) -> AvivClientConfig:
@@ -448,31 +471,48 @@ class AvivClient:
                 headers["Content-Type"] = "application/json"
             if extra_headers:
                 headers.update(extra_headers)
+            left = self._time_left()
+            if left is not None and left <= 0:
+                raise AvivRetryable(
+                    f"{method} {path}: out of time after {attempt - 1} attempt(s)", traceparent=traceparent
+                )
+            timeout = (
+                self._timeout if left is None else (min(self._timeout[0], left), min(self._timeout[1], left))
+            )
             started = time.monotonic()
             try:
                 response = self._session.request(
-                    method, url, params=params, data=data, headers=headers, timeout=self._timeout,
+                    method, url, params=params, data=data, headers=headers, timeout=timeout,
                     allow_redirects=False,
                 )  # fmt: skip
             except _TRANSPORT_ERRORS as exc:
                 self._log(method, path, None, started, attempt, traceparent, None, error=type(exc).__name__)
-                if attempt >= self._config.max_attempts:
+                pause = self._backoff(attempt)
+                if attempt >= self._config.max_attempts or not self._can_wait(pause):
                     raise AvivRetryable(
                         f"{method} {path}: {type(exc).__name__} after {attempt} attempt(s)",
                         traceparent=traceparent,
                     ) from exc
-                self._sleep(self._backoff(attempt))
+                self._sleep(pause)
                 continue
             self._log(method, path, response.status_code, started, attempt, traceparent, response)
             if response.status_code not in _RETRYABLE_STATUSES:
                 return response, traceparent
             retry_after = _retry_after_seconds(response.headers.get("Retry-After"), self._clock())
-            if attempt >= self._config.max_attempts or (
-                retry_after is not None and retry_after > self._config.max_retry_after
+            delay = self._backoff(attempt)
+            pause = max(delay, retry_after) if retry_after is not None else delay
+            if (
+                attempt >= self._config.max_attempts
+                or (retry_after is not None and retry_after > self._config.max_retry_after)
+                or not self._can_wait(pause)
             ):
                 raise _retryable_error(method, path, response, traceparent, retry_after, attempt)
-            delay = self._backoff(attempt)
-            self._sleep(max(delay, retry_after) if retry_after is not None else delay)
+            self._sleep(pause)
+
+    def _can_wait(self, pause: float) -> bool:
+        """Whether pausing ``pause`` seconds still leaves time for another attempt (see time_limit)."""
+        left = self._time_left()
+        return left is None or pause < left
 
     def _backoff(self, attempt: int) -> float:
         """Equal-jitter exponential backoff: half fixed, half random, capped."""

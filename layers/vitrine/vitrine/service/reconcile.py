@@ -34,6 +34,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -78,6 +79,8 @@ MAX_URL_CHECKS_PER_LISTING = 4
 # A listing's DynamoDB reads and writes and its SNS publishes, on top of its AVIV call and URL
 # checks, in the worst case this margin allows for (each is normally a few milliseconds).
 AWS_CALLS_ALLOWANCE_SECONDS = 10.0
+# Waiting for another instance's token refresh (DynamoTokenCache: its 10 s lease + 5 s at most).
+TOKEN_WAIT_ALLOWANCE_SECONDS = 15.0
 # A run sweeps at most this many dirty listings (the rest next run); each costs one conditional write.
 MAX_SWEEP_PER_RUN = 1000
 # Re-reading and re-deciding after a lost write race (a push and a run on the same listing).
@@ -112,17 +115,27 @@ def listing_worst_case_seconds(
 ) -> float:
     """How long reconciling one listing can take at worst, from the AVIV client's own limits.
 
-    The status call: every attempt may use its whole connect and read timeouts, and between two
-    attempts the client waits at most the longest ``Retry-After`` it honours (its backoff is
-    capped lower). Then the URL checks (``probe_timeout_seconds`` each; None when automatic media
-    retry is off and nothing is checked) and the DynamoDB/SNS calls. A run stops starting listings
-    this long before its Lambda timeout, so the last one started still finishes in time.
+    The status call (with the token cached; see ReconcileService.run for the rest): every attempt
+    may use its whole connect and read timeouts, and between two attempts the client waits at most
+    the longest ``Retry-After`` it honours (its backoff is capped lower). Then the URL checks
+    (``probe_timeout_seconds`` each; None when automatic media retry is off and nothing is
+    checked) and the DynamoDB/SNS calls. A run stops starting listings this long before its Lambda
+    timeout, so the last one started still finishes in time.
     """
     per_attempt = aviv.connect_timeout + aviv.read_timeout
     longest_wait = max(aviv.backoff_cap, aviv.max_retry_after)
     status_call = aviv.max_attempts * per_attempt + (aviv.max_attempts - 1) * longest_wait
     probes = url_checks * probe_timeout_seconds if probe_timeout_seconds is not None else 0.0
     return status_call + probes + AWS_CALLS_ALLOWANCE_SECONDS
+
+
+def listing_tail_seconds(
+    *, probe_timeout_seconds: float | None, url_checks: int = MAX_URL_CHECKS_PER_LISTING
+) -> float:
+    """What a listing may still need once its AVIV calls are over (or cut short): URL checks,
+    DynamoDB/SNS calls, and a wait on a token refresh the AVIV client's time limit does not cover."""
+    probes = url_checks * probe_timeout_seconds if probe_timeout_seconds is not None else 0.0
+    return probes + AWS_CALLS_ALLOWANCE_SECONDS + TOKEN_WAIT_ALLOWANCE_SECONDS
 
 
 def policy_from_settings(settings: Settings) -> ReconcilePolicy:
@@ -276,12 +289,22 @@ class ReconcileService:
         config = getattr(self.aviv, "config", None)
         if not isinstance(config, AvivClientConfig):
             config = AvivClientConfig.from_settings(self.settings)  # what build_aviv_client uses
-        probe_timeout: float | None = None
-        if self.policy.auto_media_retry:
-            from vitrine.adapters.media_probe import DEFAULT_TIMEOUT_SECONDS
+        return listing_worst_case_seconds(config, probe_timeout_seconds=self._probe_timeout())
 
-            probe_timeout = float(getattr(self.probe, "timeout_seconds", DEFAULT_TIMEOUT_SECONDS))
-        return listing_worst_case_seconds(config, probe_timeout_seconds=probe_timeout)
+    def _probe_timeout(self) -> float | None:
+        if not self.policy.auto_media_retry:
+            return None
+        from vitrine.adapters.media_probe import DEFAULT_TIMEOUT_SECONDS
+
+        return float(getattr(self.probe, "timeout_seconds", DEFAULT_TIMEOUT_SECONDS))
+
+    def _aviv_time_limit(self, aviv_ends_at: float | None) -> AbstractContextManager[None]:
+        """The AVIV client's time limit for this thread's calls, when the run knows its end."""
+        time_limit = getattr(self.aviv, "time_limit", None)
+        if aviv_ends_at is None or time_limit is None:
+            return nullcontext()
+        limited: AbstractContextManager[None] = time_limit(aviv_ends_at - self.monotonic())
+        return limited
 
     def expected_push_token(self) -> str:
         if self._push_token is not None:
@@ -297,7 +320,10 @@ class ReconcileService:
 
         The budget stops *starting* listings; one already started can take up to
         :meth:`listing_margin_seconds`. So with the Lambda's remaining time known, the last start is
-        at the earlier of the budget and the remaining time minus that margin.
+        at the earlier of the budget and the remaining time minus that margin. The margin assumes a
+        cached AVIV token; a token fetch or refresh can take longer, so every AVIV call is also
+        given a time limit (:meth:`AvivClient.time_limit`) that leaves the listing's tail time
+        before the Lambda's end: a call cut short leaves its listing for the next run.
         """
         started = self.monotonic()
         report = RunReport()
@@ -312,9 +338,14 @@ class ReconcileService:
                 )
             budget = min(budget, remaining_ms / 1000 - margin)
         deadline = started + max(0.0, budget)
+        aviv_ends_at = (
+            started + remaining_ms / 1000 - listing_tail_seconds(probe_timeout_seconds=self._probe_timeout())
+            if remaining_ms is not None
+            else None
+        )
         now = self.clock()
         self._sweep(now, deadline, report)
-        self._reconcile_due(now, deadline, report)
+        self._reconcile_due(now, deadline, report, aviv_ends_at)
         report.seconds = self.monotonic() - started
         self._run_metrics(report)
         logger.info("reconcile run finished", extra={"run": report.to_dict()})
@@ -344,7 +375,9 @@ class ReconcileService:
                 report.failed += 1
                 logger.exception("could not re-schedule dirty listing", extra={"listing_id": listing_id})
 
-    def _reconcile_due(self, now: datetime, deadline: float, report: RunReport) -> None:
+    def _reconcile_due(
+        self, now: datetime, deadline: float, report: RunReport, aviv_ends_at: float | None = None
+    ) -> None:
         concurrency = max(1, self.settings.reconcile_concurrency)
         # One entry per listing and run: a listing's SENT and DESIRED entries handled at once by
         # two threads would both flush the same outbox (a duplicate message). The other entry
@@ -362,16 +395,21 @@ class ReconcileService:
                     report.budget_exhausted = True
                     break
                 started.add(entry.listing_id)
-                in_flight.add(pool.submit(self._reconcile_entry, entry.listing_id, entry.sk, report))
+                in_flight.add(
+                    pool.submit(self._reconcile_entry, entry.listing_id, entry.sk, report, aviv_ends_at)
+                )
             wait(in_flight)
 
-    def _reconcile_entry(self, listing_id: str, sk: str, report: RunReport) -> None:
+    def _reconcile_entry(
+        self, listing_id: str, sk: str, report: RunReport, aviv_ends_at: float | None = None
+    ) -> None:
         try:
-            listing_report = self.reconcile_listing(
-                listing_id,
-                check_rejection=sk == SK_DESIRED,
-                check_sent=sk == SK_SENT,
-            )
+            with self._aviv_time_limit(aviv_ends_at):
+                listing_report = self.reconcile_listing(
+                    listing_id,
+                    check_rejection=sk == SK_DESIRED,
+                    check_sent=sk == SK_SENT,
+                )
         except AvivRetryable as exc:
             # Left as it is: still due, so it comes first next run.
             with self._report_lock:
