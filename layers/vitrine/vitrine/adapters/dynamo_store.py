@@ -206,6 +206,16 @@ def unpack_delivery_log(packed: bytes) -> dict[str, tuple[datetime, str]]:
     }
 
 
+def _advance_ingest_seq(update: _Update, seen: int | None) -> int:
+    """Bump ``ingestSeq``, on condition that it is still ``seen`` (None: not there yet)."""
+    if seen is None:
+        update.require_absent("ingestSeq")
+    else:
+        update.require("ingestSeq", seen)
+    update.set("ingestSeq", (seen or 0) + 1)
+    return (seen or 0) + 1
+
+
 def _optional_int(value: Any) -> int | None:
     return None if value is None else int(value)
 
@@ -474,13 +484,11 @@ class DynamoStateStore:
             deliveries.pop(key, None)
         deliveries[write.delivery.key] = (write.now, write.delivery.body_digest)
         update.set("deliveryLog", pack_delivery_log(deliveries))
-        ingest_seq = (previous.ingest_seq or 0) + 1 if previous is not None else 1
-        update.set("ingestSeq", ingest_seq)
-        if previous is not None:
-            if previous.ingest_seq is None:
-                update.require_absent("ingestSeq")
-            else:
-                update.require("ingestSeq", previous.ingest_seq)
+        if previous is None:
+            ingest_seq = 1
+            update.set("ingestSeq", ingest_seq)
+        else:
+            ingest_seq = _advance_ingest_seq(update, previous.ingest_seq)
 
         try:
             self._client.update_item(
@@ -514,11 +522,7 @@ class DynamoStateStore:
             remaining = {k: v for k, v in snapshot.deliveries.items() if k != delivery_key}
             update = _Update()
             update.set("deliveryLog", pack_delivery_log(remaining))
-            update.set("ingestSeq", (snapshot.ingest_seq or 0) + 1)
-            if snapshot.ingest_seq is None:
-                update.require_absent("ingestSeq")
-            else:
-                update.require("ingestSeq", snapshot.ingest_seq)
+            _advance_ingest_seq(update, snapshot.ingest_seq)
             try:
                 self._client.update_item(
                     TableName=self.table_name, Key=self._key(listing_id, SK_DESIRED), **update.render()
