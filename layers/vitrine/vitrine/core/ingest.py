@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 MAX_WRITE_ATTEMPTS = 64
 # Delivery records are kept this long (Standard Webhooks senders retry for about a day).
 DELIVERY_RETENTION = timedelta(hours=48)
-# Bound on the delivery records one listing keeps (about 33 bytes each), so its item stays small:
+# Bound on the delivery records one listing keeps (24 bytes each), so its item stays small:
 # expired ones are dropped on the next write, and past the cap the oldest go first (only a listing
 # edited more than ~20 times an hour for two days would dedupe over less than 48 h).
 MAX_DELIVERIES = 1000

@@ -125,8 +125,13 @@ def listing_worst_case_seconds(
     per_attempt = aviv.connect_timeout + aviv.read_timeout
     longest_wait = max(aviv.backoff_cap, aviv.max_retry_after)
     status_call = aviv.max_attempts * per_attempt + (aviv.max_attempts - 1) * longest_wait
+    return status_call + _after_aviv_seconds(probe_timeout_seconds, url_checks)
+
+
+def _after_aviv_seconds(probe_timeout_seconds: float | None, url_checks: int) -> float:
+    """A listing's URL checks and its DynamoDB/SNS calls, at worst."""
     probes = url_checks * probe_timeout_seconds if probe_timeout_seconds is not None else 0.0
-    return status_call + probes + AWS_CALLS_ALLOWANCE_SECONDS
+    return probes + AWS_CALLS_ALLOWANCE_SECONDS
 
 
 def listing_tail_seconds(
@@ -134,8 +139,7 @@ def listing_tail_seconds(
 ) -> float:
     """What a listing may still need once its AVIV calls are over (or cut short): URL checks,
     DynamoDB/SNS calls, and a wait on a token refresh the AVIV client's time limit does not cover."""
-    probes = url_checks * probe_timeout_seconds if probe_timeout_seconds is not None else 0.0
-    return probes + AWS_CALLS_ALLOWANCE_SECONDS + TOKEN_WAIT_ALLOWANCE_SECONDS
+    return _after_aviv_seconds(probe_timeout_seconds, url_checks) + TOKEN_WAIT_ALLOWANCE_SECONDS
 
 
 def policy_from_settings(settings: Settings) -> ReconcilePolicy:
