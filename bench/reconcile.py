@@ -24,8 +24,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.support.aws import dynamodb_client, make_tables, mocked_aws
-from vitrine.adapters.dynamo_store import DynamoStateStore, compress_json, format_time, listing_pk
+from vitrine.adapters.dynamo_store import DynamoStateStore, compress_json, listing_pk
 from vitrine.adapters.status_store import StatusStore, watch_shard
+from vitrine.core.moments import format_moment
 from vitrine.core.reconcile import Notification, ReconcilePolicy
 from vitrine.observability import logger
 from vitrine.service.reconcile import ReconcileService
@@ -193,7 +194,7 @@ def _listing_items(listing_id: str, *, pending: bool) -> list[dict[str, Any]]:
     }
     if pending:
         sent["watchShard"] = {"S": watch_shard(listing_id)}
-        sent["watchDue"] = {"S": format_time(sent_at)}
+        sent["watchDue"] = {"S": format_moment(sent_at)}
     return [desired, sent]
 
 

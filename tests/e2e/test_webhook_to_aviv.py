@@ -366,8 +366,9 @@ def test_when_the_sync_cannot_be_scheduled_the_sender_gets_503_and_its_retry_con
 def test_the_reconcile_sweep_reschedules_a_dirty_listing_whose_message_was_lost(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from vitrine.adapters.dynamo_store import format_time, listing_pk
+    from vitrine.adapters.dynamo_store import listing_pk
     from vitrine.adapters.sqs_scheduler import SqsSyncScheduler
+    from vitrine.core.moments import format_moment
 
     listing = "LOST-1"
     monkeypatch.setattr(SqsSyncScheduler, "schedule", lambda self, listing_id, delay_seconds: None)
@@ -380,7 +381,7 @@ def test_the_reconcile_sweep_reschedules_a_dirty_listing_whose_message_was_lost(
         TableName=stack.info.function_environment["VITRINE_STATE_TABLE"],
         Key={"pk": {"S": listing_pk(listing)}, "sk": {"S": "DESIRED"}},
         UpdateExpression="SET syncScheduledUntil = :past",
-        ExpressionAttributeValues={":past": {"S": format_time(datetime.now(UTC) - timedelta(seconds=1))}},
+        ExpressionAttributeValues={":past": {"S": format_moment(datetime.now(UTC) - timedelta(seconds=1))}},
     )
     stack.local.fire_schedules()
     stack.wait_synced(listing)

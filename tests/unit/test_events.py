@@ -24,6 +24,7 @@ from vitrine.core.events import (
     parse_event,
 )
 from vitrine.core.model import DesiredListing, Media
+from vitrine.core.moments import format_moment
 
 SAMPLES = Path(__file__).resolve().parents[2] / "events" / "webhooks"
 NOW = datetime(2026, 2, 13, 9, 30, tzinfo=UTC)
@@ -421,7 +422,7 @@ def test_upsert_creates_the_listing() -> None:
     assert desired.specific is None
     assert desired.media[0] == Media("m-1", "https://photos.agence-marais.fr/0042/m-1.jpg", "PICTURE",
                                      title="Séjour", version="v1")  # fmt: skip
-    assert desired.updated_at == NOW.isoformat()
+    assert desired.updated_at == format_moment(NOW)
     assert desired.is_syncable
 
 
@@ -459,7 +460,7 @@ def test_same_upsert_twice_is_idempotent() -> None:
     twice = apply_event(once.desired, upsert(None, [media("m-1")]), LATER)
     assert (twice.changed, twice.needs_sync, twice.ignored_reason) == (False, False, None)
     assert twice.desired == once.desired and twice.desired is not once.desired
-    assert twice.desired.version == 1 and twice.desired.updated_at == NOW.isoformat()
+    assert twice.desired.version == 1 and twice.desired.updated_at == format_moment(NOW)
 
 
 def test_same_sequenced_upsert_twice_is_stale() -> None:
@@ -714,10 +715,10 @@ def test_wrong_listing_or_naive_clock_is_a_programming_error() -> None:
         apply_event(None, event("listing.deleted"), datetime(2026, 2, 13, 9, 30))
 
 
-def test_updated_at_is_utc_iso() -> None:
+def test_updated_at_is_the_one_utc_moment_format() -> None:
     paris = datetime(2026, 2, 13, 10, 30, tzinfo=timezone(timedelta(hours=1)))
     assert (
-        apply_event(None, event("listing.deleted"), paris).desired.updated_at == "2026-02-13T09:30:00+00:00"
+        apply_event(None, event("listing.deleted"), paris).desired.updated_at == "2026-02-13T09:30:00.000000Z"
     )
 
 

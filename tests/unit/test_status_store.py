@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from tests.support.aws import dynamodb_client, make_tables, mocked_aws
-from vitrine.adapters.dynamo_store import format_time, listing_pk
+from vitrine.adapters.dynamo_store import listing_pk
 from vitrine.adapters.status_store import StatusStore, WatchEntry, watch_shard
 from vitrine.core.errors import ConcurrentModification
+from vitrine.core.moments import format_moment
 from vitrine.core.reconcile import MediaRetry, Notification, OpenProblem, StatusState
 
 T0 = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
@@ -61,7 +62,7 @@ def put_sent(client: RecordingClient, listing_id: str, sent_at: datetime, *, wat
     }
     if watched:
         item["watchShard"] = {"S": watch_shard(listing_id)}
-        item["watchDue"] = {"S": format_time(sent_at)}
+        item["watchDue"] = {"S": format_moment(sent_at)}
     client.put_item(TableName="vitrine-StateTable", Item=item)
     return sent_at.isoformat()
 
@@ -79,12 +80,12 @@ def put_rejected(client: RecordingClient, listing_id: str, version: int, at: dat
                     "desiredVersion": {"N": str(version)},
                     "errors": {"L": []},
                     "detail": {"S": "refused"},
-                    "at": {"S": format_time(at)},
+                    "at": {"S": format_moment(at)},
                     "notified": {"BOOL": False},
                 }
             },
             "watchShard": {"S": watch_shard(listing_id)},
-            "watchDue": {"S": format_time(at)},
+            "watchDue": {"S": format_moment(at)},
         },
     )
 
@@ -163,7 +164,7 @@ def test_due_watches_come_from_the_index_longest_waiting_first(
     assert [e.listing_id for e in due][:3] == ["L-00", "L-01", "L-rejected"]
     assert {e.listing_id for e in due} == {f"L-{i:02d}" for i in range(12)} | {"L-rejected"}
     assert [e.due for e in due] == sorted(e.due for e in due)
-    assert WatchEntry(format_time(T0 + timedelta(seconds=90)), "L-rejected", "DESIRED") in due
+    assert WatchEntry(format_moment(T0 + timedelta(seconds=90)), "L-rejected", "DESIRED") in due
     assert set(client.operations()) == {"query"}
     assert all(kwargs["IndexName"] == "WatchIndex" for _, kwargs in client.calls)
 
@@ -183,7 +184,7 @@ def test_a_send_is_moved_or_unwatched_only_while_it_is_the_current_send(
 ) -> None:
     sent_at = put_sent(client, "L-1", T0)
     assert store.reschedule_sent_watch("L-1", sent_at, T0 + timedelta(minutes=5))
-    assert get_item(client, "L-1", "SENT")["watchDue"] == {"S": format_time(T0 + timedelta(minutes=5))}
+    assert get_item(client, "L-1", "SENT")["watchDue"] == {"S": format_moment(T0 + timedelta(minutes=5))}
     assert [e.listing_id for e in store.due_watches(T0 + timedelta(minutes=1))] == []
 
     newer = put_sent(client, "L-1", T0 + timedelta(minutes=2))  # a new send meanwhile
@@ -214,7 +215,7 @@ def test_a_notified_rejection_stays_watched_until_it_is_over(
     assert store.watch_rejection("L-1", 3, later)
     item = get_item(client, "L-1", "DESIRED")
     assert item["rejection"]["M"]["notified"] == {"BOOL": True}
-    assert item["watchDue"] == {"S": format_time(later)}
+    assert item["watchDue"] == {"S": format_moment(later)}
     assert [e.listing_id for e in store.due_watches(T0 + timedelta(minutes=29))] == []
     assert [(e.listing_id, e.sk) for e in store.due_watches(later)] == [("L-1", "DESIRED")]
 

@@ -48,6 +48,7 @@ from vitrine.core.model import (
     SentMedia,
     SyncState,
 )
+from vitrine.core.moments import format_moment, parse_moment
 
 SK_DESIRED = "DESIRED"
 SK_SENT = "SENT"
@@ -94,19 +95,6 @@ def watch_shard(listing_id: str, shard_count: int = WATCH_SHARD_COUNT) -> str:
 def dirty_shard(listing_id: str, shard_count: int = DIRTY_SHARD_COUNT) -> str:
     """``DIRTY#<n>``: a stable hash (crc32, not Python's salted ``hash``) so every process agrees."""
     return f"DIRTY#{zlib.crc32(listing_id.encode('utf-8')) % shard_count}"
-
-
-def format_time(moment: datetime) -> str:
-    """Fixed-width UTC ISO string: string order equals time order, which conditions rely on."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_time(raw: str | None) -> datetime | None:
-    if not raw:
-        return None
-    return datetime.fromisoformat(raw.replace("Z", "+00:00"))
 
 
 def compress_json(document: Any) -> bytes:
@@ -348,7 +336,7 @@ class DynamoStateStore:
                 "lastEditAt = :now",
             ]
             values[":true"] = {"BOOL": True}
-            values[":now"] = {"S": format_time(now)}
+            values[":now"] = {"S": format_moment(now)}
             if desired.data is not None or desired.deleted:
                 # Only listings AVIV can be told about enter the sweep's index: media that arrived
                 # before the listing's data would otherwise sit at its head and starve the rest.
@@ -416,7 +404,7 @@ class DynamoStateStore:
             desired=self._desired_from_item(listing_id, item),
             dirty=bool(item.get("dirty", False)),
             indexed="dirtyShard" in item,
-            sync_scheduled_until=parse_time(item.get("syncScheduledUntil")),
+            sync_scheduled_until=parse_moment(item.get("syncScheduledUntil")),
             deliveries=unpack_delivery_log(bytes(item["deliveryLog"])) if "deliveryLog" in item else None,
             ingest_seq=_optional_int(item.get("ingestSeq")),
         )
@@ -436,7 +424,7 @@ class DynamoStateStore:
         if after is None:
             raise ValueError("commit_ingest needs a desired state or a previous one")
         update = _Update()
-        now = format_time(write.now)
+        now = format_moment(write.now)
         dirty_after = write.desired is not None or (previous is not None and previous.dirty)
         syncable_after = after.data is not None or after.deleted
         indexed_after = previous is not None and previous.indexed
@@ -474,10 +462,10 @@ class DynamoStateStore:
         else:
             update.require("version", previous.desired.version)
         if write.claim_until is not None:
-            update.set("syncScheduledUntil", format_time(write.claim_until))
+            update.set("syncScheduledUntil", format_moment(write.claim_until))
             update.require_absent_or_at_most("syncScheduledUntil", now)
         elif write.expect_claim is not None:
-            update.require("syncScheduledUntil", format_time(write.expect_claim))
+            update.require("syncScheduledUntil", format_moment(write.expect_claim))
 
         deliveries = dict(previous.deliveries or {}) if previous is not None else {}
         for key in write.expired_deliveries:
@@ -539,7 +527,7 @@ class DynamoStateStore:
                 Key=self._key(listing_id, SK_DESIRED),
                 UpdateExpression="REMOVE syncScheduledUntil",
                 ConditionExpression="syncScheduledUntil = :until",
-                ExpressionAttributeValues={":until": {"S": format_time(claim_until)}},
+                ExpressionAttributeValues={":until": {"S": format_moment(claim_until)}},
             )
         except ClientError as error:
             if not _is_condition_failure(error):
@@ -557,14 +545,14 @@ class DynamoStateStore:
             version=int(item["version"]),
             sent_version=int(item.get("sentVersion", 0)),
             dirty=bool(item.get("dirty", False)),
-            first_unsent_at=parse_time(item.get("firstUnsentAt")),
-            last_edit_at=parse_time(item.get("lastEditAt")),
+            first_unsent_at=parse_moment(item.get("firstUnsentAt")),
+            last_edit_at=parse_moment(item.get("lastEditAt")),
             lease_owner=item.get("leaseOwner"),
-            lease_expires_at=parse_time(item.get("leaseExpiresAt")),
+            lease_expires_at=parse_moment(item.get("leaseExpiresAt")),
             deleted=bool(item.get("deleted", False)),
             has_data=bool(item.get("hasData", False)),
             rejected_version=_optional_int(rejection.get("desiredVersion")) if rejection else None,
-            sync_scheduled_until=parse_time(item.get("syncScheduledUntil")),
+            sync_scheduled_until=parse_moment(item.get("syncScheduledUntil")),
             extra={k: v for k, v in item.items() if k not in _MANAGED_DESIRED_ATTRIBUTES},
         )
 
@@ -593,7 +581,7 @@ class DynamoStateStore:
         values: dict[str, Any] = {":shard": {"S": shard}}
         if dirty_before is not None:
             condition += " AND dirtySince < :before"
-            values[":before"] = {"S": format_time(dirty_before)}
+            values[":before"] = {"S": format_moment(dirty_before)}
         request: dict[str, Any] = {
             "TableName": self.table_name,
             "IndexName": DIRTY_INDEX,
@@ -631,8 +619,8 @@ class DynamoStateStore:
                     " AND (attribute_not_exists(syncScheduledUntil) OR syncScheduledUntil <= :now)"
                 ),
                 ExpressionAttributeValues={
-                    ":until": {"S": format_time(now + timedelta(seconds=hold_seconds))},
-                    ":now": {"S": format_time(now)},
+                    ":until": {"S": format_moment(now + timedelta(seconds=hold_seconds))},
+                    ":now": {"S": format_moment(now)},
                     ":true": {"BOOL": True},
                 },
             )
@@ -675,8 +663,8 @@ class DynamoStateStore:
                 ),
                 ExpressionAttributeValues={
                     ":owner": {"S": owner},
-                    ":expires": {"S": format_time(now + timedelta(seconds=ttl_seconds))},
-                    ":now": {"S": format_time(now)},
+                    ":expires": {"S": format_moment(now + timedelta(seconds=ttl_seconds))},
+                    ":now": {"S": format_moment(now)},
                 },
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
@@ -727,9 +715,9 @@ class DynamoStateStore:
         item.update({name: value for name, value in optional.items() if value is not None})
         if sk == SK_SENT:
             # Every send enters the reconcile work set (sparse WatchIndex) until AVIV confirms it.
-            sent_at = parse_time(record.sent_at)
+            sent_at = parse_moment(record.sent_at)
             item["watchShard"] = watch_shard(record.listing_id)
-            item["watchDue"] = format_time(sent_at) if sent_at else record.sent_at
+            item["watchDue"] = format_moment(sent_at) if sent_at else record.sent_at
         return {name: _to_av(value) for name, value in item.items()}
 
     def _load_sent_item(self, listing_id: str, sk: str) -> LastSent | None:
@@ -807,7 +795,7 @@ class DynamoStateStore:
             "desiredVersion": desired_version,
             "errors": [e.to_dict() for e in errors],
             "detail": detail,
-            "at": format_time(now),
+            "at": format_moment(now),
             "notified": False,
         }
         # The rejection enters the reconcile work set, which notifies the owner once.
@@ -818,7 +806,7 @@ class DynamoStateStore:
             set_attributes={
                 "rejection": rejection,
                 "watchShard": watch_shard(listing_id),
-                "watchDue": format_time(now),
+                "watchDue": format_moment(now),
             },
         )
 
@@ -833,7 +821,7 @@ class DynamoStateStore:
             desired_version=int(raw["desiredVersion"]),
             errors=tuple(FieldError(str(e["pointer"]), str(e["reason"])) for e in raw.get("errors", [])),
             detail=str(raw.get("detail", "")),
-            at=parse_time(raw.get("at")),
+            at=parse_moment(raw.get("at")),
             notified=bool(raw.get("notified", False)),
         )
 

@@ -43,12 +43,12 @@ from vitrine.adapters.dynamo_store import (
     classified_pk,
     compress_json,
     decompress_json,
-    format_time,
     listing_id_of,
     listing_pk,
     watch_shard,
 )
 from vitrine.core.errors import ConcurrentModification
+from vitrine.core.moments import format_moment
 from vitrine.core.reconcile import StatusState
 
 WATCH_INDEX = "WatchIndex"
@@ -90,7 +90,7 @@ class StatusStore:
         reads little; what it did not reach keeps its old ``watchDue`` and comes first next run.
         The index is eventually consistent: an entry removed a moment ago may still appear.
         """
-        cutoff = format_time(now)
+        cutoff = format_moment(now)
         shards = [self._query_shard(f"WATCH#{n}", cutoff, page_size) for n in range(shard_count)]
         yield from heapq.merge(*shards)
 
@@ -119,7 +119,7 @@ class StatusStore:
             SK_SENT,
             "SET watchDue = :due",
             "sentAt = :sentAt AND attribute_exists(watchShard)",
-            {":due": {"S": format_time(due)}, ":sentAt": {"S": sent_at}},
+            {":due": {"S": format_moment(due)}, ":sentAt": {"S": sent_at}},
         )
 
     def stop_sent_watch(self, listing_id: str, sent_at: str) -> bool:
@@ -141,7 +141,7 @@ class StatusStore:
             "sentAt = :sentAt",
             {
                 ":shard": {"S": watch_shard(listing_id)},
-                ":due": {"S": format_time(due)},
+                ":due": {"S": format_moment(due)},
                 ":sentAt": {"S": sent_at},
             },
         )
@@ -169,7 +169,7 @@ class StatusStore:
             {
                 ":true": {"BOOL": True},
                 ":shard": {"S": watch_shard(listing_id)},
-                ":due": {"S": format_time(due)},
+                ":due": {"S": format_moment(due)},
                 ":version": {"N": str(desired_version)},
             },
         )
@@ -230,7 +230,7 @@ class StatusStore:
             "sk": SK_STATUS,
             "listingId": state.listing_id,
             "rev": new_rev,
-            "updatedAt": format_time(now),
+            "updatedAt": format_moment(now),
             "state": document,
         }
         optional = {

@@ -18,12 +18,13 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from types import MappingProxyType
 from typing import Any
 
 from vitrine.core.errors import FieldError, ValidationFailed, VitrineError
 from vitrine.core.model import PORTALS, DesiredListing, Media, base_media_version
+from vitrine.core.moments import format_moment
 from vitrine.core.timestamps import strip_timestamp
 from vitrine.core.validation import validate_media_list
 
@@ -436,7 +437,7 @@ def apply_event(current: DesiredListing | None, event: ListingEvent, now: dateti
     if not changed:
         return ApplyResult(desired=_copy(before), changed=False, ignored_reason=ignored_reason)
     after.version = before.version + 1
-    after.updated_at = now.astimezone(UTC).isoformat()
+    after.updated_at = format_moment(now)
     return ApplyResult(desired=after, changed=True, ignored_reason=ignored_reason, needs_sync=needs_sync)
 
 

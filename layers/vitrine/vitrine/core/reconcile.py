@@ -37,7 +37,7 @@ import json
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from vitrine.core.errors import FieldError
@@ -49,6 +49,7 @@ from vitrine.core.model import (  # noqa: F401 - the media-version helpers are r
     base_media_version,
     retry_media_version,
 )
+from vitrine.core.moments import format_moment, parse_moment
 from vitrine.core.timestamps import strip_timestamp
 
 # ----------------------------------------------------------------------------------------------
@@ -124,24 +125,6 @@ class ReconcilePolicy:
 # ----------------------------------------------------------------------------------------------
 # Small helpers
 # ----------------------------------------------------------------------------------------------
-
-
-def format_moment(moment: datetime) -> str:
-    """Fixed-width UTC ISO (``2026-02-13T09:25:57.000000Z``): string order is time order."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_moment(raw: Any) -> datetime | None:
-    """AVIV's and our ISO date-times (``Z`` or offset; naive means UTC); None when absent or garbled."""
-    if not isinstance(raw, str) or not raw:
-        return None
-    try:
-        moment = datetime.fromisoformat(raw.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _backoff(base: timedelta, cap: timedelta, step: int) -> timedelta:

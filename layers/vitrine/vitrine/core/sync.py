@@ -31,6 +31,7 @@ from vitrine.core.errors import (
     LeaseHeld,
 )
 from vitrine.core.model import DesiredListing, LastSent, SyncState
+from vitrine.core.moments import format_moment
 from vitrine.core.plan import SyncPlan, plan_sync
 from vitrine.core.ports import AvivAccepted, AvivPort, StateStore
 from vitrine.core.validation import QualityWarning
@@ -192,7 +193,7 @@ def _send(
         body=plan.body,
         media=list(plan.sent_media),
         desired_version=desired.version,
-        sent_at=now.isoformat(),
+        sent_at=format_moment(now),
     )
     store.record_pending(record, lease_owner)
 
@@ -231,7 +232,7 @@ def _send(
         body=plan.body,
         media=list(plan.sent_media),
         desired_version=desired.version,
-        sent_at=now.isoformat(),
+        sent_at=format_moment(now),
     )
     store.record_sent(sent, lease_owner)
     return _outcome(desired, plan, "sent", operation=operation, classified_id=accepted.classified_id)
@@ -292,7 +293,7 @@ def _sync_deletion(
         body={},
         media=[],
         desired_version=desired.version,
-        sent_at=now.isoformat(),
+        sent_at=format_moment(now),
         deleted=True,
     )
     # Write-ahead here too: it proves the lease is still ours before AVIV is touched.

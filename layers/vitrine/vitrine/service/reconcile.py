@@ -46,6 +46,7 @@ from vitrine.adapters.status_store import StatusStore
 from vitrine.core.errors import AvivNotFound, AvivRetryable, ConcurrentModification
 from vitrine.core.ingest import ensure_sync_scheduled
 from vitrine.core.model import DesiredListing, LastSent
+from vitrine.core.moments import format_moment
 from vitrine.core.reconcile import (
     Decision,
     FailedMedia,
@@ -54,7 +55,6 @@ from vitrine.core.reconcile import (
     ReconcilePolicy,
     StatusState,
     UrlCheck,
-    format_moment,
     interpret_status,
     media_due_for_check,
     reconcile_rejection,
