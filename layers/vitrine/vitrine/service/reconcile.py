@@ -44,7 +44,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 from vitrine.adapters.dynamo_store import SK_DESIRED, SK_SENT, DynamoStateStore
 from vitrine.adapters.status_store import StatusStore
 from vitrine.core.errors import AvivNotFound, AvivRetryable, ConcurrentModification
-from vitrine.core.ingest import ensure_sync_scheduled
 from vitrine.core.model import DesiredListing, LastSent
 from vitrine.core.moments import format_moment
 from vitrine.core.reconcile import (
@@ -62,6 +61,7 @@ from vitrine.core.reconcile import (
     roll_to_send,
     with_retry_versions,
 )
+from vitrine.core.scheduling import ensure_sync_scheduled
 from vitrine.observability import MetricUnit, logger, metrics
 from vitrine.service import PerInstance
 from vitrine.settings import Settings

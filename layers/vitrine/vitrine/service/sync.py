@@ -20,7 +20,7 @@ from vitrine.adapters.sqs_scheduler import SqsSyncScheduler, parse_sync_message
 from vitrine.core.builder import ClassifiedDefaults
 from vitrine.core.consolidation import ConsolidationPolicy, next_step, retry_delay_seconds
 from vitrine.core.errors import AvivRetryable, LeaseHeld
-from vitrine.core.ingest import ensure_sync_scheduled
+from vitrine.core.scheduling import ensure_sync_scheduled
 from vitrine.core.sync import SyncOutcome, sync_listing
 from vitrine.observability import MetricUnit, logger, metrics
 from vitrine.service import PerInstance
