@@ -27,7 +27,7 @@ from vitrine.service import PerInstance
 from vitrine.settings import Settings
 
 if TYPE_CHECKING:
-    from vitrine.adapters.aviv_client import AvivClient
+    from vitrine.adapters.aviv.client import AvivClient
 
 LEASE_BUSY_RETRY_SECONDS = 5
 
@@ -60,7 +60,7 @@ class SyncService:
     @cached_property
     def aviv(self) -> AvivClient:
         # Imported on first use: a message that only re-delays itself never needs HTTP.
-        from vitrine.adapters.aviv_client import build_aviv_client
+        from vitrine.adapters.aviv.wiring import build_aviv_client
 
         return build_aviv_client(self.settings)
 
