@@ -122,12 +122,7 @@ def ingest_event(
             snapshot = store.load_ingest_snapshot(event.listing_id)
         if snapshot is not None and _already_delivered(snapshot, delivery):
             return IngestResult(
-                listing_id=event.listing_id,
-                version=snapshot.desired.version,
-                changed=False,
-                ignored_reason=None,
-                sync_scheduled=False,
-                duplicate=True,
+                event.listing_id, snapshot.desired.version, False, None, False, duplicate=True
             )
         current = snapshot.desired if snapshot is not None else None
         result = apply_event(current, event, now)
