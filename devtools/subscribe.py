@@ -29,7 +29,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from vitrine.adapters.aviv_client import SUBSCRIBABLE_STATUSES, build_aviv_client
+from vitrine.adapters.aviv.client import SUBSCRIBABLE_STATUSES
+from vitrine.adapters.aviv.wiring import build_aviv_client
 from vitrine.settings import AVIV_PRODUCTION_URL, AVIV_SANDBOX_URL, Settings
 
 WEBHOOK_SUFFIX = "/webhooks/listings"

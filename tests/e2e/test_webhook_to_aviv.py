@@ -391,7 +391,7 @@ def test_the_reconcile_sweep_reschedules_a_dirty_listing_whose_message_was_lost(
 def test_an_edit_landing_during_a_put_causes_one_follow_up_sync(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from vitrine.adapters.aviv_client import AvivClient
+    from vitrine.adapters.aviv.client import AvivClient
 
     listing = "FOLLOW-1"
     cid = create_listing(stack, listing)

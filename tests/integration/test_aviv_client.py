@@ -22,13 +22,11 @@ import pytest
 from devtools.aviv_emulator import AvivEmulator, RecordedRequest
 from tests.support.aws import REGION, dynamodb_client, make_tables, mocked_aws
 from tests.support.listings import sample_data
-from vitrine.adapters.aviv_client import (
-    AvivClient,
-    AvivClientConfig,
-    AvivCredentials,
-    build_aviv_client,
-    problem_field_errors,
-)
+from vitrine.adapters.aviv.answers import problem_field_errors
+from vitrine.adapters.aviv.client import AvivClient
+from vitrine.adapters.aviv.config import AvivClientConfig
+from vitrine.adapters.aviv.wiring import build_aviv_client
+from vitrine.adapters.secrets import AvivCredentials
 from vitrine.adapters.token_cache import DynamoTokenCache
 from vitrine.core.errors import (
     AvivDuplicatedClassified,
@@ -387,7 +385,7 @@ def test_connection_refused_is_retryable(harness: Harness, emu: AvivEmulator) ->
 
 
 def test_retry_after_as_an_http_date_or_garbage() -> None:
-    from vitrine.adapters.aviv_client import _retry_after_seconds
+    from vitrine.adapters.aviv.transport import _retry_after_seconds
 
     now = 1_770_000_000.0
     assert _retry_after_seconds(email.utils.formatdate(now + 5, usegmt=True), now) == 5

@@ -18,7 +18,7 @@ from devtools.media_server import MediaServer
 from tests.support.aws import dynamodb_client, make_tables, mocked_aws
 from tests.support.emulator import emulator_client
 from tests.support.listings import sample_desired, sample_media
-from vitrine.adapters.aviv_client import AvivClient
+from vitrine.adapters.aviv.client import AvivClient
 from vitrine.adapters.dynamo_store import DynamoStateStore
 from vitrine.core.builder import ClassifiedDefaults
 from vitrine.core.errors import ConcurrentModification

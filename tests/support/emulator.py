@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from devtools.aviv_emulator import AvivEmulator
-from vitrine.adapters.aviv_client import AvivClient, AvivClientConfig
+from vitrine.adapters.aviv.client import AvivClient
+from vitrine.adapters.aviv.config import AvivClientConfig
 from vitrine.adapters.secrets import AvivCredentials
 from vitrine.adapters.token_cache import MemoryTokenCache
 

@@ -18,20 +18,18 @@ from devtools.moto_atomic import make_moto_dynamodb_writes_atomic
 from tests.support.aws import dynamodb_client, make_tables, mocked_aws
 from vitrine.adapters.dynamo_store import DynamoStateStore, pack_delivery_log, unpack_delivery_log
 from vitrine.core.errors import ConcurrentModification, ValidationFailed
-from vitrine.core.events import parse_event
+from vitrine.core.events.parse import parse_event
 from vitrine.core.ingest import (
     DELIVERY_RETENTION,
     MAX_DELIVERIES,
-    Delivery,
     DeliveryConflict,
     IngestResult,
     RecentListings,
-    SyncSchedulingFailed,
-    ensure_sync_scheduled,
     expired_deliveries,
     ingest_event,
 )
-from vitrine.core.model import body_digest, delivery_key
+from vitrine.core.model import Delivery, body_digest, delivery_key
+from vitrine.core.scheduling import SyncSchedulingFailed, ensure_sync_scheduled
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 HOLD = 900

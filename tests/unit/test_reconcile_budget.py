@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from vitrine.adapters.aviv_client import AvivClientConfig
+from vitrine.adapters.aviv.config import AvivClientConfig
 from vitrine.adapters.status_store import WatchEntry
 from vitrine.core.reconcile import ReconcilePolicy
 from vitrine.service.reconcile import (

@@ -119,6 +119,27 @@ def diff_classified(
             classified_changed=True,
             first_send=True,
         )
+    added, redownloaded, moved, metadata_changed = _media_changes(last_sent, body, stamped)
+    current_ids = {s.media.id for s in stamped}
+    removed = tuple(m.id for m in last_sent.media if m.id not in current_ids)
+    classified_changed = not same_json(_outside_media(body), _outside_media(last_sent.body)) or (
+        ("media" in body) != ("media" in last_sent.body)
+    )
+    return ClassifiedDiff(
+        added=tuple(added),
+        removed=removed,
+        redownloaded=tuple(redownloaded),
+        moved=tuple(moved),
+        metadata_changed=tuple(metadata_changed),
+        classified_changed=classified_changed,
+        first_send=False,
+    )
+
+
+def _media_changes(
+    last_sent: LastSent, body: Mapping[str, Any], stamped: Sequence[StampedMedia]
+) -> tuple[list[str], list[str], list[str], list[str]]:
+    """Added, redownloaded, moved and metadata-changed media ids, in body order."""
     new_items = body.get("media") or []
     old_items = last_sent.body.get("media") or []
     old_count = len(old_items)
@@ -146,17 +167,4 @@ def diff_classified(
             redownloaded.append(media_id)
         if new_item != old_item and _metadata_differs(new_item, old_item):
             metadata_changed.append(media_id)
-    current_ids = {s.media.id for s in stamped}
-    removed = tuple(m.id for m in last_sent.media if m.id not in current_ids)
-    classified_changed = not same_json(_outside_media(body), _outside_media(last_sent.body)) or (
-        ("media" in body) != ("media" in last_sent.body)
-    )
-    return ClassifiedDiff(
-        added=tuple(added),
-        removed=removed,
-        redownloaded=tuple(redownloaded),
-        moved=tuple(moved),
-        metadata_changed=tuple(metadata_changed),
-        classified_changed=classified_changed,
-        first_send=False,
-    )
+    return added, redownloaded, moved, metadata_changed

@@ -22,11 +22,13 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from vitrine.core.errors import ConcurrentModification, VitrineError
-from vitrine.core.events import ListingEvent, apply_event
+from vitrine.core.events.apply import apply_event
+from vitrine.core.events.vocabulary import ListingEvent
 from vitrine.core.model import Delivery, DesiredListing, IngestSnapshot, IngestWrite
+from vitrine.core.ports import IngestStore, SyncScheduler
+from vitrine.core.scheduling import SyncSchedulingFailed
 
 logger = logging.getLogger(__name__)
 
@@ -41,42 +43,8 @@ DELIVERY_RETENTION = timedelta(hours=48)
 MAX_DELIVERIES = 1000
 
 
-class SyncSchedulingFailed(VitrineError):
-    """The desired state is stored but no sync message could be sent: the caller must retry."""
-
-
 class DeliveryConflict(VitrineError):
     """The same ``webhook-id`` arrived again with a different body: a sender bug, refused."""
-
-
-class IngestStore(Protocol):
-    """The part of the state store ingest needs."""
-
-    def load_ingest_snapshot(self, listing_id: str) -> IngestSnapshot | None: ...
-
-    def commit_ingest(self, write: IngestWrite) -> IngestSnapshot:
-        """Apply ``write`` atomically or raise ConcurrentModification; returns the listing after it."""
-        ...
-
-    def undo_ingest(self, listing_id: str, delivery_key: str, claim_until: datetime) -> None:
-        """The sync message could not be sent: forget the delivery and the claim, so a retry redoes both."""
-        ...
-
-
-class ScheduleClaims(Protocol):
-    """The schedule claim alone (the sync follow-up and the reconcile sweep use it)."""
-
-    def claim_sync_schedule(self, listing_id: str, now: datetime, hold_seconds: int) -> bool:
-        """Atomically mark "a sync message is pending" unless one already is; True = caller must send it."""
-        ...
-
-    def release_sync_schedule(self, listing_id: str) -> None: ...
-
-
-class SyncScheduler(Protocol):
-    """Sends the (single) pending sync message of a listing."""
-
-    def schedule(self, listing_id: str, delay_seconds: int) -> None: ...
 
 
 class RecentListings:
@@ -152,18 +120,9 @@ def ingest_event(
         snapshot = recent.get(event.listing_id) if attempt == 0 else None
         if snapshot is None:
             snapshot = store.load_ingest_snapshot(event.listing_id)
-        if snapshot is not None and snapshot.deliveries and delivery.key in snapshot.deliveries:
-            if snapshot.deliveries[delivery.key][1] != delivery.body_digest:
-                raise DeliveryConflict(
-                    f"webhook-id {delivery.webhook_id} was already used for a different body"
-                )
+        if snapshot is not None and _already_delivered(snapshot, delivery):
             return IngestResult(
-                listing_id=event.listing_id,
-                version=snapshot.desired.version,
-                changed=False,
-                ignored_reason=None,
-                sync_scheduled=False,
-                duplicate=True,
+                event.listing_id, snapshot.desired.version, False, None, False, duplicate=True
             )
         current = snapshot.desired if snapshot is not None else None
         result = apply_event(current, event, now)
@@ -179,14 +138,7 @@ def ingest_event(
             continue
         recent.put(event.listing_id, after)
         if write.claim_until is not None:
-            try:
-                scheduler.schedule(event.listing_id, consolidation_window)
-            except Exception as exc:
-                recent.forget(event.listing_id)
-                store.undo_ingest(event.listing_id, delivery.key, write.claim_until)
-                raise SyncSchedulingFailed(
-                    f"listing {event.listing_id}: could not schedule its sync: {exc}"
-                ) from exc
+            _schedule_or_undo(write, delivery, store, scheduler, recent, consolidation_window)
         return IngestResult(
             listing_id=event.listing_id,
             version=after.desired.version,
@@ -195,6 +147,33 @@ def ingest_event(
             sync_scheduled=write.claim_until is not None,
         )
     raise ConcurrentModification(f"listing {event.listing_id}: too many concurrent writers")
+
+
+def _already_delivered(snapshot: IngestSnapshot, delivery: Delivery) -> bool:
+    """True for a repeated ``webhook-id`` with the same body; the same id with another body is refused."""
+    if not snapshot.deliveries or delivery.key not in snapshot.deliveries:
+        return False
+    if snapshot.deliveries[delivery.key][1] != delivery.body_digest:
+        raise DeliveryConflict(f"webhook-id {delivery.webhook_id} was already used for a different body")
+    return True
+
+
+def _schedule_or_undo(
+    write: IngestWrite,
+    delivery: Delivery,
+    store: IngestStore,
+    scheduler: SyncScheduler,
+    recent: RecentListings,
+    consolidation_window: int,
+) -> None:
+    """Send the sync message this write claimed; if it cannot go, undo the delivery and the claim."""
+    assert write.claim_until is not None
+    try:
+        scheduler.schedule(write.listing_id, consolidation_window)
+    except Exception as exc:
+        recent.forget(write.listing_id)
+        store.undo_ingest(write.listing_id, delivery.key, write.claim_until)
+        raise SyncSchedulingFailed(f"listing {write.listing_id}: could not schedule its sync: {exc}") from exc
 
 
 def plan_write(
@@ -230,23 +209,3 @@ def plan_write(
         expect_claim=live_claim if needs_sync else None,
         now=now,
     )
-
-
-def ensure_sync_scheduled(
-    listing_id: str,
-    *,
-    store: ScheduleClaims,
-    scheduler: SyncScheduler,
-    now: datetime,
-    delay_seconds: int,
-    hold_seconds: int,
-) -> bool:
-    """Send a sync message unless one is already pending. If sending fails, release the claim and raise."""
-    if not store.claim_sync_schedule(listing_id, now, hold_seconds):
-        return False
-    try:
-        scheduler.schedule(listing_id, delay_seconds)
-    except Exception as exc:
-        store.release_sync_schedule(listing_id)
-        raise SyncSchedulingFailed(f"listing {listing_id}: could not schedule its sync: {exc}") from exc
-    return True

@@ -15,13 +15,9 @@ from vitrine.core.builder import ClassifiedDefaults, build_classified
 from vitrine.core.diff import ClassifiedDiff, diff_classified
 from vitrine.core.errors import FieldError
 from vitrine.core.model import DesiredListing, LastSent, SentMedia, StampedMedia
+from vitrine.core.quality import QualityWarning, quality_warnings
 from vitrine.core.timestamps import assign_timestamps, sent_media_records, strip_timestamp
-from vitrine.core.validation import (
-    QualityWarning,
-    duplicated_media_ids,
-    quality_warnings,
-    validate_classified,
-)
+from vitrine.core.validation import duplicated_media_ids, validate_classified
 
 
 @dataclass(frozen=True)

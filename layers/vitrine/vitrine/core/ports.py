@@ -1,7 +1,7 @@
 """Ports: what the core needs from the outside world, as Protocols the adapters implement.
 
-The sync use case only sees these; tests can pass fakes, production passes the DynamoDB
-store and the AVIV HTTP client.
+The use cases only see these; tests can pass fakes, production passes the DynamoDB stores, the
+SQS scheduler and the AVIV HTTP client.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from vitrine.core.errors import FieldError
-from vitrine.core.model import DesiredListing, LastSent
+from vitrine.core.model import DesiredListing, IngestSnapshot, IngestWrite, LastSent, SyncState
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,3 +98,44 @@ class StateStore(Protocol):
     ) -> None:
         """AVIV (or pre-send validation) refused this version: keep the errors, stop retrying it."""
         ...
+
+
+class SyncStore(StateStore, Protocol):
+    """The state store as sync uses it: the port plus the listing's bookkeeping.
+
+    ``load_sync_state`` tells, inside the lease, whether the version about to be sent was already
+    handled by another worker (e.g. rejected a moment ago): then it is neither sent nor rejected
+    (and notified) a second time.
+    """
+
+    def load_sync_state(self, listing_id: str) -> SyncState | None: ...
+
+
+class IngestStore(Protocol):
+    """The part of the state store ingest needs."""
+
+    def load_ingest_snapshot(self, listing_id: str) -> IngestSnapshot | None: ...
+
+    def commit_ingest(self, write: IngestWrite) -> IngestSnapshot:
+        """Apply ``write`` atomically or raise ConcurrentModification; returns the listing after it."""
+        ...
+
+    def undo_ingest(self, listing_id: str, delivery_key: str, claim_until: datetime) -> None:
+        """The sync message could not be sent: forget the delivery and the claim, so a retry redoes both."""
+        ...
+
+
+class ScheduleClaims(Protocol):
+    """The schedule claim alone (the sync follow-up and the reconcile sweep use it)."""
+
+    def claim_sync_schedule(self, listing_id: str, now: datetime, hold_seconds: int) -> bool:
+        """Atomically mark "a sync message is pending" unless one already is; True = caller must send it."""
+        ...
+
+    def release_sync_schedule(self, listing_id: str) -> None: ...
+
+
+class SyncScheduler(Protocol):
+    """Sends the (single) pending sync message of a listing."""
+
+    def schedule(self, listing_id: str, delay_seconds: int) -> None: ...

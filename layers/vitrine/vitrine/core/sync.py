@@ -11,15 +11,16 @@ redelivers the message and the plan reuses the pending timestamps, so the retry 
 body again and AVIV re-downloads nothing. A POST whose answer was lost is found again through
 AVIV's "Duplicated classified" answer (offererEstateId is unique) and turned into a PUT.
 
-Only ports are used (StateStore, AvivPort); the clock is passed in.
+Only ports are used (SyncStore, AvivPort); the clock is passed in.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from vitrine.core.builder import ClassifiedDefaults
 from vitrine.core.diff import ClassifiedDiff
@@ -30,11 +31,11 @@ from vitrine.core.errors import (
     FieldError,
     LeaseHeld,
 )
-from vitrine.core.model import DesiredListing, LastSent, SyncState
+from vitrine.core.model import DesiredListing, LastSent
 from vitrine.core.moments import format_moment
 from vitrine.core.plan import SyncPlan, plan_sync
-from vitrine.core.ports import AvivAccepted, AvivPort, StateStore
-from vitrine.core.validation import QualityWarning
+from vitrine.core.ports import AvivAccepted, AvivPort, StateStore, SyncStore
+from vitrine.core.quality import QualityWarning
 
 logger = logging.getLogger(__name__)
 
@@ -43,17 +44,6 @@ Operation = Literal["POST", "PUT", "DELETE"]
 
 # Used as the rejection detail when vitrine's own validation stops a body before AVIV sees it.
 INVALID_BEFORE_SEND = "the classified breaks AVIV's contract; it was not sent"
-
-
-class SyncStore(StateStore, Protocol):
-    """The state store as sync uses it: the port plus the listing's bookkeeping.
-
-    ``load_sync_state`` tells, inside the lease, whether the version about to be sent was already
-    handled by another worker (e.g. rejected a moment ago): then it is neither sent nor rejected
-    (and notified) a second time.
-    """
-
-    def load_sync_state(self, listing_id: str) -> SyncState | None: ...
 
 
 @dataclass(frozen=True)
@@ -196,24 +186,8 @@ def _send(
         sent_at=format_moment(now),
     )
     store.record_pending(record, lease_owner)
-
-    intermediary_id = desired.intermediary_id
     try:
-        if live_classified_id is None:
-            accepted, operation = _create(plan.body, aviv, intermediary_id)
-        else:
-            try:
-                accepted, operation = (
-                    aviv.update(live_classified_id, plan.body, intermediary_id=intermediary_id),
-                    "PUT",
-                )
-            except AvivNotFound:
-                logger.warning(
-                    "classified %s of listing %s is gone from AVIV; creating it again",
-                    live_classified_id,
-                    desired.listing_id,
-                )
-                accepted, operation = _create(plan.body, aviv, intermediary_id)
+        accepted, operation = _write_classified(desired, live_classified_id, plan.body, aviv)
     except AvivRejected as refused:
         errors = _field_errors(refused)
         detail = _detail(refused)
@@ -225,17 +199,27 @@ def _send(
         return _outcome(
             desired, plan, "rejected", classified_id=live_classified_id, errors=errors, detail=detail
         )
-
-    sent = LastSent(
-        listing_id=desired.listing_id,
-        classified_id=accepted.classified_id,
-        body=plan.body,
-        media=list(plan.sent_media),
-        desired_version=desired.version,
-        sent_at=format_moment(now),
-    )
+    sent = dataclasses.replace(record, classified_id=accepted.classified_id, media=list(plan.sent_media))
     store.record_sent(sent, lease_owner)
     return _outcome(desired, plan, "sent", operation=operation, classified_id=accepted.classified_id)
+
+
+def _write_classified(
+    desired: DesiredListing, live_classified_id: str | None, body: dict[str, Any], aviv: AvivPort
+) -> tuple[AvivAccepted, Operation]:
+    """PUT onto the live classified; POST when there is none, or when AVIV lost the one we knew."""
+    intermediary_id = desired.intermediary_id
+    if live_classified_id is None:
+        return _create(body, aviv, intermediary_id)
+    try:
+        return aviv.update(live_classified_id, body, intermediary_id=intermediary_id), "PUT"
+    except AvivNotFound:
+        logger.warning(
+            "classified %s of listing %s is gone from AVIV; creating it again",
+            live_classified_id,
+            desired.listing_id,
+        )
+        return _create(body, aviv, intermediary_id)
 
 
 def _create(

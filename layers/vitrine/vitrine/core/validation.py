@@ -5,14 +5,14 @@ owner which field (a JSON pointer, as AVIV names them) to fix. This is a hand-wr
 ``AvivClassified`` schema -- everything about the envelope, the mandatory ``data`` fields and the
 media, which is what vitrine builds -- plus the rules the schema cannot express (duplicated media).
 It runs on every sync: linear in the media count, a handful of set look-ups per valid media.
-``tests/unit/test_contract_schema.py`` checks it against the official OpenAPI file.
+``tests/unit/core/test_contract_schema.py`` checks it against the official OpenAPI file.
+Warnings that never block a send are in :mod:`vitrine.core.quality`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from vitrine.core.errors import FieldError
@@ -68,14 +68,16 @@ _VISIBLE = re.compile(r"[^\s\ufeff]")
 _MEDIA_TYPES_TEXT = "|".join(MEDIA_TYPES)
 
 
-def _token(key: str) -> str:
-    """One JSON-pointer reference token (RFC 6901 escaping)."""
-    return key.replace("~", "~0").replace("/", "~1")
+def json_pointer(*tokens: str | int) -> str:
+    """RFC 6901 pointer from raw tokens (``~`` and ``/`` escaped)."""
+    return "".join("/" + str(token).replace("~", "~0").replace("/", "~1") for token in tokens)
 
 
 def _unknown_keys(value: Mapping[str, Any], allowed: frozenset[str], pointer: str) -> list[FieldError]:
     return [
-        FieldError(f"{pointer}/{_token(str(key))}", "unknown property: AVIV accepts no additional properties")
+        FieldError(
+            pointer + json_pointer(str(key)), "unknown property: AVIV accepts no additional properties"
+        )
         for key in value
         if key not in allowed
     ]
@@ -158,34 +160,9 @@ def _validate_aviv_media(
         errors.append(FieldError("/media", "must be a list"))
         return
     allowed = AVIV_MEDIA_PROPERTIES
-    media_types = _MEDIA_TYPE_SET
-    categories = _CATEGORY_SET
     for index, item in enumerate(media):
         try:
-            if (
-                item.keys() <= allowed
-                and item["mediaType"] in media_types
-                and type(url := item["url"]) is str
-                and (
-                    (url.startswith("https://") and url[8:9] not in "/?#")
-                    or (url.startswith("http://") and url[7:8] not in "/?#")
-                )
-                and url.isprintable()
-                and " " not in url
-                and ("category" not in item or item["category"] in categories)
-                and (
-                    "tags" not in item or (type(item["tags"]) is list and categories.issuperset(item["tags"]))
-                )
-                and (
-                    "title" not in item
-                    or (
-                        type(title := item["title"]) is str
-                        and title.isprintable()
-                        and title
-                        and not title.isspace()
-                    )
-                )
-            ):
+            if _plainly_valid_aviv_media(item):
                 continue
         except (AttributeError, KeyError, TypeError):
             pass  # not the shape the fast test expects: the detailed check below says what is wrong
@@ -196,6 +173,33 @@ def _validate_aviv_media(
         if not item.keys() <= allowed:
             errors.extend(_unknown_keys(item, allowed, pointer))
         _check_media_fields(item, pointer, False, errors)
+    errors.extend(_duplicated_aviv_media(media, media_identities))
+
+
+def _plainly_valid_aviv_media(item: Any) -> bool:
+    """The fast test: True for a media AVIV accepts as it is; may raise on an unexpected shape."""
+    categories = _CATEGORY_SET
+    return bool(
+        item.keys() <= AVIV_MEDIA_PROPERTIES
+        and item["mediaType"] in _MEDIA_TYPE_SET
+        and type(url := item["url"]) is str
+        and (
+            (url.startswith("https://") and url[8:9] not in "/?#")
+            or (url.startswith("http://") and url[7:8] not in "/?#")
+        )
+        and url.isprintable()
+        and " " not in url
+        and ("category" not in item or item["category"] in categories)
+        and ("tags" not in item or (type(item["tags"]) is list and categories.issuperset(item["tags"])))
+        and (
+            "title" not in item
+            or (type(title := item["title"]) is str and title.isprintable() and title and not title.isspace())
+        )
+    )
+
+
+def _duplicated_aviv_media(media: list[Any], media_identities: Sequence[str] | None) -> list[FieldError]:
+    """The "Duplicated media" rule, reusing the caller's URL identities when it has them."""
     urls: list[Any] | None = None
     identities = (
         media_identities if media_identities is not None and len(media_identities) == len(media) else None
@@ -203,10 +207,11 @@ def _validate_aviv_media(
     if identities is None:
         urls = [item.get("url") if isinstance(item, dict) else None for item in media]
         identities = [strip_timestamp(url) if isinstance(url, str) else "" for url in urls]
-    if len(set(identities)) != len(identities):
-        if urls is None:
-            urls = [item.get("url") if isinstance(item, dict) else None for item in media]
-        errors.extend(_duplicated_urls(urls, identities))
+    if len(set(identities)) == len(identities):
+        return []
+    if urls is None:
+        urls = [item.get("url") if isinstance(item, dict) else None for item in media]
+    return _duplicated_urls(urls, identities)
 
 
 def _validate_portals(body: Mapping[str, Any], errors: list[FieldError]) -> None:
@@ -357,63 +362,3 @@ def duplicated_media_ids(media: Sequence[Media], pointer_prefix: str = "/media")
                 )
             )
     return errors
-
-
-@dataclass(frozen=True)
-class QualityWarning:
-    """Valid for AVIV but probably not what the owner wants the portals to show. Never blocks a send."""
-
-    code: str
-    pointer: str
-    message: str
-
-
-_POOR_FIRST_PICTURE = frozenset({"FLOOR_PLAN", "MAP", "LOGO", "ENERGY_CERTIFICATE"})
-
-
-def _categories(media: Media) -> set[str]:
-    found = set(media.tags)
-    if media.category is not None:
-        found.add(media.category)
-    return found
-
-
-def quality_warnings(media: Sequence[Media]) -> list[QualityWarning]:
-    """What the portals will show differently from what the list suggests. Nothing is reordered."""
-    warnings: list[QualityWarning] = []
-    first_video: int | None = None
-    first_virtual_tour: int | None = None
-    first_picture: int | None = None
-    for index, item in enumerate(media):
-        pointer = f"/media/{index}"
-        if item.media_type == "VIDEO":
-            if first_video is None:
-                first_video = index
-            else:
-                warnings.append(QualityWarning(
-                    "extra_video", pointer,
-                    f"only the first video (/media/{first_video}) is displayed by the portals",
-                ))  # fmt: skip
-        elif item.media_type == "VIRTUAL_TOUR":
-            if first_virtual_tour is None:
-                first_virtual_tour = index
-            else:
-                warnings.append(QualityWarning(
-                    "extra_virtual_tour", pointer,
-                    f"only the first virtual tour (/media/{first_virtual_tour}) is displayed by the portals",
-                ))  # fmt: skip
-        elif item.media_type == "PICTURE" and first_picture is None:
-            first_picture = index
-            poor = sorted(_categories(item) & _POOR_FIRST_PICTURE)
-            if poor:
-                warnings.append(QualityWarning(
-                    "poor_first_picture", pointer,
-                    f"the first picture is the listing's main photo but is a {'/'.join(poor)}",
-                ))  # fmt: skip
-            continue
-        if (item.category == "COVER_PICTURE" or "COVER_PICTURE" in item.tags) and index != first_picture:
-            warnings.append(QualityWarning(
-                "cover_not_first", pointer,
-                "marked COVER_PICTURE but not the first picture: portals show the first picture first",
-            ))  # fmt: skip
-    return warnings

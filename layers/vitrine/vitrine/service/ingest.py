@@ -5,8 +5,8 @@ one conditional write that applies the event, records its ``webhook-id`` (dedupe
 claims the listing's sync; then the one sync message. A rejected request changes nothing.
 
 Why not Powertools Idempotency: it costs two extra writes to a second table on every webhook,
-while the listing's own conditional write can carry the delivery record for free (the issue's
-"a conditional write"), and the CRM is waiting for the answer (bench/ingest_latency.py).
+while the listing's own conditional write can carry the delivery record for free, and the CRM is
+waiting for the answer (bench/ingest_latency.py).
 """
 
 from __future__ import annotations
@@ -22,15 +22,11 @@ from vitrine.adapters.dynamo_store import DynamoStateStore
 from vitrine.adapters.secrets import webhook_secrets
 from vitrine.adapters.sqs_scheduler import SqsSyncScheduler
 from vitrine.core.errors import ConcurrentModification, FieldError, ValidationFailed
-from vitrine.core.events import MalformedBody, decode_body, parse_event
-from vitrine.core.ingest import (
-    Delivery,
-    DeliveryConflict,
-    RecentListings,
-    SyncSchedulingFailed,
-    ingest_event,
-)
-from vitrine.core.model import body_digest
+from vitrine.core.events.parse import MalformedBody, decode_body, parse_event
+from vitrine.core.events.vocabulary import ListingEvent
+from vitrine.core.ingest import DeliveryConflict, RecentListings, ingest_event
+from vitrine.core.model import Delivery, body_digest
+from vitrine.core.scheduling import SyncSchedulingFailed
 from vitrine.core.webhook_signing import MAX_BODY_BYTES, SignatureError, verify
 from vitrine.observability import MetricUnit, logger, metrics
 from vitrine.service import PerInstance
@@ -67,6 +63,28 @@ class IngestService:
 
     def handle(self, headers: Mapping[str, str], raw_body: bytes) -> Response:
         """Verify, validate, dedupe, apply; map every failure to a specific problem+json answer."""
+        refused = self._refuse_unverified(headers, raw_body)
+        if refused is not None:
+            return refused
+        webhook_id = _header(headers, "webhook-id")
+        logger.set_correlation_id(webhook_id)
+        try:
+            event = parse_event(decode_body(raw_body))
+        except MalformedBody as exc:
+            metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
+            return problem(400, f"body is not valid JSON: {exc}")
+        except ValidationFailed as exc:
+            return self._invalid(exc.errors)
+        logger.append_keys(listing_id=event.listing_id, event_type=event.type)
+        delivery = Delivery(
+            webhook_id=webhook_id,
+            body_digest=body_digest(raw_body),
+            received_at=datetime.now(UTC),
+        )
+        return self._ingest(event, delivery)
+
+    def _refuse_unverified(self, headers: Mapping[str, str], raw_body: bytes) -> Response | None:
+        """The answer to a body too large or not signed by the CRM; None when it may be read."""
         if len(raw_body) > MAX_BODY_BYTES:
             metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
             return problem(413, f"body is {len(raw_body)} bytes; the limit is {MAX_BODY_BYTES}")
@@ -81,23 +99,10 @@ class IngestService:
             metrics.add_metric(name="WebhookUnauthorized", unit=MetricUnit.Count, value=1)
             logger.warning("webhook signature refused", extra={"reason": exc.reason})
             return problem(401, f"webhook signature refused: {exc.reason}")
-        webhook_id = _header(headers, "webhook-id")
-        logger.set_correlation_id(webhook_id)
-        try:
-            raw_event = decode_body(raw_body)
-        except MalformedBody as exc:
-            metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
-            return problem(400, f"body is not valid JSON: {exc}")
-        try:
-            event = parse_event(raw_event)
-        except ValidationFailed as exc:
-            return self._invalid(exc.errors)
-        logger.append_keys(listing_id=event.listing_id, event_type=event.type)
-        delivery = Delivery(
-            webhook_id=webhook_id,
-            body_digest=body_digest(raw_body),
-            received_at=datetime.now(UTC),
-        )
+        return None
+
+    def _ingest(self, event: ListingEvent, delivery: Delivery) -> Response:
+        """Apply the event in one conditional write and answer 202, or the problem that stopped it."""
         try:
             result = ingest_event(
                 event,
@@ -122,7 +127,7 @@ class IngestService:
             logger.exception("sync could not be scheduled")
             metrics.add_metric(name="WebhookSchedulingFailed", unit=MetricUnit.Count, value=1)
             return problem(503, "the change could not be scheduled; retry", headers={"Retry-After": "5"})
-        body = {**result.to_body(), "webhookId": webhook_id}
+        body = {**result.to_body(), "webhookId": delivery.webhook_id}
         if body.get("duplicate"):
             metrics.add_metric(name="WebhookDuplicate", unit=MetricUnit.Count, value=1)
         elif body.get("ignored"):

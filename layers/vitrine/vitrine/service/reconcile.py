@@ -44,7 +44,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 from vitrine.adapters.dynamo_store import SK_DESIRED, SK_SENT, DynamoStateStore
 from vitrine.adapters.status_store import StatusStore
 from vitrine.core.errors import AvivNotFound, AvivRetryable, ConcurrentModification
-from vitrine.core.ingest import ensure_sync_scheduled
 from vitrine.core.model import DesiredListing, LastSent
 from vitrine.core.moments import format_moment
 from vitrine.core.reconcile import (
@@ -62,6 +61,7 @@ from vitrine.core.reconcile import (
     roll_to_send,
     with_retry_versions,
 )
+from vitrine.core.scheduling import ensure_sync_scheduled
 from vitrine.observability import MetricUnit, logger, metrics
 from vitrine.service import PerInstance
 from vitrine.settings import Settings
@@ -71,7 +71,7 @@ if TYPE_CHECKING:
     # and the SQS and SNS adapters are built on a run's first use.
     from aws_lambda_powertools.event_handler import Response
 
-    from vitrine.adapters.aviv_client import AvivClientConfig
+    from vitrine.adapters.aviv.config import AvivClientConfig
     from vitrine.adapters.sqs_scheduler import SqsSyncScheduler
 
 # URL checks (5 s each at most) per listing and run; further failed media are checked next run.
@@ -256,7 +256,7 @@ class ReconcileService:
 
     @cached_property
     def aviv(self) -> AvivStatusPort:
-        from vitrine.adapters.aviv_client import build_aviv_client
+        from vitrine.adapters.aviv.wiring import build_aviv_client
 
         return build_aviv_client(self.settings)
 
@@ -288,7 +288,7 @@ class ReconcileService:
 
     def listing_margin_seconds(self) -> float:
         """The worst-case time of one listing with the AVIV client and the URL probe this run uses."""
-        from vitrine.adapters.aviv_client import AvivClientConfig
+        from vitrine.adapters.aviv.config import AvivClientConfig
 
         config = getattr(self.aviv, "config", None)
         if not isinstance(config, AvivClientConfig):

@@ -20,14 +20,14 @@ from vitrine.adapters.sqs_scheduler import SqsSyncScheduler, parse_sync_message
 from vitrine.core.builder import ClassifiedDefaults
 from vitrine.core.consolidation import ConsolidationPolicy, next_step, retry_delay_seconds
 from vitrine.core.errors import AvivRetryable, LeaseHeld
-from vitrine.core.ingest import ensure_sync_scheduled
+from vitrine.core.scheduling import ensure_sync_scheduled
 from vitrine.core.sync import SyncOutcome, sync_listing
 from vitrine.observability import MetricUnit, logger, metrics
 from vitrine.service import PerInstance
 from vitrine.settings import Settings
 
 if TYPE_CHECKING:
-    from vitrine.adapters.aviv_client import AvivClient
+    from vitrine.adapters.aviv.client import AvivClient
 
 LEASE_BUSY_RETRY_SECONDS = 5
 
@@ -60,7 +60,7 @@ class SyncService:
     @cached_property
     def aviv(self) -> AvivClient:
         # Imported on first use: a message that only re-delays itself never needs HTTP.
-        from vitrine.adapters.aviv_client import build_aviv_client
+        from vitrine.adapters.aviv.wiring import build_aviv_client
 
         return build_aviv_client(self.settings)
 

@@ -13,18 +13,18 @@ import pytest
 from jsonschema import Draft7Validator, Draft202012Validator
 
 from vitrine.core.errors import ValidationFailed
-from vitrine.core.events import (
+from vitrine.core.events.parse import parse_event
+from vitrine.core.events.vocabulary import (
     EVENT_TYPES,
     MAX_LISTING_ID_LENGTH,
     MAX_PORTALS,
     MAX_SEQUENCE,
     RFC3339_DATE_TIME,
-    parse_event,
 )
 from vitrine.core.model import MEDIA_CATEGORIES, MEDIA_TYPES, PORTALS
 from vitrine.core.validation import validate_media_list
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[4]
 SCHEMA_PATH = REPO_ROOT / "schemas" / "webhook-event.schema.json"
 SAMPLES = sorted((REPO_ROOT / "events" / "webhooks").glob("*.json"))
 OPENAPI_PATH = Path(

@@ -7,7 +7,7 @@ from pathlib import Path
 from devtools.template import function_environment_keys, load_template, resources_of_type
 from vitrine.settings import SYNC_VISIBILITY_TIMEOUT_SECONDS
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_functions_are_python313_arm64_with_the_shared_layer():

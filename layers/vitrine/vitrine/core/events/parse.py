@@ -1,0 +1,103 @@
+"""Decoding a webhook body and checking one event on its own, reporting *every* bad field at once.
+
+The CRM tells vitrine what it wants through six event types (see ``docs/webhooks.md``). A body
+that is not strict JSON is malformed (400); a JSON event with bad fields is invalid (422), each
+field named by its JSON pointer.
+"""
+
+from __future__ import annotations
+
+import json
+from types import MappingProxyType
+from typing import Any
+
+from vitrine.core.errors import FieldError, ValidationFailed, VitrineError
+from vitrine.core.events.fields import (
+    read_integer,
+    read_occurred_at,
+    read_string,
+    unknown_properties,
+)
+from vitrine.core.events.payloads import PAYLOAD_PARSERS
+from vitrine.core.events.vocabulary import (
+    ENVELOPE_FIELDS,
+    EVENT_TYPES,
+    MAX_LISTING_ID_LENGTH,
+    MAX_SEQUENCE,
+    PAYLOAD_FIELDS,
+    ListingEvent,
+)
+
+
+class MalformedBody(VitrineError):
+    """The body is not one strict JSON document (answer 400); see :func:`decode_body`."""
+
+
+def decode_body(body: bytes) -> Any:
+    """Strict JSON: UTF-8, no NaN/Infinity, no repeated keys (which parsers resolve differently)."""
+
+    def reject_constant(name: str) -> Any:
+        raise MalformedBody(f"{name} is not JSON")
+
+    def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                raise MalformedBody(f"key {key!r} appears twice in one object")
+            out[key] = value
+        return out
+
+    try:
+        text = body.decode("utf-8")
+        return json.loads(text, parse_constant=reject_constant, object_pairs_hook=unique_keys)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise MalformedBody(f"the body is not valid JSON: {exc}") from exc
+
+
+def parse_event(raw: Any) -> ListingEvent:
+    """Check one decoded webhook body; raise :class:`ValidationFailed` listing every bad field.
+
+    Only what can be judged from the event alone is checked here; what depends on the listing's
+    current media (unknown ids, an order that is not a permutation…) is checked when it is applied
+    (:func:`vitrine.core.events.apply.apply_event`).
+    """
+    if not isinstance(raw, dict):
+        raise ValidationFailed([FieldError("", "the body must be a JSON object")])
+    errors: list[FieldError] = []
+
+    event_type = raw.get("type")
+    known_type = isinstance(event_type, str) and event_type in PAYLOAD_FIELDS
+    if "type" not in raw:
+        errors.append(FieldError("/type", "required"))
+    elif not known_type:
+        errors.append(FieldError("/type", "unknown event type; expected one of " + ", ".join(EVENT_TYPES)))
+
+    listing_id = read_string(
+        raw, "listingId", "/listingId", errors, required=True, max_length=MAX_LISTING_ID_LENGTH
+    )
+    owner_id = read_string(raw, "ownerId", "/ownerId", errors, required=True)
+    occurred_at = read_occurred_at(raw, errors)
+    sequence = read_integer(raw, "sequence", "/sequence", errors, maximum=MAX_SEQUENCE)
+    intermediary_id = read_string(raw, "intermediaryId", "/intermediaryId", errors, required=False)
+
+    payload: dict[str, Any] = {}
+    if known_type:
+        assert isinstance(event_type, str)
+        required, optional = PAYLOAD_FIELDS[event_type]
+        allowed = set(ENVELOPE_FIELDS) | set(required) | set(optional)
+        errors.extend(unknown_properties(raw, allowed, ""))
+        payload = PAYLOAD_PARSERS[event_type](raw, errors)
+
+    if errors:
+        raise ValidationFailed(errors)
+    assert isinstance(event_type, str) and listing_id is not None and owner_id is not None
+    assert occurred_at is not None
+    return ListingEvent(
+        type=event_type,
+        listing_id=listing_id,
+        owner_id=owner_id,
+        occurred_at=occurred_at,
+        sequence=sequence,
+        intermediary_id=intermediary_id,
+        payload=MappingProxyType(payload),
+    )

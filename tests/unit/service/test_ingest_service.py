@@ -1,0 +1,247 @@
+"""The ingest service answers every refused webhook with its own status and a problem+json body.
+
+In-process: moto with the tables, queue and secret of template.yaml, the service built from the
+environment as a Lambda instance builds it; only the signature's clock is the real one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.event_handler import Response
+
+from devtools.template import create_queues, create_secrets
+from tests.support.aws import REGION, make_tables, mocked_aws
+from vitrine.adapters.dynamo_store import DynamoStateStore
+from vitrine.core.errors import ConcurrentModification
+from vitrine.core.model import IngestWrite
+from vitrine.core.webhook_signing import MAX_BODY_BYTES, signed_headers
+from vitrine.service.http import PROBLEM_JSON
+from vitrine.service.ingest import IngestService
+from vitrine.settings import Settings
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+@dataclass
+class Aws:
+    """What the template gives the ingest function, and the environment that points at it."""
+
+    env: dict[str, str]
+    state_table: str
+
+
+@pytest.fixture
+def aws() -> Iterator[Aws]:
+    with mocked_aws():
+        tables = make_tables()
+        queues, _arns = create_queues(boto3.client("sqs", region_name=REGION))
+        yield Aws(
+            env={
+                "VITRINE_STATE_TABLE": tables["StateTable"],
+                "VITRINE_SYNC_QUEUE_URL": queues["SyncQueue"],
+                "POWERTOOLS_METRICS_DISABLED": "true",
+            },
+            state_table=tables["StateTable"],
+        )
+
+
+def ingest_service(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, secret: str = SECRET, **env: str
+) -> IngestService:
+    """A service as one Lambda instance builds it, with ``secret`` stored as the webhook secret."""
+    arns = create_secrets(
+        boto3.client("secretsmanager", region_name=REGION),
+        {"WebhookSecret": json.dumps({"secrets": [secret]})},
+    )
+    for name, value in {**aws.env, "VITRINE_WEBHOOK_SECRET_ARN": arns["WebhookSecret"], **env}.items():
+        monkeypatch.setenv(name, value)
+    return IngestService(Settings.from_env())
+
+
+def upserted(listing_id: str = "L-1", **fields: Any) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "type": "listing.upserted",
+        "listingId": listing_id,
+        "ownerId": "agency-1",
+        "occurredAt": "2026-11-27T10:00:00Z",
+        "listing": {"data": {"estateType": "HOUSE"}, "media": []},
+    }
+    event.update(fields)
+    return event
+
+
+def signed(body: bytes, webhook_id: str = "msg_1", secret: str = SECRET) -> dict[str, str]:
+    return signed_headers(secret, body, webhook_id=webhook_id)
+
+
+def problem_of(response: Response, status: int) -> dict[str, Any]:
+    """The problem+json body of ``response``, once its status and content type are checked."""
+    assert response.status_code == status, response.body
+    assert response.headers["Content-Type"] == PROBLEM_JSON
+    body: dict[str, Any] = json.loads(str(response.body))
+    assert body["status"] == status
+    assert body["type"] == "about:blank"
+    return body
+
+
+def test_a_body_over_the_size_limit_is_refused_with_413_before_its_signature_is_read(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = ingest_service(aws, monkeypatch)
+    too_large = b" " * (MAX_BODY_BYTES + 1)
+
+    problem = problem_of(service.handle({}, too_large), 413)
+
+    assert problem["title"] == "Payload too large"
+    assert str(MAX_BODY_BYTES) in problem["detail"]
+
+
+def test_a_body_signed_with_another_secret_is_refused_with_401(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = ingest_service(aws, monkeypatch)
+    body = json.dumps(upserted()).encode()
+    other_secret = "whsec_" + "QUJDREVGR0hJSktMTU5PUA=="
+
+    problem = problem_of(service.handle(signed(body, secret=other_secret), body), 401)
+
+    assert problem["title"] == "Unauthorized"
+    assert problem["detail"] == "webhook signature refused: no_valid_signature"
+
+
+def test_unsigned_headers_are_refused_with_401_naming_what_is_missing(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = ingest_service(aws, monkeypatch)
+
+    problem = problem_of(service.handle({"content-type": "application/json"}, b"{}"), 401)
+
+    assert problem["detail"] == "webhook signature refused: missing_headers"
+
+
+def test_a_malformed_configured_secret_is_our_misconfiguration_and_answers_500(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = ingest_service(aws, monkeypatch, secret="not-a-webhook-secret")
+    body = json.dumps(upserted()).encode()
+
+    problem = problem_of(service.handle(signed(body), body), 500)
+
+    assert problem["title"] == "Internal error"
+    assert problem["detail"] == "webhook verification is not configured"
+
+
+def test_a_signed_body_that_is_not_json_is_refused_with_400(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = ingest_service(aws, monkeypatch)
+    body = b'{"type": "listing.upserted", "type": "listing.deleted"}'
+
+    problem = problem_of(service.handle(signed(body), body), 400)
+
+    assert problem["title"] == "Malformed request"
+    assert problem["detail"].startswith("body is not valid JSON")
+
+
+def test_an_invalid_event_is_refused_with_422_naming_every_bad_field_by_its_json_pointer(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = ingest_service(aws, monkeypatch)
+    event = upserted(ownerId="", sequence=-1)
+    del event["occurredAt"]
+    body = json.dumps(event).encode()
+
+    problem = problem_of(service.handle(signed(body), body), 422)
+
+    assert problem["title"] == "Invalid event"
+    assert problem["detail"] == "the event is invalid; nothing was changed"
+    assert sorted(error["pointer"] for error in problem["errors"]) == ["/occurredAt", "/ownerId", "/sequence"]
+    assert DynamoStateStore(aws.state_table).load_desired("L-1") is None, "nothing was stored"
+
+
+def test_an_event_that_does_not_fit_the_stored_listing_is_refused_with_422(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = ingest_service(aws, monkeypatch)
+    first = json.dumps(upserted()).encode()
+    assert service.handle(signed(first, "msg_1"), first).status_code == 202
+    media_updated = {key: value for key, value in upserted().items() if key != "listing"}
+    media_updated["type"] = "media.updated"
+    media_updated["media"] = {"id": "m-404", "url": "https://photos.example/a.jpg", "mediaType": "PICTURE"}
+    body = json.dumps(media_updated).encode()
+
+    problem = problem_of(service.handle(signed(body, "msg_2"), body), 422)
+
+    assert [error["pointer"] for error in problem["errors"]] == ["/media/id"]
+
+
+def test_a_webhook_id_reused_for_another_body_is_refused_with_409(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = ingest_service(aws, monkeypatch)
+    first = json.dumps(upserted()).encode()
+    assert service.handle(signed(first, "msg_same"), first).status_code == 202
+    other = json.dumps(upserted(ownerId="agency-2")).encode()
+
+    problem = problem_of(service.handle(signed(other, "msg_same"), other), 409)
+
+    assert problem["title"] == "Conflict"
+    assert problem["detail"] == "this webhook-id was already used for a different body"
+
+
+def test_the_same_delivery_twice_is_answered_as_a_duplicate_not_a_conflict(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = ingest_service(aws, monkeypatch)
+    body = json.dumps(upserted()).encode()
+    headers = signed(body, "msg_again")
+    assert service.handle(headers, body).status_code == 202
+
+    again = service.handle(headers, body)
+
+    assert again.status_code == 202
+    assert json.loads(str(again.body))["duplicate"] is True
+
+
+class AlwaysLosingStore(DynamoStateStore):
+    """Every conditional write loses to another writer, however often it is retried."""
+
+    def commit_ingest(self, write: IngestWrite) -> Any:
+        raise ConcurrentModification(f"listing {write.listing_id} changed under us")
+
+
+def test_a_write_race_lost_on_every_attempt_answers_503_with_a_short_retry_after(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = ingest_service(aws, monkeypatch)
+    service.store = AlwaysLosingStore(aws.state_table)
+    body = json.dumps(upserted()).encode()
+
+    response = service.handle(signed(body), body)
+
+    problem = problem_of(response, 503)
+    assert problem["title"] == "Service unavailable"
+    assert problem["detail"] == "too many concurrent changes to this listing; retry"
+    assert response.headers["Retry-After"] == "1"
+
+
+def test_a_sync_queue_that_cannot_be_reached_answers_503_and_records_nothing_as_delivered(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing_queue = aws.env["VITRINE_SYNC_QUEUE_URL"] + "-gone"
+    service = ingest_service(aws, monkeypatch, VITRINE_SYNC_QUEUE_URL=missing_queue)
+    body = json.dumps(upserted()).encode()
+
+    response = service.handle(signed(body), body)
+
+    problem = problem_of(response, 503)
+    assert problem["detail"] == "the change could not be scheduled; retry"
+    assert response.headers["Retry-After"] == "5"
+    snapshot = DynamoStateStore(aws.state_table).load_ingest_snapshot("L-1")
+    assert snapshot is not None and not snapshot.deliveries, "the sender's retry is not taken for a duplicate"
