@@ -87,12 +87,13 @@ class ReconcileService:
         self.aviv = aviv
         self.scheduler = scheduler
         self.probe = probe
+        self.clock = clock or (lambda: datetime.now(UTC))
         # The budget is measured on this (tests pass a fake one to exhaust it deterministically).
         self.monotonic = monotonic
         self.listings = ListingReconciler(
             settings=settings,
             policy=self.policy,
-            clock=clock or (lambda: datetime.now(UTC)),
+            clock=self.clock,
             store=store,
             status_store=status_store,
             aviv=aviv,
@@ -108,7 +109,7 @@ class ReconcileService:
     def reconcile_listing(
         self, listing_id: str, *, check_rejection: bool = True, check_sent: bool = True
     ) -> ListingReport:
-        """One listing of the run (tests count or slow these down)."""
+        """Reconcile one listing of the run (a seam: tests count these calls or slow them down)."""
         return self.listings.reconcile(listing_id, check_rejection=check_rejection, check_sent=check_sent)
 
     # ------------------------------------------------------------------ the time budget
@@ -151,7 +152,7 @@ class ReconcileService:
         started = self.monotonic()
         report = RunReport()
         deadlines = self._deadlines(started, remaining_ms)
-        now = self.listings.clock()
+        now = self.clock()
         self._sweep(now, deadlines.start_until, report)
         self._reconcile_due(now, deadlines, report)
         report.seconds = self.monotonic() - started
