@@ -19,14 +19,18 @@ import math
 import sys
 import zlib
 from collections import Counter
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.support.aws import dynamodb_client, make_tables, mocked_aws
+from vitrine.adapters.aviv.config import AvivClientConfig
 from vitrine.adapters.dynamo_store import DynamoStateStore, compress_json, listing_pk
+from vitrine.adapters.media_probe import MediaProbe
 from vitrine.adapters.status_store import StatusStore, watch_shard
 from vitrine.core.moments import format_moment
+from vitrine.core.ports import AvivClassifiedCopy
 from vitrine.core.reconcile import Notification, ReconcilePolicy
 from vitrine.observability import logger
 from vitrine.service.reconcile import ReconcileService
@@ -107,9 +111,14 @@ class MeteredDynamoDB:
 class CountingAviv:
     """AVIV as reconciliation sees it: the latest status of each classified, counted."""
 
+    config = AvivClientConfig.from_settings(Settings.from_env())
+
     def __init__(self, media_error: set[str]) -> None:
         self.media_error = media_error
         self.status_calls = 0
+
+    def time_limit(self, seconds: float) -> AbstractContextManager[None]:
+        return nullcontext()
 
     def latest_status(self, classified_id: str, *, intermediary_id: str | None = None) -> dict[str, Any]:
         self.status_calls += 1
@@ -128,7 +137,7 @@ class CountingAviv:
             ]
         return status
 
-    def get(self, classified_id: str, *, intermediary_id: str | None = None) -> Any:
+    def get(self, classified_id: str, *, intermediary_id: str | None = None) -> AvivClassifiedCopy:
         raise NotImplementedError
 
 
@@ -220,21 +229,26 @@ def measure(size: int) -> dict[str, float]:
         aviv = CountingAviv(media_error={f"cl-{listing_id}" for listing_id in pending[::2]})
         notifier = CountingNotifier()
         settings = replace(Settings.from_env(), state_table=table, reconcile_concurrency=4)
-        service = ReconcileService(
-            settings,
-            policy=ReconcilePolicy(),
-            store=DynamoStateStore(table, metered),
-            status_store=StatusStore(table, metered),
-            aviv=aviv,
-            notifier=notifier,
-            scheduler=NoScheduler(),
-        )
-        report = service.run()
+
+        def service_asking(aviv: CountingAviv) -> ReconcileService:
+            return ReconcileService(
+                settings,
+                policy=ReconcilePolicy(),
+                store=DynamoStateStore(table, metered),
+                status_store=StatusStore(table, metered),
+                aviv=aviv,
+                notifier=notifier,
+                scheduler=NoScheduler(),
+                probe=MediaProbe(),
+                push_token=lambda: "",
+            )
+
+        report = service_asking(aviv).run()
         first = _snapshot(metered)
         aviv_calls = aviv.status_calls
         quiet_aviv = CountingAviv(set())
-        service.__dict__["aviv"] = quiet_aviv
-        service.run()  # the next run: every pending listing was confirmed or has a slow recheck
+        # The next run: every pending listing was confirmed or has a slow recheck.
+        service_asking(quiet_aviv).run()
         second = _snapshot(metered)
     return {
         "listings in the table": size,

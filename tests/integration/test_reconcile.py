@@ -36,7 +36,8 @@ from vitrine.core.model import DesiredListing
 from vitrine.core.reconcile import ReconcilePolicy
 from vitrine.core.sync import SyncOutcome, sync_listing
 from vitrine.service import reconcile as reconcile_module
-from vitrine.service.reconcile import ReconcileService, RunReport
+from vitrine.service.reconcile import ReconcileService
+from vitrine.service.reconcile_report import RunReport
 from vitrine.settings import Settings
 
 DEFAULTS = ClassifiedDefaults(source_system="vitrine", source_system_version="0.1.0", default_portals=("SL",))

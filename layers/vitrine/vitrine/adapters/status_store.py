@@ -64,6 +64,16 @@ class WatchEntry:
     listing_id: str
     sk: str
 
+    @property
+    def watches_sent(self) -> bool:
+        """A send AVIV has not confirmed yet (the SENT item is watched)."""
+        return self.sk == SK_SENT
+
+    @property
+    def watches_rejection(self) -> bool:
+        """A rejection not over yet (the DESIRED item is watched)."""
+        return self.sk == SK_DESIRED
+
 
 class StatusStore:
     """The STATUS item, the WatchIndex and classified aliases, over the same DynamoDB table."""

@@ -6,12 +6,15 @@ SQS scheduler and the AVIV HTTP client.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from vitrine.core.errors import FieldError
-from vitrine.core.model import DesiredListing, IngestSnapshot, IngestWrite, LastSent, SyncState
+from vitrine.core.model import DesiredListing, IngestSnapshot, IngestWrite, LastSent, Rejection, SyncState
+from vitrine.core.reconcile import Notification, StatusState
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,3 +142,139 @@ class SyncScheduler(Protocol):
     """Sends the (single) pending sync message of a listing."""
 
     def schedule(self, listing_id: str, delay_seconds: int) -> None: ...
+
+
+# -- reconciliation ----------------------------------------------------------------------------
+
+
+class AvivPatience(Protocol):
+    """How long the AVIV client may spend on one call: a reconcile run's budget is computed from it."""
+
+    @property
+    def connect_timeout(self) -> float: ...
+
+    @property
+    def read_timeout(self) -> float: ...
+
+    @property
+    def max_attempts(self) -> int: ...
+
+    @property
+    def backoff_cap(self) -> float: ...
+
+    @property
+    def max_retry_after(self) -> float:
+        """The longest ``Retry-After`` the client waits out between two attempts."""
+        ...
+
+
+class AvivStatusPort(Protocol):
+    """The part of the AVIV client reconciliation needs: statuses, a classified's owner, its limits."""
+
+    @property
+    def config(self) -> AvivPatience: ...
+
+    def latest_status(
+        self, classified_id: str, *, intermediary_id: str | None = None
+    ) -> dict[str, Any] | None: ...
+
+    def get(self, classified_id: str, *, intermediary_id: str | None = None) -> AvivClassifiedCopy: ...
+
+    def time_limit(self, seconds: float) -> AbstractContextManager[None]:
+        """Calls this thread makes inside the block end within ``seconds`` (a late listing cannot
+        outlive the Lambda)."""
+        ...
+
+
+class UrlProbeAnswer(Protocol):
+    """What a media URL answered: ``usable`` now, and why ("answers 404")."""
+
+    @property
+    def usable(self) -> bool: ...
+
+    @property
+    def reason(self) -> str: ...
+
+
+class UrlProbePort(Protocol):
+    """Checks a failed media's URL before an automatic retry; never raises for what the URL does."""
+
+    @property
+    def timeout_seconds(self) -> float:
+        """The longest one check takes (a run's budget counts it)."""
+        ...
+
+    def probe(self, url: str) -> UrlProbeAnswer: ...
+
+
+class NotifierPort(Protocol):
+    """Tells owners; raising leaves the notification in the outbox for the next attempt."""
+
+    def publish(self, notification: Notification) -> str: ...
+
+
+class WatchedListing(Protocol):
+    """One due entry of the watch set: a send to confirm, or a rejection not over yet."""
+
+    @property
+    def listing_id(self) -> str: ...
+
+    @property
+    def watches_sent(self) -> bool: ...
+
+    @property
+    def watches_rejection(self) -> bool: ...
+
+
+class ReconcileStateStore(ScheduleClaims, Protocol):
+    """The part of the listing state store reconciliation reads and writes."""
+
+    def dirty_listings(
+        self, *, limit: int | None = None, dirty_before: datetime | None = None
+    ) -> Iterator[str]:
+        """Listings still dirty since before ``dirty_before`` (the sweep's work set), from the index."""
+        ...
+
+    def load_desired(self, listing_id: str) -> DesiredListing | None: ...
+
+    def load_last_sent(self, listing_id: str) -> LastSent | None: ...
+
+    def load_sync_state(self, listing_id: str) -> SyncState | None: ...
+
+    def load_rejection(self, listing_id: str) -> Rejection | None: ...
+
+    def save_desired(self, desired: DesiredListing, expected_version: int | None, *, now: datetime) -> None:
+        """Store ``desired`` if the stored version is still ``expected_version``, else raise
+        ConcurrentModification."""
+        ...
+
+
+class ReconcileStatusStore(Protocol):
+    """Reconciliation's own state: the STATUS item with its outbox, the watch set, classified aliases.
+
+    Watch-set writes return False when the entry moved meanwhile (a newer send, already unwatched).
+    """
+
+    def load(self, listing_id: str) -> StatusState: ...
+
+    def save(self, state: StatusState, *, now: datetime) -> StatusState: ...
+
+    def without_outbox(self, state: StatusState, published: set[str], *, now: datetime) -> StatusState: ...
+
+    def due_watches(self, now: datetime) -> Iterator[WatchedListing]:
+        """Entries due at ``now``, longest-waiting first, read lazily (a run may stop early)."""
+        ...
+
+    def reschedule_sent_watch(self, listing_id: str, sent_at: str, due: datetime) -> bool: ...
+
+    def stop_sent_watch(self, listing_id: str, sent_at: str) -> bool: ...
+
+    def watch_rejection(self, listing_id: str, desired_version: int, due: datetime) -> bool: ...
+
+    def finish_rejection(self, listing_id: str, desired_version: int) -> bool: ...
+
+    def stop_desired_watch(self, listing_id: str) -> bool: ...
+
+    def remember_classified(self, classified_id: str, listing_id: str) -> None: ...
+
+    def listing_for_classified(self, classified_id: str) -> str | None: ...

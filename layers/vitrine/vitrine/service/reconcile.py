@@ -1,145 +1,52 @@
-"""Reconcile service: one scheduled run (sweep + status polling) or one AVIV status push.
+"""Reconcile service: one scheduled run (sweep + status polling), and the AVIV status push.
 
-A run does two things, inside a time budget so it never reaches the Lambda timeout:
+A run does two things, inside a time budget so it never reaches the Lambda timeout
+(``service.reconcile_budget``):
 
 1. **Sweep**: listings left dirty (a lost or dead-lettered sync message) get a sync scheduled
    again, found through the sparse DirtyIndex and scheduled with the same claim ingestion uses.
 2. **Watch set**: listings whose last send AVIV has not confirmed, whose rejection is not over
    (not told yet, or no later version handled yet), or with an open problem, found through the
-   sparse WatchIndex (Query, never Scan), due first = waiting longest. Each is reconciled (one
-   ``GET …/statuses?filter=latest`` for a send) on a bounded thread pool. When the budget runs
-   out no new listing is started; those not reached keep their ``watchDue`` and therefore come
-   first next run.
+   sparse WatchIndex (Query, never Scan), due first = waiting longest. Each is reconciled
+   (``service.reconcile_listing``: one ``GET …/statuses?filter=latest`` for a send) on a bounded
+   thread pool. When the budget runs out no new listing is started; those not reached keep their
+   ``watchDue`` and therefore come first next run.
 
-Per listing: read the STATUS, SENT and DESIRED items, ask AVIV, let the pure core decide
-(``vitrine.core.reconcile``), store the decision with its notifications in an outbox (conditional
-write), publish them, empty the outbox, then move or remove the watch entry (conditional on the
-send still being the one reconciled). A crash between publishing and emptying the outbox can
-repeat a notification; nothing can lose one.
-
-Automatic media retry (off by default): a DOWNLOADING_FAILED media whose URL now answers with an
-image/video gets a new *retry version* (``v3`` → ``v3#retry1``) in the desired state — the same
-conditional, versioned write ingestion makes — and a sync is scheduled through the normal
-consolidation path. The sync engine gives a media a new timestamp exactly when its version
-changes, so AVIV downloads that one media again and nothing else.
-
-An AVIV status push (``POST /aviv/{token}/classifieds/{classifiedId}/statuses``) is applied by the
-very same per-listing code, with the pushed status in place of the polled one.
+An AVIV status push is applied by the very same per-listing code (``service.status_push``).
 """
 
 from __future__ import annotations
 
-import hmac
-import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
 from threading import Lock
-from typing import TYPE_CHECKING, Any, Protocol
 
-from vitrine.adapters.dynamo_store import SK_DESIRED, SK_SENT, DynamoStateStore
-from vitrine.adapters.status_store import StatusStore
-from vitrine.core.errors import AvivNotFound, AvivRetryable, ConcurrentModification
-from vitrine.core.model import DesiredListing, LastSent
-from vitrine.core.moments import format_moment
-from vitrine.core.reconcile import (
-    Decision,
-    FailedMedia,
-    ListingContext,
-    Notification,
-    ReconcilePolicy,
-    StatusState,
-    UrlCheck,
-    interpret_status,
-    media_due_for_check,
-    reconcile_rejection,
-    reconcile_send,
-    roll_to_send,
-    with_retry_versions,
+from vitrine.core.errors import AvivRetryable
+from vitrine.core.ports import (
+    AvivStatusPort,
+    NotifierPort,
+    ReconcileStateStore,
+    ReconcileStatusStore,
+    SyncScheduler,
+    UrlProbePort,
+    WatchedListing,
 )
+from vitrine.core.reconcile import ReconcilePolicy
 from vitrine.core.scheduling import ensure_sync_scheduled
 from vitrine.observability import MetricUnit, logger, metrics
 from vitrine.service import PerInstance
+from vitrine.service.reconcile_budget import RunDeadlines, listing_tail_seconds, listing_worst_case_seconds
+from vitrine.service.reconcile_listing import ListingReconciler
+from vitrine.service.reconcile_outbox import NotificationOutbox
+from vitrine.service.reconcile_report import ListingReport, RunReport
+from vitrine.service.status_push import StatusPush
 from vitrine.settings import Settings
 
-if TYPE_CHECKING:
-    # Imported where used: a scheduled run never needs the HTTP layer (powertools' event handler),
-    # and the SQS and SNS adapters are built on a run's first use.
-    from aws_lambda_powertools.event_handler import Response
-
-    from vitrine.adapters.aviv.config import AvivClientConfig
-    from vitrine.adapters.sqs_scheduler import SqsSyncScheduler
-
-# URL checks (5 s each at most) per listing and run; further failed media are checked next run.
-MAX_URL_CHECKS_PER_LISTING = 4
-# A listing's DynamoDB reads and writes and its SNS publishes, on top of its AVIV call and URL
-# checks, in the worst case this margin allows for (each is normally a few milliseconds).
-AWS_CALLS_ALLOWANCE_SECONDS = 10.0
-# Waiting for another instance's token refresh (DynamoTokenCache: its 10 s lease + 5 s at most).
-TOKEN_WAIT_ALLOWANCE_SECONDS = 15.0
 # A run sweeps at most this many dirty listings (the rest next run); each costs one conditional write.
 MAX_SWEEP_PER_RUN = 1000
-# Re-reading and re-deciding after a lost write race (a push and a run on the same listing).
-MAX_LISTING_ATTEMPTS = 3
-# When publishing failed, the listing is looked at again this soon (the outbox is retried).
-OUTBOX_RETRY = timedelta(minutes=1)
-
-
-class AvivStatusPort(Protocol):
-    """The part of the AVIV client reconciliation needs."""
-
-    def latest_status(
-        self, classified_id: str, *, intermediary_id: str | None = None
-    ) -> dict[str, Any] | None: ...
-
-    def get(self, classified_id: str, *, intermediary_id: str | None = None) -> Any: ...
-
-
-class NotifierPort(Protocol):
-    def publish(self, notification: Notification) -> str: ...
-
-
-class UrlProbePort(Protocol):
-    def probe(self, url: str) -> Any: ...
-
-
-def listing_worst_case_seconds(
-    aviv: AvivClientConfig,
-    *,
-    probe_timeout_seconds: float | None,
-    url_checks: int = MAX_URL_CHECKS_PER_LISTING,
-) -> float:
-    """How long reconciling one listing can take at worst, from the AVIV client's own limits.
-
-    The status call (with the token cached; see ReconcileService.run for the rest): every attempt
-    may use its whole connect and read timeouts, and between two attempts the client waits at most
-    the longest ``Retry-After`` it honours (its backoff is capped lower). Then the URL checks
-    (``probe_timeout_seconds`` each; None when automatic media retry is off and nothing is
-    checked) and the DynamoDB/SNS calls. A run stops starting listings this long before its Lambda
-    timeout, so the last one started still finishes in time.
-    """
-    per_attempt = aviv.connect_timeout + aviv.read_timeout
-    longest_wait = max(aviv.backoff_cap, aviv.max_retry_after)
-    status_call = aviv.max_attempts * per_attempt + (aviv.max_attempts - 1) * longest_wait
-    return status_call + _after_aviv_seconds(probe_timeout_seconds, url_checks)
-
-
-def _after_aviv_seconds(probe_timeout_seconds: float | None, url_checks: int) -> float:
-    """A listing's URL checks and its DynamoDB/SNS calls, at worst."""
-    probes = url_checks * probe_timeout_seconds if probe_timeout_seconds is not None else 0.0
-    return probes + AWS_CALLS_ALLOWANCE_SECONDS
-
-
-def listing_tail_seconds(
-    *, probe_timeout_seconds: float | None, url_checks: int = MAX_URL_CHECKS_PER_LISTING
-) -> float:
-    """What a listing may still need once its AVIV calls are over (or cut short): URL checks,
-    DynamoDB/SNS calls, and a wait on a token refresh the AVIV client's time limit does not cover."""
-    return _after_aviv_seconds(probe_timeout_seconds, url_checks) + TOKEN_WAIT_ALLOWANCE_SECONDS
 
 
 def policy_from_settings(settings: Settings) -> ReconcilePolicy:
@@ -150,206 +57,105 @@ def policy_from_settings(settings: Settings) -> ReconcilePolicy:
     )
 
 
-@dataclass
-class ListingReport:
-    """What reconciling one listing did (for logs, metrics and tests)."""
-
-    listing_id: str
-    outcome: str = "nothing"
-    notifications: list[Notification] = field(default_factory=list)
-    retried_media: list[str] = field(default_factory=list)
-    status: str | None = None
-    watch: str | None = None
-
-    def to_log(self) -> dict[str, Any]:
-        return {
-            "listing_id": self.listing_id,
-            "outcome": self.outcome,
-            "status": self.status,
-            "notifications": [n.kind for n in self.notifications],
-            "retried_media": self.retried_media,
-            "watch": self.watch,
-        }
-
-
-@dataclass
-class RunReport:
-    """One scheduled run, as returned by the handler and logged."""
-
-    swept: int = 0
-    sync_scheduled: int = 0
-    reconciled: int = 0
-    notifications: int = 0
-    retried_media: int = 0
-    aviv_unavailable: int = 0
-    failed: int = 0
-    budget_exhausted: bool = False
-    seconds: float = 0.0
-    listings: list[ListingReport] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "swept": self.swept,
-            "syncScheduled": self.sync_scheduled,
-            "reconciled": self.reconciled,
-            "notifications": self.notifications,
-            "retriedMedia": self.retried_media,
-            "avivUnavailable": self.aviv_unavailable,
-            "failed": self.failed,
-            "budgetExhausted": self.budget_exhausted,
-            "seconds": round(self.seconds, 3),
-        }
-
-
 class ReconcileRunFailed(RuntimeError):
     """Some listings failed for a reason other than AVIV being unavailable: fail the invocation
     (after every other listing was handled) so the reconcile-errors alarm fires."""
 
 
 class ReconcileService:
-    """Built once per Lambda instance; every adapter can be injected (tests, benchmarks)."""
+    """Built once per Lambda instance from ports (:func:`build_reconcile_service` in production;
+    tests and benchmarks pass fakes or adapters of their own)."""
 
     def __init__(
         self,
         settings: Settings,
         *,
+        store: ReconcileStateStore,
+        status_store: ReconcileStatusStore,
+        aviv: AvivStatusPort,
+        notifier: NotifierPort,
+        scheduler: SyncScheduler,
+        probe: UrlProbePort,
+        push_token: Callable[[], str],
         policy: ReconcilePolicy | None = None,
-        store: DynamoStateStore | None = None,
-        status_store: StatusStore | None = None,
-        aviv: AvivStatusPort | None = None,
-        notifier: NotifierPort | None = None,
-        scheduler: SqsSyncScheduler | Any | None = None,
-        probe: UrlProbePort | None = None,
-        push_token: Callable[[], str] | None = None,
         clock: Callable[[], datetime] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.policy = policy or policy_from_settings(settings)
-        self.hold_seconds = settings.sync_claim_hold_seconds
+        self.store = store
+        self.status_store = status_store
+        self.aviv = aviv
+        self.scheduler = scheduler
+        self.probe = probe
         self.clock = clock or (lambda: datetime.now(UTC))
         # The budget is measured on this (tests pass a fake one to exhaust it deterministically).
         self.monotonic = monotonic
-        # Injected adapters win over the lazily built production ones (cached_property is per instance).
-        for name, value in (
-            ("store", store),
-            ("status_store", status_store),
-            ("aviv", aviv),
-            ("notifier", notifier),
-            ("scheduler", scheduler),
-            ("probe", probe),
-        ):
-            if value is not None:
-                self.__dict__[name] = value
-        self._push_token = push_token
+        self.listings = ListingReconciler(
+            settings=settings,
+            policy=self.policy,
+            clock=self.clock,
+            store=store,
+            status_store=status_store,
+            aviv=aviv,
+            scheduler=scheduler,
+            probe=probe,
+            outbox=NotificationOutbox(status_store, notifier),
+        )
+        self.status_push = StatusPush(
+            push_token=push_token, store=store, status_store=status_store, aviv=aviv, listings=self.listings
+        )
         self._report_lock = Lock()
 
-    # ------------------------------------------------------------------ adapters
+    def reconcile_listing(
+        self, listing_id: str, *, check_rejection: bool = True, check_sent: bool = True
+    ) -> ListingReport:
+        """Reconcile one listing of the run (a seam: tests count these calls or slow them down)."""
+        return self.listings.reconcile(listing_id, check_rejection=check_rejection, check_sent=check_sent)
 
-    @cached_property
-    def store(self) -> DynamoStateStore:
-        return DynamoStateStore(self.settings.state_table)
-
-    @cached_property
-    def status_store(self) -> StatusStore:
-        return StatusStore(self.settings.state_table)
-
-    @cached_property
-    def aviv(self) -> AvivStatusPort:
-        from vitrine.adapters.aviv.wiring import build_aviv_client
-
-        return build_aviv_client(self.settings)
-
-    @cached_property
-    def notifier(self) -> NotifierPort:
-        from vitrine.adapters.sns_notifier import SnsNotifier
-
-        return SnsNotifier(self.settings.topic_arn)
-
-    @cached_property
-    def scheduler(self) -> SqsSyncScheduler:
-        from vitrine.adapters.sqs_scheduler import SqsSyncScheduler
-
-        return SqsSyncScheduler(self.settings.sync_queue_url)
-
-    @cached_property
-    def probe(self) -> UrlProbePort:
-        from vitrine.adapters.media_probe import MediaProbe  # only runs with automatic media retry
-
-        return MediaProbe(allow_private=self.settings.allow_private_media_urls)
-
-    def _build_adapters(self) -> None:
-        """Build the lazy adapters before the thread pool shares them (one client each)."""
-        names = ["store", "status_store", "aviv", "notifier", "scheduler"]
-        if self.policy.auto_media_retry:
-            names.append("probe")
-        for name in names:
-            getattr(self, name)
+    # ------------------------------------------------------------------ the time budget
 
     def listing_margin_seconds(self) -> float:
         """The worst-case time of one listing with the AVIV client and the URL probe this run uses."""
-        from vitrine.adapters.aviv.config import AvivClientConfig
-
-        config = getattr(self.aviv, "config", None)
-        if not isinstance(config, AvivClientConfig):
-            config = AvivClientConfig.from_settings(self.settings)  # what build_aviv_client uses
-        return listing_worst_case_seconds(config, probe_timeout_seconds=self._probe_timeout())
+        return listing_worst_case_seconds(self.aviv.config, probe_timeout_seconds=self._probe_timeout())
 
     def _probe_timeout(self) -> float | None:
-        if not self.policy.auto_media_retry:
-            return None
-        from vitrine.adapters.media_probe import DEFAULT_TIMEOUT_SECONDS
+        return float(self.probe.timeout_seconds) if self.policy.auto_media_retry else None
 
-        return float(getattr(self.probe, "timeout_seconds", DEFAULT_TIMEOUT_SECONDS))
+    def _deadlines(self, started: float, remaining_ms: int | None) -> RunDeadlines:
+        budget = float(self.settings.reconcile_budget_seconds)
+        if remaining_ms is None:
+            return RunDeadlines.from_budget(started, budget)
+        margin = self.listing_margin_seconds()
+        if remaining_ms / 1000 <= margin:
+            logger.warning(
+                "the time left is shorter than one listing's worst case: nothing is started",
+                extra={"remaining_ms": remaining_ms, "listing_margin_seconds": margin},
+            )
+        return RunDeadlines.before_lambda_end(
+            started,
+            budget,
+            remaining_ms / 1000,
+            listing_margin_seconds=margin,
+            listing_tail_seconds=listing_tail_seconds(probe_timeout_seconds=self._probe_timeout()),
+        )
 
-    def _aviv_time_limit(self, aviv_ends_at: float | None) -> AbstractContextManager[None]:
+    def _aviv_time_limit(self, aviv_until: float | None) -> AbstractContextManager[None]:
         """The AVIV client's time limit for this thread's calls, when the run knows its end."""
-        time_limit = getattr(self.aviv, "time_limit", None)
-        if aviv_ends_at is None or time_limit is None:
+        if aviv_until is None:
             return nullcontext()
-        limited: AbstractContextManager[None] = time_limit(aviv_ends_at - self.monotonic())
-        return limited
-
-    def expected_push_token(self) -> str:
-        if self._push_token is not None:
-            return self._push_token()
-        from vitrine.adapters.secrets import push_token
-
-        return push_token(self.settings.push_token_secret_arn)
+        return self.aviv.time_limit(aviv_until - self.monotonic())
 
     # ------------------------------------------------------------------ the scheduled run
 
     def run(self, *, remaining_ms: int | None = None) -> RunReport:
-        """Sweep, then reconcile due listings until done or out of budget.
-
-        The budget stops *starting* listings; one already started can take up to
-        :meth:`listing_margin_seconds`. So with the Lambda's remaining time known, the last start is
-        at the earlier of the budget and the remaining time minus that margin. The margin assumes a
-        cached AVIV token; a token fetch or refresh can take longer, so every AVIV call is also
-        given a time limit (:meth:`AvivClient.time_limit`) that leaves the listing's tail time
-        before the Lambda's end: a call cut short leaves its listing for the next run.
-        """
+        """Sweep, then reconcile due listings until done or out of budget (``reconcile_budget``)."""
         started = self.monotonic()
         report = RunReport()
-        self._build_adapters()
-        budget = float(self.settings.reconcile_budget_seconds)
-        if remaining_ms is not None:
-            margin = self.listing_margin_seconds()
-            if remaining_ms / 1000 <= margin:
-                logger.warning(
-                    "the time left is shorter than one listing's worst case: nothing is started",
-                    extra={"remaining_ms": remaining_ms, "listing_margin_seconds": margin},
-                )
-            budget = min(budget, remaining_ms / 1000 - margin)
-        deadline = started + max(0.0, budget)
-        aviv_ends_at = (
-            started + remaining_ms / 1000 - listing_tail_seconds(probe_timeout_seconds=self._probe_timeout())
-            if remaining_ms is not None
-            else None
-        )
+        deadlines = self._deadlines(started, remaining_ms)
         now = self.clock()
-        self._sweep(now, deadline, report)
-        self._reconcile_due(now, deadline, report, aviv_ends_at)
+        self._sweep(now, deadlines.start_until, report)
+        self._reconcile_due(now, deadlines, report)
         report.seconds = self.monotonic() - started
         self._run_metrics(report)
         logger.info("reconcile run finished", extra={"run": report.to_dict()})
@@ -372,16 +178,14 @@ class ReconcileService:
                     scheduler=self.scheduler,
                     now=now,
                     delay_seconds=0,
-                    hold_seconds=self.hold_seconds,
+                    hold_seconds=self.settings.sync_claim_hold_seconds,
                 ):
                     report.sync_scheduled += 1
             except Exception:
                 report.failed += 1
                 logger.exception("could not re-schedule dirty listing", extra={"listing_id": listing_id})
 
-    def _reconcile_due(
-        self, now: datetime, deadline: float, report: RunReport, aviv_ends_at: float | None = None
-    ) -> None:
+    def _reconcile_due(self, now: datetime, deadlines: RunDeadlines, report: RunReport) -> None:
         concurrency = max(1, self.settings.reconcile_concurrency)
         # One entry per listing and run: a listing's SENT and DESIRED entries handled at once by
         # two threads would both flush the same outbox (a duplicate message). The other entry
@@ -395,24 +199,19 @@ class ReconcileService:
                 # Wait for a free thread *before* looking at the clock: the wait can be long.
                 while len(in_flight) >= concurrency:
                     _done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                if self.monotonic() >= deadline:
+                if self.monotonic() >= deadlines.start_until:
                     report.budget_exhausted = True
                     break
                 started.add(entry.listing_id)
-                in_flight.add(
-                    pool.submit(self._reconcile_entry, entry.listing_id, entry.sk, report, aviv_ends_at)
-                )
+                in_flight.add(pool.submit(self._reconcile_entry, entry, report, deadlines.aviv_until))
             wait(in_flight)
 
-    def _reconcile_entry(
-        self, listing_id: str, sk: str, report: RunReport, aviv_ends_at: float | None = None
-    ) -> None:
+    def _reconcile_entry(self, entry: WatchedListing, report: RunReport, aviv_until: float | None) -> None:
+        listing_id = entry.listing_id
         try:
-            with self._aviv_time_limit(aviv_ends_at):
+            with self._aviv_time_limit(aviv_until):
                 listing_report = self.reconcile_listing(
-                    listing_id,
-                    check_rejection=sk == SK_DESIRED,
-                    check_sent=sk == SK_SENT,
+                    listing_id, check_rejection=entry.watches_rejection, check_sent=entry.watches_sent
                 )
         except AvivRetryable as exc:
             # Left as it is: still due, so it comes first next run.
@@ -451,335 +250,35 @@ class ReconcileService:
         for kind, count in counts.items():
             metrics.add_metric(name=f"Notification_{kind}", unit=MetricUnit.Count, value=count)
 
-    # ------------------------------------------------------------------ one listing
 
-    def reconcile_listing(
-        self,
-        listing_id: str,
-        *,
-        check_rejection: bool = True,
-        check_sent: bool = True,
-        pushed_status: Mapping[str, Any] | None = None,
-    ) -> ListingReport:
-        """Reconcile one listing; a lost write race (a push and a run at once) is re-read and redone."""
-        for attempt in range(1, MAX_LISTING_ATTEMPTS + 1):
-            try:
-                return self._reconcile_once(listing_id, check_rejection, check_sent, pushed_status)
-            except ConcurrentModification:
-                if attempt == MAX_LISTING_ATTEMPTS:
-                    raise
-                logger.info(
-                    "reconciliation state moved meanwhile; re-reading", extra={"listing_id": listing_id}
-                )
-        raise AssertionError("unreachable")
+def build_reconcile_service(settings: Settings) -> ReconcileService:
+    """Production wiring: the DynamoDB stores, the AVIV client, SNS, SQS, the URL probe and the push
+    token secret. The adapters are imported here, so importing the handler stays light."""
+    from vitrine.adapters.aviv.wiring import build_aviv_client
+    from vitrine.adapters.dynamo_store import DynamoStateStore
+    from vitrine.adapters.media_probe import MediaProbe
+    from vitrine.adapters.sns_notifier import SnsNotifier
+    from vitrine.adapters.sqs_scheduler import SqsSyncScheduler
+    from vitrine.adapters.status_store import StatusStore
 
-    def _reconcile_once(
-        self,
-        listing_id: str,
-        check_rejection: bool,
-        check_sent: bool,
-        pushed_status: Mapping[str, Any] | None,
-    ) -> ListingReport:
-        report = ListingReport(listing_id)
-        now = self.clock()
-        state = self._flush_outbox(self.status_store.load(listing_id), now, report)
-        desired = self.store.load_desired(listing_id)
-        last_sent = self.store.load_last_sent(listing_id)
-        context = self._context(listing_id, desired, last_sent, state)
+    def push_token() -> str:
+        from vitrine.adapters.secrets import push_token  # read on a push only (a run never needs it)
 
-        if check_rejection:
-            state = self._reconcile_rejection(listing_id, state, context, last_sent, now, report)
-        if check_sent:
-            if last_sent is None or not last_sent.classified_id:
-                # Nothing AVIV could tell us about (or the index was stale): stop watching it.
-                if last_sent is not None:
-                    self.status_store.stop_sent_watch(listing_id, last_sent.sent_at)
-                report.outcome = "nothing_sent"
-                return report
-            state = self._reconcile_sent(
-                listing_id,
-                state,
-                context,
-                last_sent,
-                intermediary_id=desired.intermediary_id if desired is not None else None,
-                now=now,
-                report=report,
-                pushed_status=pushed_status,
-            )
-        return report
+        return push_token(settings.push_token_secret_arn)
 
-    def _context(
-        self,
-        listing_id: str,
-        desired: DesiredListing | None,
-        last_sent: LastSent | None,
-        state: StatusState,
-    ) -> ListingContext:
-        owner_id = (desired.owner_id if desired is not None else None) or state.owner_id or ""
-        portals: tuple[str, ...] = ()
-        if last_sent is not None and isinstance(last_sent.body.get("portals"), list):
-            portals = tuple(str(p) for p in last_sent.body["portals"])
-        if not portals and desired is not None and desired.portals:
-            portals = tuple(desired.portals)
-        classified_id = last_sent.classified_id if last_sent is not None else state.classified_id
-        return ListingContext(
-            listing_id=listing_id,
-            owner_id=owner_id,
-            classified_id=classified_id,
-            portals=portals or tuple(self.settings.default_portals),
-        )
-
-    def _reconcile_rejection(
-        self,
-        listing_id: str,
-        state: StatusState,
-        context: ListingContext,
-        last_sent: LastSent | None,
-        now: datetime,
-        report: ListingReport,
-    ) -> StatusState:
-        """Tell the owner of a rejection once, and keep it watched until a later desired version is
-        handled without being refused: that ends it even when nothing is sent (the CRM's fix gave
-        back the body AVIV already holds), which no send's status would ever show."""
-        rejection = self.store.load_rejection(listing_id)
-        if rejection is None:
-            self.status_store.stop_desired_watch(listing_id)
-            return state
-        sync_state = self.store.load_sync_state(listing_id)
-        decision = reconcile_rejection(
-            state,
-            rejection,
-            context,
-            now=now,
-            last_sent_version=last_sent.desired_version if last_sent is not None else None,
-            handled_version=sync_state.sent_version if sync_state is not None else None,
-            policy=self.policy,
-        )
-        state = self._commit(decision, now, report)
-        if state.outbox:
-            # Not published yet: the DESIRED entry stays due, so the outbox is retried next run.
-            return state
-        if decision.watch.due is None:
-            self.status_store.finish_rejection(listing_id, rejection.desired_version)
-        else:
-            self.status_store.watch_rejection(listing_id, rejection.desired_version, decision.watch.due)
-        if report.outcome == "nothing":
-            if decision.watch.due is None:
-                report.outcome = "rejection_resolved" if decision.notifications else "rejection_over"
-            else:
-                report.outcome = "rejection_notified" if decision.notifications else "rejection_known"
-        return state
-
-    def _reconcile_sent(
-        self,
-        listing_id: str,
-        state: StatusState,
-        context: ListingContext,
-        last_sent: LastSent,
-        *,
-        intermediary_id: str | None,
-        now: datetime,
-        report: ListingReport,
-        pushed_status: Mapping[str, Any] | None,
-    ) -> StatusState:
-        classified_id = last_sent.classified_id
-        assert classified_id is not None
-        if state.classified_id != classified_id:
-            self.status_store.remember_classified(classified_id, listing_id)
-        item = (
-            pushed_status
-            if pushed_status is not None
-            else self._latest_status(classified_id, intermediary_id, last_sent, now)
-        )
-        rolled = roll_to_send(state.copy(), last_sent, self.policy.clock_tolerance)
-        reading = interpret_status(item, last_sent, rolled, self.policy)
-        to_check = media_due_for_check(rolled, reading, now, self.policy)
-        url_checks = self._check_urls(to_check[:MAX_URL_CHECKS_PER_LISTING])
-        decision = reconcile_send(
-            state, last_sent, reading, context, now=now, policy=self.policy, url_checks=url_checks
-        )
-        state = self._commit(decision, now, report)
-        report.outcome = reading.outcome
-        report.status = reading.status
-
-        if state.outbox:
-            due: datetime | None = now + OUTBOX_RETRY
-        else:
-            due = decision.watch.due
-        if due is None:
-            self.status_store.stop_sent_watch(listing_id, last_sent.sent_at)
-            report.watch = "stopped"
-        else:
-            self.status_store.reschedule_sent_watch(listing_id, last_sent.sent_at, due)
-            report.watch = format_moment(due)
-        if decision.retry_media:
-            attempts = {m_id: r.attempts for m_id, r in decision.state.retries.items()}
-            report.retried_media = self._renew_media(listing_id, decision.retry_media, attempts, now)
-        return state
-
-    def _latest_status(
-        self, classified_id: str, intermediary_id: str | None, last_sent: LastSent, now: datetime
-    ) -> Mapping[str, Any] | None:
-        try:
-            return self.aviv.latest_status(classified_id, intermediary_id=intermediary_id)
-        except AvivNotFound:
-            if last_sent.deleted:
-                # Gone is what a DELETE asked for.
-                return {"status": "DELETED", "statusDate": format_moment(now), "classifiedId": classified_id}
-            return None  # not visible (yet): processing, and eventually "stuck"
-
-    def _check_urls(self, due: Iterable[FailedMedia]) -> dict[str, UrlCheck]:
-        checks: dict[str, UrlCheck] = {}
-        for failed in due:
-            if failed.media_id is None:
-                continue
-            result = self.probe.probe(failed.sent_url)
-            checks[failed.media_id] = UrlCheck(usable=bool(result.usable), reason=str(result.reason))
-            logger.info(
-                "media URL checked",
-                extra={"media_id": failed.media_id, "usable": result.usable, "answer": result.reason},
-            )
-        return checks
-
-    def _commit(self, decision: Decision, now: datetime, report: ListingReport) -> StatusState:
-        """Store the decision (its notifications in the outbox), then publish and empty the outbox."""
-        stored = self.status_store.save(decision.state, now=now)
-        return self._flush_outbox(stored, now, report)
-
-    def _flush_outbox(self, state: StatusState, now: datetime, report: ListingReport) -> StatusState:
-        if not state.outbox:
-            return state
-        published: set[str] = set()
-        for notification in state.outbox:
-            try:
-                self.notifier.publish(notification)
-            except Exception:
-                logger.exception(
-                    "publishing a notification failed; it stays in the outbox",
-                    extra={"listing_id": state.listing_id, "kind": notification.kind},
-                )
-                break
-            published.add(notification.id)
-            report.notifications.append(notification)
-            logger.info(
-                "owner notified",
-                extra={
-                    "listing_id": notification.listing_id,
-                    "owner_id": notification.owner_id,
-                    "kind": notification.kind,
-                    "notification_id": notification.id,
-                    "subject": notification.subject,
-                },
-            )
-        return self.status_store.without_outbox(state, published, now=now)
-
-    def _renew_media(
-        self, listing_id: str, retry: tuple[FailedMedia, ...], attempts: Mapping[str, int], now: datetime
-    ) -> list[str]:
-        """Give the media a new retry version (conditional desired write) and schedule a sync."""
-        for _attempt in range(MAX_LISTING_ATTEMPTS):
-            desired = self.store.load_desired(listing_id)
-            if desired is None or desired.deleted:
-                return []
-            media, renewed = with_retry_versions(desired.media, retry, attempts)
-            if not renewed:
-                return []  # the CRM changed them meanwhile: its change re-stamps them anyway
-            updated = replace(desired, media=media, version=desired.version + 1)
-            try:
-                self.store.save_desired(updated, desired.version, now=now)
-            except ConcurrentModification:
-                continue
-            ensure_sync_scheduled(
-                listing_id,
-                store=self.store,
-                scheduler=self.scheduler,
-                now=now,
-                delay_seconds=self.settings.consolidation_window_seconds,
-                hold_seconds=self.hold_seconds,
-            )
-            logger.info(
-                "media re-stamped for an automatic retry",
-                extra={"listing_id": listing_id, "media_ids": renewed},
-            )
-            return renewed
-        logger.warning("could not renew media: the listing kept changing", extra={"listing_id": listing_id})
-        return []
-
-    # ------------------------------------------------------------------ AVIV status push
-
-    def handle_push(self, token: str, classified_id: str, raw_body: bytes) -> Response:
-        """``POST /aviv/{token}/classifieds/{classifiedId}/statuses``: 403 on a wrong token, else 201.
-
-        AVIV signs nothing, so the secret path segment is the only proof the call is AVIV's; it is
-        compared in constant time and never logged.
-        """
-        from aws_lambda_powertools.event_handler import Response
-
-        from vitrine.service.http import problem
-
-        expected = self.expected_push_token()
-        if not hmac.compare_digest(token.encode("utf-8"), expected.encode("utf-8")):
-            metrics.add_metric(name="PushUnauthorized", unit=MetricUnit.Count, value=1)
-            return problem(403, "unknown push URL")
-        try:
-            status = json.loads(raw_body or b"null")
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return problem(400, f"body is not valid JSON: {exc}")
-        if not isinstance(status, dict) or not isinstance(status.get("status"), str):
-            return problem(400, "body is not an AVIV status object (no 'status')")
-        metrics.add_metric(name="PushReceived", unit=MetricUnit.Count, value=1)
-        outcome = self.apply_push(classified_id, status)
-        body = {"accepted": True, "classifiedId": classified_id, "applied": outcome}
-        return Response(status_code=201, content_type="application/json", body=json.dumps(body))
-
-    def apply_push(self, classified_id: str, status: Mapping[str, Any]) -> str:
-        """Apply a pushed status with the polling code; what happened, in one word."""
-        listing_id = self.status_store.listing_for_classified(classified_id) or self._listing_from_aviv(
-            classified_id
-        )
-        if listing_id is None:
-            logger.info(
-                "status push for a classified vitrine does not know", extra={"classified_id": classified_id}
-            )
-            return "unknown_classified"
-        last_sent = self.store.load_last_sent(listing_id)
-        if last_sent is None or last_sent.classified_id != classified_id:
-            return "not_current"
-        item = {**status, "classifiedId": classified_id}
-        try:
-            report = self.reconcile_listing(listing_id, check_rejection=False, pushed_status=item)
-        except AvivRetryable:
-            return "deferred"  # polling will get it
-        logger.info("status push applied", extra={"reconcile": report.to_log()})
-        return report.outcome
-
-    def _listing_from_aviv(self, classified_id: str) -> str | None:
-        """A push may come before the first run remembered the classified: ask AVIV whose it is."""
-        try:
-            copy = self.aviv.get(classified_id)
-        except AvivNotFound:
-            # Not visible with the default intermediary: the next run (polling) covers it.
-            return None
-        except Exception:
-            logger.info("could not look the pushed classified up on AVIV", exc_info=True)
-            return None
-        body = getattr(copy, "body", None)
-        source = (
-            (body or {}).get("data", {}).get("metaData", {}).get("source", {})
-            if isinstance(body, dict)
-            else {}
-        )
-        candidate = source.get("offererEstateId") if isinstance(source, dict) else None
-        if not isinstance(candidate, str) or not candidate:
-            return None
-        last_sent = self.store.load_last_sent(candidate)
-        if last_sent is None or last_sent.classified_id != classified_id:
-            return None
-        self.status_store.remember_classified(classified_id, candidate)
-        return candidate
+    return ReconcileService(
+        settings,
+        store=DynamoStateStore(settings.state_table),
+        status_store=StatusStore(settings.state_table),
+        aviv=build_aviv_client(settings),
+        notifier=SnsNotifier(settings.topic_arn),
+        scheduler=SqsSyncScheduler(settings.sync_queue_url),
+        probe=MediaProbe(allow_private=settings.allow_private_media_urls),
+        push_token=push_token,
+    )
 
 
-_instance: PerInstance[ReconcileService] = PerInstance(ReconcileService)
+_instance: PerInstance[ReconcileService] = PerInstance(build_reconcile_service)
 
 
 def get_reconcile_service() -> ReconcileService:

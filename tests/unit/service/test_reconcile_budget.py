@@ -4,7 +4,7 @@ the Lambda timeout, whatever the configured budget says."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from threading import Lock
@@ -15,15 +15,15 @@ import pytest
 from vitrine.adapters.aviv.config import AvivClientConfig
 from vitrine.adapters.status_store import WatchEntry
 from vitrine.core.reconcile import ReconcilePolicy
-from vitrine.service.reconcile import (
+from vitrine.service.reconcile import ReconcileService
+from vitrine.service.reconcile_budget import (
     AWS_CALLS_ALLOWANCE_SECONDS,
     MAX_URL_CHECKS_PER_LISTING,
     TOKEN_WAIT_ALLOWANCE_SECONDS,
-    ListingReport,
-    ReconcileService,
     listing_tail_seconds,
     listing_worst_case_seconds,
 )
+from vitrine.service.reconcile_report import ListingReport
 from vitrine.settings import Settings
 
 LAMBDA_TIMEOUT_SECONDS = 300.0
@@ -55,6 +55,9 @@ class FakeClock:
 @dataclass
 class FakeAviv:
     config: AvivClientConfig = AVIV
+
+    def time_limit(self, seconds: float) -> AbstractContextManager[None]:
+        return nullcontext()
 
 
 @dataclass
@@ -119,8 +122,9 @@ def service_with(
         status_store=FakeStatusStore(listings=50),  # type: ignore[arg-type]
         aviv=aviv or FakeAviv(),  # type: ignore[arg-type]
         notifier=object(),  # type: ignore[arg-type]
-        scheduler=object(),
+        scheduler=object(),  # type: ignore[arg-type]
         probe=type("Probe", (), {"timeout_seconds": 5.0})(),
+        push_token=lambda: "",
         monotonic=clock,
     )
 
