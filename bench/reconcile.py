@@ -27,7 +27,8 @@ from tests.support.aws import dynamodb_client, make_tables, mocked_aws
 from vitrine.adapters.dynamo_store import DynamoStateStore, compress_json, listing_pk
 from vitrine.adapters.status_store import StatusStore, watch_shard
 from vitrine.core.moments import format_moment
-from vitrine.core.reconcile import Notification, ReconcilePolicy
+from vitrine.core.reconcile.policy import ReconcilePolicy
+from vitrine.core.reconcile.records import Notification
 from vitrine.observability import logger
 from vitrine.service.reconcile import ReconcileService
 from vitrine.settings import Settings

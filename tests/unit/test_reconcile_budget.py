@@ -14,7 +14,7 @@ import pytest
 
 from vitrine.adapters.aviv_client import AvivClientConfig
 from vitrine.adapters.status_store import WatchEntry
-from vitrine.core.reconcile import ReconcilePolicy
+from vitrine.core.reconcile.policy import ReconcilePolicy
 from vitrine.service.reconcile import (
     AWS_CALLS_ALLOWANCE_SECONDS,
     MAX_URL_CHECKS_PER_LISTING,

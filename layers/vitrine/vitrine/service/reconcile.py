@@ -47,21 +47,13 @@ from vitrine.core.errors import AvivNotFound, AvivRetryable, ConcurrentModificat
 from vitrine.core.ingest import ensure_sync_scheduled
 from vitrine.core.model import DesiredListing, LastSent
 from vitrine.core.moments import format_moment
-from vitrine.core.reconcile import (
-    Decision,
-    FailedMedia,
-    ListingContext,
-    Notification,
-    ReconcilePolicy,
-    StatusState,
-    UrlCheck,
-    interpret_status,
-    media_due_for_check,
-    reconcile_rejection,
-    reconcile_send,
-    roll_to_send,
-    with_retry_versions,
-)
+from vitrine.core.reconcile.aviv_status import FailedMedia, interpret_status, roll_to_send
+from vitrine.core.reconcile.decision import Decision
+from vitrine.core.reconcile.media_retry import UrlCheck, media_due_for_check, with_retry_versions
+from vitrine.core.reconcile.policy import ReconcilePolicy
+from vitrine.core.reconcile.records import ListingContext, Notification, StatusState
+from vitrine.core.reconcile.rejection import reconcile_rejection
+from vitrine.core.reconcile.send import reconcile_send
 from vitrine.observability import MetricUnit, logger, metrics
 from vitrine.service import PerInstance
 from vitrine.settings import Settings
