@@ -1,7 +1,8 @@
 """The listing's reconciliation memory as stored in its STATUS item, with its ``to_dict``/``from_dict``.
 
 Open problems, notified fingerprints, media-retry bookkeeping and the outbox of notifications not
-yet confirmed published: what a reconcile run reads, decides on, and writes back.
+yet confirmed published: what a reconcile run reads, decides on, and writes back; and the listing
+context the notifications are made for.
 """
 
 from __future__ import annotations
