@@ -31,7 +31,8 @@ from vitrine.adapters.media_probe import MediaProbe
 from vitrine.adapters.status_store import StatusStore, watch_shard
 from vitrine.core.moments import format_moment
 from vitrine.core.ports import AvivClassifiedCopy
-from vitrine.core.reconcile import Notification, ReconcilePolicy
+from vitrine.core.reconcile.policy import ReconcilePolicy
+from vitrine.core.reconcile.records import Notification
 from vitrine.observability import logger
 from vitrine.service.reconcile import ReconcileService
 from vitrine.settings import Settings

@@ -33,7 +33,7 @@ from vitrine.adapters.sqs_scheduler import SqsSyncScheduler
 from vitrine.adapters.status_store import StatusStore
 from vitrine.core.builder import ClassifiedDefaults
 from vitrine.core.model import DesiredListing
-from vitrine.core.reconcile import ReconcilePolicy
+from vitrine.core.reconcile.policy import ReconcilePolicy
 from vitrine.core.sync import SyncOutcome, sync_listing
 from vitrine.service import reconcile as reconcile_module
 from vitrine.service.reconcile import ReconcileService

@@ -13,7 +13,7 @@ from vitrine.adapters.dynamo_store import listing_pk
 from vitrine.adapters.status_store import StatusStore, WatchEntry, watch_shard
 from vitrine.core.errors import ConcurrentModification
 from vitrine.core.moments import format_moment
-from vitrine.core.reconcile import MediaRetry, Notification, OpenProblem, StatusState
+from vitrine.core.reconcile.records import MediaRetry, Notification, OpenProblem, StatusState
 
 T0 = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
 

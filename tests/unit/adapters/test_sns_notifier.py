@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.aws import REGION, mocked_aws
 from vitrine.adapters.sns_notifier import MAX_MESSAGE_BYTES, SnsNotifier
-from vitrine.core.reconcile import Notification
+from vitrine.core.reconcile.records import Notification
 
 
 @pytest.fixture

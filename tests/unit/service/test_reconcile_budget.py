@@ -14,7 +14,7 @@ import pytest
 
 from vitrine.adapters.aviv.config import AvivClientConfig
 from vitrine.adapters.status_store import WatchEntry
-from vitrine.core.reconcile import ReconcilePolicy
+from vitrine.core.reconcile.policy import ReconcilePolicy
 from vitrine.service.reconcile import ReconcileService
 from vitrine.service.reconcile_budget import (
     AWS_CALLS_ALLOWANCE_SECONDS,

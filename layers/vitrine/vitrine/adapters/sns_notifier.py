@@ -14,7 +14,8 @@ from typing import Any
 
 import boto3
 
-from vitrine.core.reconcile import SUBJECT_MAX_LENGTH, Notification, ascii_subject
+from vitrine.core.reconcile.records import Notification
+from vitrine.core.reconcile.wording import SUBJECT_MAX_LENGTH, ascii_subject
 
 # SNS refuses messages over 256 KiB (body and attributes together). The body is embedded as a JSON
 # string in the per-protocol envelope, whose escaping grows it: keep a wide margin.
@@ -36,7 +37,7 @@ def _fit_message(notification: Notification) -> str:
 
 
 class SnsNotifier:
-    """Publishes :class:`~vitrine.core.reconcile.Notification` records to one topic."""
+    """Publishes :class:`~vitrine.core.reconcile.records.Notification` records to one topic."""
 
     def __init__(self, topic_arn: str, sns_client: Any | None = None) -> None:
         if not topic_arn:

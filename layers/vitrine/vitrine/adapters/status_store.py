@@ -5,7 +5,7 @@ Items (table ``StateTable``, keys ``pk``/``sk``; see docs/architecture.md):
 ``pk = LISTING#<listingId>``, ``sk = STATUS``
     ``listingId``, ``rev`` (optimistic-concurrency counter: every write is conditional on it),
     ``updatedAt``, ``ownerId``?, ``classifiedId``?, ``openProblems`` (kinds, for people reading the
-    table), ``state`` (map: the :class:`~vitrine.core.reconcile.StatusState` — open problems, notified
+    table), ``state`` (map: the :class:`~vitrine.core.reconcile.records.StatusState` — open problems, notified
     fingerprints, per-media retry bookkeeping, the send being watched and its AVIV revision) and
     ``outbox`` (gzip JSON: notifications decided but not yet confirmed published).
 ``pk = CLASSIFIED#<classifiedId>``, ``sk = LISTING``
@@ -49,7 +49,7 @@ from vitrine.adapters.dynamo_store import (
 )
 from vitrine.core.errors import ConcurrentModification
 from vitrine.core.moments import format_moment
-from vitrine.core.reconcile import StatusState
+from vitrine.core.reconcile.records import StatusState
 
 WATCH_INDEX = "WatchIndex"
 # Watched listings are spread over a few GSI partitions, like dirty ones.

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from vitrine.core.errors import FieldError
 from vitrine.core.model import DesiredListing, IngestSnapshot, IngestWrite, LastSent, Rejection, SyncState
-from vitrine.core.reconcile import Notification, StatusState
+from vitrine.core.reconcile.records import Notification, StatusState
 
 
 @dataclass(frozen=True, slots=True)

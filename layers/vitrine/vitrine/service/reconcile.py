@@ -34,7 +34,7 @@ from vitrine.core.ports import (
     UrlProbePort,
     WatchedListing,
 )
-from vitrine.core.reconcile import ReconcilePolicy
+from vitrine.core.reconcile.policy import ReconcilePolicy
 from vitrine.core.scheduling import ensure_sync_scheduled
 from vitrine.observability import MetricUnit, logger, metrics
 from vitrine.service import PerInstance

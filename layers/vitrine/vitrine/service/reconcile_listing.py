@@ -29,19 +29,12 @@ from vitrine.core.ports import (
     SyncScheduler,
     UrlProbePort,
 )
-from vitrine.core.reconcile import (
-    FailedMedia,
-    ListingContext,
-    ReconcilePolicy,
-    StatusState,
-    UrlCheck,
-    interpret_status,
-    media_due_for_check,
-    reconcile_rejection,
-    reconcile_send,
-    roll_to_send,
-    with_retry_versions,
-)
+from vitrine.core.reconcile.aviv_status import FailedMedia, interpret_status, roll_to_send
+from vitrine.core.reconcile.media_retry import UrlCheck, media_due_for_check, with_retry_versions
+from vitrine.core.reconcile.policy import ReconcilePolicy
+from vitrine.core.reconcile.records import ListingContext, StatusState
+from vitrine.core.reconcile.rejection import reconcile_rejection
+from vitrine.core.reconcile.send import reconcile_send
 from vitrine.core.scheduling import ensure_sync_scheduled
 from vitrine.observability import logger
 from vitrine.service.reconcile_budget import MAX_URL_CHECKS_PER_LISTING

@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from vitrine.core.ports import NotifierPort, ReconcileStatusStore
-from vitrine.core.reconcile import Decision, StatusState
+from vitrine.core.reconcile.decision import Decision
+from vitrine.core.reconcile.records import StatusState
 from vitrine.observability import logger
 from vitrine.service.reconcile_report import ListingReport
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from vitrine.core.reconcile import Notification
+from vitrine.core.reconcile.records import Notification
 
 
 @dataclass
