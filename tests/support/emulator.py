@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from devtools.aviv_emulator import AvivEmulator
+from devtools.aviv_emulator.emulator import AvivEmulator
 from vitrine.adapters.aviv_client import AvivClient, AvivClientConfig
 from vitrine.adapters.secrets import AvivCredentials
 from vitrine.adapters.token_cache import MemoryTokenCache
