@@ -41,7 +41,7 @@ class ServedInThread(Generic[ServerT]):
     """A stand-in served in a daemon thread: ``start()`` (idempotent), ``stop()``, context manager.
 
     Subclasses build their server in :meth:`_create_server`. Binding happens at the first ``start()``
-    unless the subclass calls :meth:`_bind` earlier (to fail at once on a port in use). ``_stopping`` is
+    unless the subclass calls :meth:`_bind` earlier (to fail at once on a port in use). ``stopping`` is
     set from ``stop()`` until the next ``start()``, so handlers sleeping on a delay end early instead of
     holding the shutdown.
     """
@@ -54,7 +54,7 @@ class ServedInThread(Generic[ServerT]):
         self._server: ServerT | None = None
         self._thread: threading.Thread | None = None
         self._bound_address: tuple[str, int] | None = None
-        self._stopping = threading.Event()
+        self.stopping = threading.Event()
 
     def _create_server(self, address: tuple[str, int]) -> ServerT:
         """The server to serve on ``address`` (port 0 = any free port)."""
@@ -76,7 +76,7 @@ class ServedInThread(Generic[ServerT]):
         """Bind when needed and serve in a daemon thread. Idempotent."""
         if self._thread is not None:
             return self
-        self._stopping.clear()
+        self.stopping.clear()
         server = self._bind()
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=self.thread_name, daemon=True
@@ -89,7 +89,7 @@ class ServedInThread(Generic[ServerT]):
         server, self._server = self._server, None
         if server is None:
             return
-        self._stopping.set()
+        self.stopping.set()
         thread, self._thread = self._thread, None
         if thread is not None:
             server.shutdown()
@@ -123,7 +123,7 @@ class ServedInThread(Generic[ServerT]):
 
 
 class BodyTooLarge(Exception):
-    """A chunked request body went over the reader's limit."""
+    """A request body over the stand-in's payload limit."""
 
 
 def read_chunked_body(rfile: BufferedIOBase, limit: int | None = None) -> bytes:

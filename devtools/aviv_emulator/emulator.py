@@ -67,7 +67,7 @@ class AvivEmulator(ServedInThread[EmulatorHTTPServer]):
         validation = BodyValidation(self.openapi_path)
         self.schema_validation: bool = validation.schema_validation
         self._state = EmulatorState(max_recorded)
-        processing = Processing(self._state, settings, self._stopping)
+        processing = Processing(self._state, settings, self.stopping)
         self._api = ApiRoutes(self._state, settings, validation, processing)
         self._inspection = InspectionRoutes(self)
 
@@ -200,5 +200,5 @@ class AvivEmulator(ServedInThread[EmulatorHTTPServer]):
         hold_unanswered(
             connection,
             seconds,
-            lambda: not self._stopping.is_set() and generation is self._state.generation,
+            lambda: not self.stopping.is_set() and generation is self._state.generation,
         )
