@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from devtools.lambda_runtime import Handler, LambdaFunction, as_lambda_function
-from devtools.loopback_server import BodyTooLarge, LoopbackHTTPServer, ServedInThread, read_chunked_body
+from devtools.loopback_server import AppHTTPServer, BodyTooLarge, ServedInThread, read_chunked_body
 from devtools.proxy_event import (
     INTERNAL_ERROR,
     STAGE,
@@ -83,13 +83,7 @@ def _compile(method: str, resource: str, handler: Handler | LambdaFunction) -> _
     return _CompiledRoute(method.upper(), resource, pattern, function, literal)
 
 
-class _GatewayHTTPServer(LoopbackHTTPServer):
-    def __init__(self, address: tuple[str, int], gateway: ApiGateway) -> None:
-        self.gateway = gateway
-        super().__init__(address, _GatewayHandler)
-
-
-class ApiGateway(ServedInThread[_GatewayHTTPServer]):
+class ApiGateway(ServedInThread["AppHTTPServer[ApiGateway]"]):
     """Serve ``routes`` on ``http://host:port`` until :meth:`stop`; port 0 picks a free one."""
 
     thread_name = "apigw"
@@ -110,8 +104,8 @@ class ApiGateway(ServedInThread[_GatewayHTTPServer]):
         self.ready = threading.Event()
         self._bind()  # a port in use fails here, before anything else starts
 
-    def _create_server(self, address: tuple[str, int]) -> _GatewayHTTPServer:
-        return _GatewayHTTPServer(address, self)
+    def _create_server(self, address: tuple[str, int]) -> AppHTTPServer[ApiGateway]:
+        return AppHTTPServer(address, _GatewayHandler, self)
 
     def set_routes(self, routes: Sequence[Route]) -> None:
         """Replace the routes (the server may already be answering ``/health``)."""
@@ -179,7 +173,7 @@ class _GatewayHandler(BaseHTTPRequestHandler):
     # Headers and body go out in two writes: without TCP_NODELAY, Nagle + the client's delayed
     # ACK hold the body back ~40 ms on every response.
     disable_nagle_algorithm = True
-    server: _GatewayHTTPServer
+    server: AppHTTPServer[ApiGateway]
 
     def _serve(self) -> None:
         try:
@@ -192,7 +186,7 @@ class _GatewayHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._send(json_response(HTTPStatus.BAD_REQUEST, {"message": "Bad Request"}))
             return
-        response = self.server.gateway.handle(
+        response = self.server.app.handle(
             self.command, self.path, list(self.headers.items()), body, self.client_address[0]
         )
         self._send(response)
@@ -200,7 +194,7 @@ class _GatewayHandler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
 
     def _read_body(self) -> bytes:
-        limit = self.server.gateway.max_payload_bytes
+        limit = self.server.app.max_payload_bytes
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             return read_chunked_body(self.rfile, limit)
         length = self._declared_length()
@@ -231,7 +225,7 @@ class _GatewayHandler(BaseHTTPRequestHandler):
     def handle_expect_100(self) -> bool:
         """Refuse an oversized upload before the client sends it (curl asks first above 1 MB)."""
         try:
-            too_large = self._declared_length() > self.server.gateway.max_payload_bytes
+            too_large = self._declared_length() > self.server.app.max_payload_bytes
         except ValueError:
             too_large = False  # reported as 400 once the request is handled
         if too_large:

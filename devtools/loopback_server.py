@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from http.server import ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import BufferedIOBase
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
@@ -32,6 +32,17 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
             logger.debug("client %s went away", client_address)
             return
         super().handle_error(request, client_address)
+
+
+AppT = TypeVar("AppT")
+
+
+class AppHTTPServer(LoopbackHTTPServer, Generic[AppT]):
+    """A loopback server that hands its handlers the stand-in they serve, as ``self.server.app``."""
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], app: AppT) -> None:
+        self.app = app
+        super().__init__(address, handler)
 
 
 ServerT = TypeVar("ServerT", bound=LoopbackHTTPServer)

@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
-from devtools.loopback_server import LoopbackHTTPServer, ServedInThread
+from devtools.loopback_server import AppHTTPServer, ServedInThread
 
 logger = logging.getLogger(__name__)
 
@@ -78,13 +78,7 @@ class _Content:
     content_type: str
 
 
-class _MediaHTTPServer(LoopbackHTTPServer):
-    def __init__(self, address: tuple[str, int], media: MediaServer) -> None:
-        self.media = media
-        super().__init__(address, _MediaHandler)
-
-
-class MediaServer(ServedInThread[_MediaHTTPServer]):
+class MediaServer(ServedInThread["AppHTTPServer[MediaServer]"]):
     """Static media on 127.0.0.1 (port 0 by default). Thread-safe; use as a context manager."""
 
     thread_name = "media-server"
@@ -97,8 +91,8 @@ class MediaServer(ServedInThread[_MediaHTTPServer]):
         self._delays: dict[str, float] = {}
         self._hits: Counter[str] = Counter()
 
-    def _create_server(self, address: tuple[str, int]) -> _MediaHTTPServer:
-        return _MediaHTTPServer(address, self)
+    def _create_server(self, address: tuple[str, int]) -> AppHTTPServer[MediaServer]:
+        return AppHTTPServer(address, _MediaHandler, self)
 
     # ---------------------------------------------------------------- addresses
     @property
@@ -184,7 +178,7 @@ class _MediaHandler(BaseHTTPRequestHandler):
 
     # Headers and body go out in two writes: without NODELAY, Nagle + delayed ACK add ~40 ms per hit.
     disable_nagle_algorithm = True
-    server: _MediaHTTPServer
+    server: AppHTTPServer[MediaServer]
 
     def do_GET(self) -> None:
         self._serve(send_body=True)
@@ -193,7 +187,7 @@ class _MediaHandler(BaseHTTPRequestHandler):
         self._serve(send_body=False)
 
     def _serve(self, *, send_body: bool) -> None:
-        media = self.server.media
+        media = self.server.app
         status, content, delay = media.answer(self.path)
         if delay > 0 and media.stopping.wait(delay):
             self.close_connection = True

@@ -18,6 +18,7 @@ from devtools.aviv_emulator.records import (
     EmulatorSettings,
     Fault,
     RecordedRequest,
+    Setting,
     WebhookPush,
 )
 from devtools.aviv_emulator.routes import ApiRoutes
@@ -34,6 +35,14 @@ class AvivEmulator(ServedInThread[EmulatorHTTPServer]):
 
     thread_name = "aviv-emulator"
 
+    # The constructor's knobs, readable and settable here, read live by the routes and the processing.
+    client_id = Setting[str]()
+    client_secret = Setting[str]()
+    token_ttl_seconds = Setting[int]()
+    process_delay_seconds = Setting[float]()
+    download_timeout_seconds = Setting[float]()
+    fault_hang_seconds = Setting[float]()
+
     def __init__(
         self,
         host: str = "127.0.0.1",
@@ -49,13 +58,7 @@ class AvivEmulator(ServedInThread[EmulatorHTTPServer]):
         max_recorded: int = 50_000,
     ) -> None:
         super().__init__(host, port)
-        self.client_id = client_id
-        self.client_secret = client_secret
-        self.token_ttl_seconds = token_ttl_seconds
-        self.process_delay_seconds = process_delay_seconds
-        self.download_timeout_seconds = download_timeout_seconds
-        self.fault_hang_seconds = fault_hang_seconds
-        settings = EmulatorSettings(
+        self._settings = EmulatorSettings(
             client_id=client_id,
             client_secret=client_secret,
             token_ttl_seconds=token_ttl_seconds,
@@ -67,8 +70,8 @@ class AvivEmulator(ServedInThread[EmulatorHTTPServer]):
         validation = BodyValidation(self.openapi_path)
         self.schema_validation: bool = validation.schema_validation
         self._state = EmulatorState(max_recorded)
-        processing = Processing(self._state, settings, self.stopping)
-        self._api = ApiRoutes(self._state, settings, validation, processing)
+        processing = Processing(self._state, self._settings, self.stopping)
+        self._api = ApiRoutes(self._state, self._settings, validation, processing)
         self._inspection = InspectionRoutes(self)
 
     # ------------------------------------------------------------------ lifecycle

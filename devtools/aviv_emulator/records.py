@@ -7,7 +7,7 @@ import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 API_PREFIX = "/caas/v4"
 TOKEN_PATH = "/oauth/token"  # noqa: S105 - a URL path, not a secret
@@ -227,3 +227,23 @@ class EmulatorSettings:
     process_delay_seconds: float
     download_timeout_seconds: float
     fault_hang_seconds: float
+
+
+T = TypeVar("T")
+
+
+class _HasSettings(Protocol):
+    _settings: EmulatorSettings
+
+
+class Setting(Generic[T]):
+    """An attribute of the emulator that lives in its ``EmulatorSettings`` (one copy of each knob)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    def __get__(self, instance: _HasSettings, owner: type | None = None) -> T:
+        return cast(T, getattr(instance._settings, self._name))
+
+    def __set__(self, instance: _HasSettings, value: T) -> None:
+        setattr(instance._settings, self._name, value)

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from devtools.aviv_emulator.messages import Incoming, Outgoing
-from devtools.loopback_server import LoopbackHTTPServer, read_chunked_body
+from devtools.loopback_server import AppHTTPServer, read_chunked_body
 
 logger = logging.getLogger(__name__)
 
@@ -29,14 +29,15 @@ class EmulatorApp(Protocol):
     def hang(self, connection: socket.socket, seconds: float) -> None: ...
 
 
-class EmulatorHTTPServer(LoopbackHTTPServer):
+class EmulatorHTTPServer(AppHTTPServer[EmulatorApp]):
+    """Tracks its keep-alive connections, so that stop() can end them at once."""
+
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], app: EmulatorApp) -> None:
-        self.app = app
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
+        super().__init__(address, _Handler, app)
 
     def track(self, connection: socket.socket, *, open_: bool) -> None:
         with self._connections_lock:
