@@ -1073,7 +1073,7 @@ class LocalStack:
         settings = self.settings
         if settings.aviv_api_url:
             return settings.aviv_api_url.rstrip("/"), settings.aviv_auth_url or PRODUCTION_AUTH_URL
-        from devtools.aviv_emulator import AvivEmulator
+        from devtools.aviv_emulator.emulator import AvivEmulator
 
         emulator = AvivEmulator(
             host=settings.host,

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import logging
 import re
-import socket
 import struct
 import threading
 import zlib
 from collections import Counter
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-from devtools.loopback_server import LoopbackHTTPServer
+from devtools.loopback_server import AppHTTPServer, ServedInThread
 
 logger = logging.getLogger(__name__)
 
@@ -80,61 +78,23 @@ class _Content:
     content_type: str
 
 
-class MediaServer:
+class MediaServer(ServedInThread["AppHTTPServer[MediaServer]"]):
     """Static media on 127.0.0.1 (port 0 by default). Thread-safe; use as a context manager."""
 
+    thread_name = "media-server"
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._host = host
-        self._requested_port = port
+        super().__init__(host, port)
         self._lock = threading.Lock()
         self._statuses: dict[str, int] = {}
         self._contents: dict[str, _Content] = {}
         self._delays: dict[str, float] = {}
         self._hits: Counter[str] = Counter()
-        self._server: LoopbackHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._released = threading.Event()
 
-    # ---------------------------------------------------------------- lifecycle
-    def start(self) -> MediaServer:
-        if self._server is not None:
-            return self
-        server = LoopbackHTTPServer((self._host, self._requested_port), _MediaHandler)
-        server.media = self  # type: ignore[attr-defined]
-        self._server = server
-        self._released.clear()
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="media-server", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        self._released.set()  # wake handlers sleeping on a configured delay
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> MediaServer:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+    def _create_server(self, address: tuple[str, int]) -> AppHTTPServer[MediaServer]:
+        return AppHTTPServer(address, _MediaHandler, self)
 
     # ---------------------------------------------------------------- addresses
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("MediaServer is not started")
-        return int(self._server.server_address[1])
-
     @property
     def base_url(self) -> str:
         return f"http://{self._host}:{self.port}"
@@ -186,7 +146,7 @@ class MediaServer:
             return dict(self._hits)
 
     # ---------------------------------------------------------------- serving (called by the handler)
-    def _answer(self, path: str) -> tuple[int, _Content | None, float]:
+    def answer(self, path: str) -> tuple[int, _Content | None, float]:
         key = _normalise(path)
         with self._lock:
             self._hits[key] += 1
@@ -216,10 +176,9 @@ class _MediaHandler(BaseHTTPRequestHandler):
     timeout = 60
     server_version = "vitrine-media/1.0"
 
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in two writes: without NODELAY, Nagle + delayed ACK add ~40 ms per hit.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    # Headers and body go out in two writes: without NODELAY, Nagle + delayed ACK add ~40 ms per hit.
+    disable_nagle_algorithm = True
+    server: AppHTTPServer[MediaServer]
 
     def do_GET(self) -> None:
         self._serve(send_body=True)
@@ -228,9 +187,9 @@ class _MediaHandler(BaseHTTPRequestHandler):
         self._serve(send_body=False)
 
     def _serve(self, *, send_body: bool) -> None:
-        media: MediaServer = self.server.media  # type: ignore[attr-defined]
-        status, content, delay = media._answer(self.path)
-        if delay > 0 and media._released.wait(delay):
+        media = self.server.app
+        status, content, delay = media.answer(self.path)
+        if delay > 0 and media.stopping.wait(delay):
             self.close_connection = True
             return
         if content is None:

@@ -17,9 +17,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from devtools.apigw import build_event
 from devtools.lambda_runtime import REPO_ROOT, ensure_layer_on_path
 from devtools.local_stack import sqs_event
+from devtools.proxy_event import build_event
 
 EVENTS = REPO_ROOT / "events"
 # The Standard Webhooks documentation's example secret: public, for samples only.

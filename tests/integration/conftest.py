@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from devtools.aviv_emulator import AvivEmulator
+from devtools.aviv_emulator.emulator import AvivEmulator
 from devtools.media_server import MediaServer
 
 

@@ -19,7 +19,8 @@ from typing import Any
 import boto3
 import pytest
 
-from devtools.aviv_emulator import AvivEmulator, RecordedRequest
+from devtools.aviv_emulator.emulator import AvivEmulator
+from devtools.aviv_emulator.records import RecordedRequest
 from tests.support.aws import REGION, dynamodb_client, make_tables, mocked_aws
 from tests.support.listings import sample_data
 from vitrine.adapters.aviv.answers import problem_field_errors

@@ -21,7 +21,8 @@ import pytest
 import requests
 from jsonschema import Draft7Validator
 
-from devtools.aviv_emulator import AvivEmulator, media_key
+from devtools.aviv_emulator.emulator import AvivEmulator
+from devtools.aviv_emulator.records import media_key
 from devtools.media_server import MediaServer
 from tests.support.aviv_schema import load_openapi
 

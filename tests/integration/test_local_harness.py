@@ -27,7 +27,7 @@ from aws_lambda_powertools import Logger
 from moto.server import ThreadedMotoServer
 
 from devtools import template as cfn
-from devtools.apigw import MAX_PAYLOAD_BYTES, ApiGateway, header_value
+from devtools.apigw import MAX_PAYLOAD_BYTES, ApiGateway
 from devtools.lambda_runtime import FakeLambdaContext, LambdaFunction, load_handler
 from devtools.local_stack import (
     LocalSettings,
@@ -39,6 +39,7 @@ from devtools.local_stack import (
     local_function_environment,
     scheduler_event,
 )
+from devtools.proxy_event import header_value
 
 REGION = "eu-west-3"
 

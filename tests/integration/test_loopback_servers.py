@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from devtools.apigw import ApiGateway
-from devtools.aviv_emulator import AvivEmulator
+from devtools.aviv_emulator.emulator import AvivEmulator
 from devtools.loopback_server import LoopbackHTTPServer
 from devtools.media_server import MediaServer
 

@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from devtools.apigw import ApiGateway
-from devtools.aviv_emulator import AvivEmulator
+from devtools.aviv_emulator.emulator import AvivEmulator
 from devtools.lambda_runtime import LambdaFunction, load_handler
 from devtools.media_server import MediaServer
 from tests.support.aws import REGION, dynamodb_client, make_tables, mocked_aws

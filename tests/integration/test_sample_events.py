@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from devtools import sample_events
-from devtools.aviv_emulator import AvivEmulator
+from devtools.aviv_emulator.emulator import AvivEmulator
 from devtools.lambda_runtime import FakeLambdaContext, load_handler, reset_layer_state
 from devtools.template import create_queues, create_secrets, create_tables, create_topics
 from tests.support.aws import REGION, mocked_aws

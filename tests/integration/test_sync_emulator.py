@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from devtools.aviv_emulator import AvivEmulator
+from devtools.aviv_emulator.emulator import AvivEmulator
 from devtools.media_server import MediaServer
 from tests.support.aws import dynamodb_client, make_tables, mocked_aws
 from tests.support.emulator import emulator_client

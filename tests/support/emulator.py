@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from devtools.aviv_emulator import AvivEmulator
+from devtools.aviv_emulator.emulator import AvivEmulator
 from vitrine.adapters.aviv.client import AvivClient
 from vitrine.adapters.aviv.config import AvivClientConfig
 from vitrine.adapters.secrets import AvivCredentials

@@ -1,0 +1,207 @@
+"""``AvivEmulator``: the public entry, composing the state, the routes, the processing, the validation
+and the HTTP server into one object tests and ``make local`` start, inspect and control."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from pathlib import Path
+from typing import Any
+
+from devtools.aviv_emulator.inspection_routes import InspectionRoutes, is_inspection
+from devtools.aviv_emulator.messages import Incoming, Outgoing
+from devtools.aviv_emulator.processing import Processing
+from devtools.aviv_emulator.records import (
+    API_PREFIX,
+    TOKEN_PATH,
+    Download,
+    EmulatorSettings,
+    Fault,
+    RecordedRequest,
+    Setting,
+    WebhookPush,
+)
+from devtools.aviv_emulator.routes import ApiRoutes
+from devtools.aviv_emulator.server import EmulatorHTTPServer, hold_unanswered
+from devtools.aviv_emulator.state import EmulatorState
+from devtools.aviv_emulator.validation import BodyValidation, default_openapi_path
+from devtools.loopback_server import ServedInThread
+
+logger = logging.getLogger(__name__)
+
+
+class AvivEmulator(ServedInThread[EmulatorHTTPServer]):
+    """AVIV CaaS V4 on loopback. Thread-safe; ``start()`` serves in a daemon thread; context manager."""
+
+    thread_name = "aviv-emulator"
+
+    # The constructor's knobs, readable and settable here, read live by the routes and the processing.
+    client_id = Setting[str]()
+    client_secret = Setting[str]()
+    token_ttl_seconds = Setting[int]()
+    process_delay_seconds = Setting[float]()
+    download_timeout_seconds = Setting[float]()
+    fault_hang_seconds = Setting[float]()
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        openapi_path: str | Path | None = None,
+        client_id: str = "vitrine-test",
+        client_secret: str = "vitrine-test-secret",  # noqa: S107 - the emulator's public test secret
+        token_ttl_seconds: int = 86400,
+        process_delay_seconds: float = 0.0,
+        download_timeout_seconds: float = 5.0,
+        fault_hang_seconds: float = 30.0,
+        max_recorded: int = 50_000,
+    ) -> None:
+        super().__init__(host, port)
+        self._settings = EmulatorSettings(
+            client_id=client_id,
+            client_secret=client_secret,
+            token_ttl_seconds=token_ttl_seconds,
+            process_delay_seconds=process_delay_seconds,
+            download_timeout_seconds=download_timeout_seconds,
+            fault_hang_seconds=fault_hang_seconds,
+        )
+        self.openapi_path = Path(openapi_path) if openapi_path is not None else default_openapi_path()
+        validation = BodyValidation(self.openapi_path)
+        self.schema_validation: bool = validation.schema_validation
+        self._state = EmulatorState(max_recorded)
+        processing = Processing(self._state, self._settings, self.stopping)
+        self._api = ApiRoutes(self._state, self._settings, validation, processing)
+        self._inspection = InspectionRoutes(self)
+
+    # ------------------------------------------------------------------ lifecycle
+    def _create_server(self, address: tuple[str, int]) -> EmulatorHTTPServer:
+        return EmulatorHTTPServer(address, self)
+
+    def _after_shutdown(self, server: EmulatorHTTPServer) -> None:
+        server.close_connections()
+
+    def start(self) -> AvivEmulator:
+        """Bind (port 0 = any free port) and serve in a daemon thread. Idempotent."""
+        if self._thread is None:
+            super().start()
+            logger.info("AVIV emulator serving %s (auth %s)", self.base_url, self.auth_url)
+        return self
+
+    # ------------------------------------------------------------------ addresses
+    @property
+    def root_url(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return self.root_url + API_PREFIX
+
+    @property
+    def auth_url(self) -> str:
+        return self.root_url + TOKEN_PATH
+
+    # ------------------------------------------------------------------ inspection (thread-safe copies)
+    def requests(self) -> list[RecordedRequest]:
+        return self._state.requests()
+
+    def downloads(self) -> list[Download]:
+        return self._state.downloads()
+
+    def webhook_pushes(self) -> list[WebhookPush]:
+        return self._state.webhook_pushes()
+
+    def token_requests(self) -> int:
+        """Calls to the token endpoint (granted or not) since start or the last reset()."""
+        return self._state.token_requests()
+
+    def classified(self, classified_id: str) -> dict[str, Any] | None:
+        """The stored body (as last accepted), or None when unknown or deleted (like GET)."""
+        return self._state.classified(classified_id)
+
+    def etag(self, classified_id: str) -> str | None:
+        return self._state.etag(classified_id)
+
+    def statuses(self, classified_id: str) -> list[dict[str, Any]]:
+        """All statuses of a classified, oldest first (the HTTP API answers newest first)."""
+        return self._state.statuses(classified_id)
+
+    def latest_status(self, classified_id: str) -> dict[str, Any] | None:
+        found = self.statuses(classified_id)
+        return found[-1] if found else None
+
+    def classified_id_for(self, offerer_estate_id: str, *, intermediary_id: str | None = None) -> str | None:
+        """The live classified with this offererEstateId, else the most recent deleted one, else None."""
+        return self._state.classified_id_for(offerer_estate_id, intermediary_id)
+
+    def state(self) -> dict[str, Any]:
+        """Everything AVIV holds, JSON-ready (what ``GET /_emulator/state`` answers)."""
+        return {**self._state.snapshot(), "schema_validation": self.schema_validation}
+
+    # ------------------------------------------------------------------ test controls
+    def inject_faults(
+        self,
+        count: int,
+        status: int = 500,
+        retry_after: float | None = None,
+        timeout: bool = False,
+        paths: str = "/classifieds",
+        *,
+        method: str | None = None,
+        hang_seconds: float | None = None,
+    ) -> None:
+        """The next ``count`` matching calls fail with ``status`` (Retry-After when given), or, with
+        ``timeout=True``, hang until the client gives up (at most ``hang_seconds``) and are dropped.
+
+        ``paths`` is a prefix of the API path (``/classifieds`` matches every classified call),
+        ``/oauth/token`` for the token endpoint, or ``*`` for both; ``method`` narrows to one verb.
+        Faults queue up: each call consumes one unit of the first matching fault.
+        """
+        if count < 0:
+            raise ValueError("count must be >= 0")
+        if not 100 <= status <= 599:
+            raise ValueError("status must be an HTTP status code")
+        if count == 0:
+            return
+        fault = Fault(
+            remaining=count,
+            status=status,
+            retry_after=retry_after,
+            timeout=timeout,
+            paths=paths,
+            method=method,
+            hang_seconds=self.fault_hang_seconds if hang_seconds is None else hang_seconds,
+        )
+        self._state.add_fault(fault)
+
+    def clear_faults(self) -> None:
+        self._state.clear_faults()
+
+    def expire_tokens(self) -> None:
+        """Every token issued so far now answers 401 (tokens issued afterwards are fine)."""
+        self._state.expire_tokens()
+
+    def wait_idle(self, timeout: float = 10) -> None:
+        """Block until every accepted call has been processed (downloads, statuses, webhook pushes)."""
+        self._state.wait_idle(timeout)
+
+    def reset(self) -> None:
+        """Forget classifieds, statuses, webhooks, faults and recordings. Issued tokens stay valid
+        (choice: a token cache outliving a reset must not turn every next call into a 401)."""
+        self._state.reset()
+
+    # ------------------------------------------------------------------ called by the HTTP handler
+    def handle(self, incoming: Incoming) -> Outgoing:
+        """Answer one HTTP request; never raises (a bug answers 500 and is logged)."""
+        if is_inspection(incoming.path):
+            return self._inspection.handle(incoming)
+        return self._api.handle(incoming)
+
+    def hang(self, connection: socket.socket, seconds: float) -> None:
+        """Leave an injected timeout unanswered until the client gives up, or a stop or reset."""
+        generation = self._state.generation
+        hold_unanswered(
+            connection,
+            seconds,
+            lambda: not self.stopping.is_set() and generation is self._state.generation,
+        )
