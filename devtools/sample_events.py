@@ -19,7 +19,7 @@ from typing import Any
 
 from devtools.apigw import build_event
 from devtools.lambda_runtime import REPO_ROOT, ensure_layer_on_path
-from devtools.local_stack import sqs_event
+from devtools.local_stack.event_sources.sqs import sqs_event
 
 EVENTS = REPO_ROOT / "events"
 # The Standard Webhooks documentation's example secret: public, for samples only.
