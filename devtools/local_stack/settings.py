@@ -9,9 +9,10 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from devtools import template as cfn
 from devtools.lambda_runtime import DEFAULT_REGION, REPO_ROOT
@@ -49,24 +50,25 @@ def _env(name: str) -> str | None:
     return value or None
 
 
-def _env_int(name: str, default: int) -> int:
+_Number = TypeVar("_Number", int, float)
+
+
+def _env_number(name: str, default: _Number, parse: Callable[[str], _Number], kind: str) -> _Number:
     raw = _env(name)
     if raw is None:
         return default
     try:
-        return int(raw)
+        return parse(raw)
     except ValueError as exc:
-        raise LocalStackError(f"{name} must be an integer, got {raw!r}") from exc
+        raise LocalStackError(f"{name} must be {kind}, got {raw!r}") from exc
+
+
+def _env_int(name: str, default: int) -> int:
+    return _env_number(name, default, int, "an integer")
 
 
 def _env_float(name: str, default: float) -> float:
-    raw = _env(name)
-    if raw is None:
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise LocalStackError(f"{name} must be a number, got {raw!r}") from exc
+    return _env_number(name, default, float, "a number")
 
 
 def generate_webhook_secret() -> str:
