@@ -29,7 +29,7 @@ from typing import Any
 import requests
 
 from devtools.bench_support import handler_output_discarded
-from devtools.local_stack import LocalStack
+from devtools.local_stack.stack import LocalStack
 from tests.e2e.support import Stack, envelope, media, upsert, wait_for
 from vitrine.core.webhook_signing import signed_headers
 

@@ -45,7 +45,8 @@ import requests
 
 from devtools.bench_support import handler_output_discarded
 from devtools.lambda_runtime import LambdaFunction
-from devtools.local_stack import WEBHOOK_PATH, LocalStack
+from devtools.local_stack.settings import WEBHOOK_PATH
+from devtools.local_stack.stack import LocalStack
 from devtools.proxy_event import build_event
 from tests.e2e.support import Stack, envelope, media, upsert
 from vitrine.core.webhook_signing import signed_headers

@@ -35,13 +35,9 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 
 from devtools.lambda_runtime import REPO_ROOT, ensure_layer_on_path
+from devtools.local_stack.settings import DEFAULT_LOCAL_PORT, SECRET_FILE, STACK_FILE, WEBHOOK_PATH
 
 SAMPLES_DIR = REPO_ROOT / "events" / "webhooks"
-LOCAL_DIR = REPO_ROOT / ".local"
-SECRET_FILE = LOCAL_DIR / "webhook-secret"
-STACK_FILE = LOCAL_DIR / "stack.json"
-WEBHOOK_PATH = "/webhooks/listings"
-DEFAULT_PORT = 3000
 LEFT_OUT_BY_DEFAULT = ("listing-deleted",)
 
 
@@ -136,7 +132,7 @@ def resolve_webhook_url(explicit: str | None, stack: dict[str, Any]) -> str:
     port = os.environ.get("VITRINE_LOCAL_PORT", "").strip()
     if port:
         return f"http://127.0.0.1:{port}{WEBHOOK_PATH}"
-    return str(stack.get("webhook_url") or f"http://127.0.0.1:{DEFAULT_PORT}{WEBHOOK_PATH}")
+    return str(stack.get("webhook_url") or f"http://127.0.0.1:{DEFAULT_LOCAL_PORT}{WEBHOOK_PATH}")
 
 
 def resolve_secret(explicit: str | None, secret_file: Path = SECRET_FILE) -> str:
@@ -246,7 +242,7 @@ def _describe_classified(classified: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m devtools.demo",
         description=__doc__,
@@ -261,60 +257,85 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--keep-media-urls", action="store_true", help="do not point media at the local host")
     parser.add_argument("--no-wait", action="store_true", help="do not wait for the sync to reach AVIV")
     parser.add_argument("--listing-id", help="listing id to use (default: the samples' id plus -demo-<time>)")
-    args = parser.parse_args(argv)
+    return parser
 
+
+def _sample_body(sample: Sample, listing_id: str, media_base: str | None) -> bytes:
+    """The sample as this run sends it: about ``listing_id``, its media on ``media_base`` if given."""
+    event = sample.event
+    if event.get("listingId") != listing_id:
+        event = with_listing_id(event, listing_id)
+    if media_base:
+        event = rewrite_media_urls(event, media_base)
+    return json.dumps(event, ensure_ascii=False).encode("utf-8")
+
+
+def _post_samples(
+    session: requests.Session, url: str, secret: str, bodies: Sequence[tuple[Sample, bytes]], pause: float
+) -> bool:
+    """Post each body, printing the answer; whether any of them changed the listing."""
+    changed = False
+    for index, (sample, body) in enumerate(bodies):
+        answer = post_webhook(session, url, secret, body)
+        print(f"  {sample.name:18} #{sample.sequence:<4} → {answer.status_code} {_summarise(answer)}")
+        if answer.status_code >= 300:
+            print(f"    (refused: see the make local terminal for {sample.path.name})")
+        elif not _nothing_changed(answer):
+            changed = True
+        if pause and index < len(bodies) - 1:
+            time.sleep(pause)
+    return changed
+
+
+def _show_sync(
+    session: requests.Session, stack: dict[str, Any], inspect_url: str, listing_id: str, statuses_before: int
+) -> None:
+    """Wait for the consolidated sync to reach AVIV, then show what AVIV holds."""
+    window = int(stack.get("debounce_seconds") or 5)
+    print(f"\nwaiting for the sync (edits are consolidated once quiet for {window} s)…")
+    classified = wait_for_aviv(session, inspect_url, listing_id, statuses_before, timeout=window + 30)
+    if classified is None:
+        print("nothing final on AVIV yet: watch the make local terminal")
+    else:
+        print(_describe_classified(classified))
+    inbox = stack.get("inbox")
+    if inbox:
+        print(f"\nnotifications to owners land in {inbox} (reconcile runs periodically)")
+
+
+def _run(args: argparse.Namespace) -> None:
+    # An explicit URL may be any deployment: then nothing of the local stack applies.
+    stack = {} if args.url else read_stack_file()
+    url = resolve_webhook_url(args.url, stack)
+    secret = resolve_secret(args.secret)
+    chosen = select_samples(load_samples(), args.samples)
+    with requests.Session() as session:
+        session.trust_env = False  # loopback: never through a proxy from the environment
+        _check_health(session, url)
+        media_base = None if args.keep_media_urls else stack.get("media_url")
+        inspect_url = stack.get("aviv_inspect_url")
+        sample_id = str(chosen[-1].event.get("listingId"))
+        listing_id = args.listing_id or sample_id + time.strftime("-demo-%H%M%S")
+        statuses_before = _statuses_now(session, inspect_url, listing_id)
+        print(f"posting {len(chosen)} webhook(s) for listing {listing_id} to {url}")
+        if media_base:
+            print(f"(media URLs pointed at the local media host {media_base})")
+        bodies = [(sample, _sample_body(sample, listing_id, media_base)) for sample in chosen]
+        changed = _post_samples(session, url, secret, bodies, args.pause)
+        if not any(sample.name == "listing-deleted" for sample in chosen):
+            print(f"(to delete it: python -m devtools.demo --listing-id {listing_id} listing-deleted)")
+        if args.no_wait or not inspect_url:
+            return
+        if not changed:
+            print("\nnothing changed, so nothing will be sent to AVIV.")
+            return
+        _show_sync(session, stack, str(inspect_url), listing_id, statuses_before)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     try:
-        # An explicit URL may be any deployment: then nothing of the local stack applies.
-        stack = {} if args.url else read_stack_file()
-        url = resolve_webhook_url(args.url, stack)
-        secret = resolve_secret(args.secret)
-        chosen = select_samples(load_samples(), args.samples)
-        with requests.Session() as session:
-            session.trust_env = False  # loopback: never through a proxy from the environment
-            _check_health(session, url)
-            media_base = None if args.keep_media_urls else stack.get("media_url")
-            inspect_url = stack.get("aviv_inspect_url")
-            sample_id = str(chosen[-1].event.get("listingId"))
-            listing_id = args.listing_id or sample_id + time.strftime("-demo-%H%M%S")
-            statuses_before = _statuses_now(session, inspect_url, listing_id)
-            print(f"posting {len(chosen)} webhook(s) for listing {listing_id} to {url}")
-            if media_base:
-                print(f"(media URLs pointed at the local media host {media_base})")
-            changed = False
-            for index, sample in enumerate(chosen):
-                event = sample.event
-                if event.get("listingId") != listing_id:
-                    event = with_listing_id(event, listing_id)
-                if media_base:
-                    event = rewrite_media_urls(event, media_base)
-                body = json.dumps(event, ensure_ascii=False).encode("utf-8")
-                answer = post_webhook(session, url, secret, body)
-                print(f"  {sample.name:18} #{sample.sequence:<4} → {answer.status_code} {_summarise(answer)}")
-                if answer.status_code >= 300:
-                    print(f"    (refused: see the make local terminal for {sample.path.name})")
-                elif not _nothing_changed(answer):
-                    changed = True
-                if args.pause and index < len(chosen) - 1:
-                    time.sleep(args.pause)
-            if not any(sample.name == "listing-deleted" for sample in chosen):
-                print(f"(to delete it: python -m devtools.demo --listing-id {listing_id} listing-deleted)")
-            if args.no_wait or not inspect_url:
-                return 0
-            if not changed:
-                print("\nnothing changed, so nothing will be sent to AVIV.")
-                return 0
-            window = int(stack.get("debounce_seconds") or 5)
-            print(f"\nwaiting for the sync (edits are consolidated once quiet for {window} s)…")
-            classified = wait_for_aviv(
-                session, str(inspect_url), listing_id, statuses_before, timeout=window + 30
-            )
-            if classified is None:
-                print("nothing final on AVIV yet: watch the make local terminal")
-            else:
-                print(_describe_classified(classified))
-            inbox = stack.get("inbox")
-            if inbox:
-                print(f"\nnotifications to owners land in {inbox} (reconcile runs periodically)")
+        _run(args)
     except DemoError as exc:
         print(f"make demo: {exc}", file=sys.stderr)
         return 1

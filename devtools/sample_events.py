@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools.lambda_runtime import REPO_ROOT, ensure_layer_on_path
-from devtools.local_stack import sqs_event
+from devtools.local_stack.event_sources.sqs import sqs_event
 from devtools.proxy_event import build_event
 
 EVENTS = REPO_ROOT / "events"

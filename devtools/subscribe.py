@@ -29,7 +29,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from vitrine.adapters.aviv.client import SUBSCRIBABLE_STATUSES
+from vitrine.adapters.aviv.client import SUBSCRIBABLE_STATUSES, AvivClient
 from vitrine.adapters.aviv.wiring import build_aviv_client
 from vitrine.settings import AVIV_PRODUCTION_URL, AVIV_SANDBOX_URL, Settings
 
@@ -102,7 +102,7 @@ def _settings(facts: StackFacts, args: argparse.Namespace) -> Settings:
     return replace(settings, default_intermediary_id=intermediary)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m devtools.subscribe", description=__doc__.splitlines()[0])
     parser.add_argument("--stack-name", default=os.environ.get("VITRINE_STACK_NAME", "vitrine"))
     parser.add_argument("--region", default=None, help="AWS region of the stack (default: your AWS config)")
@@ -118,18 +118,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--unsubscribe", action="store_true", help="DELETE /webhooks instead")
     parser.add_argument("--dry-run", action="store_true", help="print the request, send nothing")
-    args = parser.parse_args(argv)
+    return parser
 
-    facts = StackFacts()
+
+def _stack_facts(args: argparse.Namespace, parser: argparse.ArgumentParser) -> StackFacts:
+    """The deployed stack's facts, read only when the arguments leave the URL or the credentials open."""
     needs_credentials = not args.dry_run and not os.environ.get("AVIV_CLIENT_ID")
-    if not (args.api_url and args.token) or needs_credentials:
-        try:
-            session = boto3.session.Session(region_name=args.region)
-            facts = read_stack(
-                args.stack_name, session.client("cloudformation"), session.client("secretsmanager")
-            )
-        except (BotoCoreError, ClientError, KeyError, ValueError) as exc:
-            parser.error(f"cannot read stack {args.stack_name!r}: {exc}")
+    if args.api_url and args.token and not needs_credentials:
+        return StackFacts()
+    try:
+        session = boto3.session.Session(region_name=args.region)
+        return read_stack(args.stack_name, session.client("cloudformation"), session.client("secretsmanager"))
+    except (BotoCoreError, ClientError, KeyError, ValueError) as exc:
+        parser.error(f"cannot read stack {args.stack_name!r}: {exc}")
+
+
+def _send(client: AvivClient, args: argparse.Namespace, url: str, shown: str) -> None:
+    """Subscribe (or unsubscribe) through the AVIV client, and say what AVIV will now do."""
+    if args.unsubscribe:
+        client.unsubscribe_status_webhook(intermediary_id=args.intermediary_id)
+        print("AVIV status pushes unsubscribed")
+        return
+    client.subscribe_status_webhook(url, args.statuses, intermediary_id=args.intermediary_id)
+    print(f"AVIV will push {len(args.statuses)} statuses to {shown}/classifieds/{{classifiedId}}/statuses")
+    print("(*_WITH_MEDIA_ERROR cannot be pushed: the reconcile schedule keeps polling for them)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    facts = _stack_facts(args, parser)
     api_base = args.api_url or facts.api_base_url
     token = args.token or facts.push_token
     if not api_base or not token:
@@ -146,15 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(f"would send: {action}")
         return 0
-
-    client = build_aviv_client(_settings(facts, args))
-    if args.unsubscribe:
-        client.unsubscribe_status_webhook(intermediary_id=args.intermediary_id)
-        print("AVIV status pushes unsubscribed")
-        return 0
-    client.subscribe_status_webhook(url, args.statuses, intermediary_id=args.intermediary_id)
-    print(f"AVIV will push {len(args.statuses)} statuses to {shown}/classifieds/{{classifiedId}}/statuses")
-    print("(*_WITH_MEDIA_ERROR cannot be pushed: the reconcile schedule keeps polling for them)")
+    _send(build_aviv_client(_settings(facts, args)), args, url, shown)
     return 0
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from devtools.local_stack import LocalStack
+from devtools.local_stack.stack import LocalStack
 from tests.e2e.support import Stack
 
 

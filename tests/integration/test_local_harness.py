@@ -29,16 +29,13 @@ from moto.server import ThreadedMotoServer
 from devtools import template as cfn
 from devtools.apigw import MAX_PAYLOAD_BYTES, ApiGateway
 from devtools.lambda_runtime import FakeLambdaContext, LambdaFunction, load_handler
-from devtools.local_stack import (
-    LocalSettings,
-    LocalStack,
-    LocalStackError,
-    SnsInbox,
-    SqsEventSourceMapping,
-    curl_example,
-    local_function_environment,
-    scheduler_event,
-)
+from devtools.local_stack.cli import curl_example
+from devtools.local_stack.environment import local_function_environment
+from devtools.local_stack.event_sources.inbox import SnsInbox
+from devtools.local_stack.event_sources.schedule import scheduler_event
+from devtools.local_stack.event_sources.sqs import SqsEventSourceMapping
+from devtools.local_stack.settings import LocalSettings, LocalStackError
+from devtools.local_stack.stack import LocalStack
 from devtools.proxy_event import header_value
 
 REGION = "eu-west-3"

@@ -1,0 +1,181 @@
+"""``make local`` (``python -m devtools.local_stack``): start the stack, print where it is, stop on Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shlex
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from types import FrameType
+from typing import Any
+
+import devtools.local_stack
+from devtools.lambda_runtime import ensure_layer_on_path
+from devtools.local_stack.settings import STACK_FILE, LocalSettings, LocalStackError, write_private
+from devtools.local_stack.stack import LocalStack, LocalStackInfo
+
+CURL_LISTING_ID = "LOCAL-CURL-0001"
+
+
+def _curl_event(now: datetime) -> dict[str, Any]:
+    """A small but complete ``listing.upserted``: one apartment in Lyon with one photo."""
+    return {
+        "type": "listing.upserted",
+        "listingId": CURL_LISTING_ID,
+        "ownerId": "local-owner",
+        "occurredAt": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "sequence": 1,
+        "listing": {
+            "portals": ["SL"],
+            "data": {
+                "estateType": "APARTMENT",
+                "distributionType": "BUY",
+                "prices": {"currency": "EUR", "buy": {"price": {"amount": 250000, "isVatIncluded": True}}},
+                "location": {
+                    "postalcode": "69002",
+                    "city": "Lyon",
+                    "street": "Rue Merciere",
+                    "houseNumber": "12",
+                    "country": "FR",
+                },
+                "metaData": {
+                    "source": {
+                        "sourceSystem": "curl",
+                        "sourceSystemVersion": "1.0.0",
+                        "offererMarketingKey": CURL_LISTING_ID,
+                        "offererEstateId": CURL_LISTING_ID,
+                    }
+                },
+            },
+            "media": [
+                {
+                    "id": "photo-1",
+                    "url": "https://example.com/photos/facade.jpg",
+                    "mediaType": "PICTURE",
+                    "version": "1",
+                }
+            ],
+        },
+    }
+
+
+def curl_example(webhook_url: str, secret: str, now: datetime | None = None) -> str:
+    """A signed ``listing.upserted`` as a ready-to-paste curl command (valid for 5 minutes)."""
+    ensure_layer_on_path()
+    from vitrine.core.webhook_signing import signed_headers
+
+    now = now or datetime.now(UTC)
+    body = json.dumps(_curl_event(now), separators=(",", ":"))
+    headers = signed_headers(secret, body.encode("utf-8"), timestamp=int(now.timestamp()))
+    lines = [f"curl -sS -i -X POST {shlex.quote(webhook_url)}", "-H 'content-type: application/json'"]
+    lines += [shlex.quote(f"{name}: {value}").join(("-H ", "")) for name, value in headers.items()]
+    lines.append(f"--data-raw {shlex.quote(body)}")
+    return " \\\n    ".join(lines)
+
+
+def banner(info: LocalStackInfo, settings: LocalSettings) -> str:
+    aviv = f"{info.aviv_api_url} ({'emulator' if info.emulator is not None else 'AVIV_API_URL'})"
+    saved = f" (saved in {settings.secret_file})" if settings.secret_file else ""
+    inbox = str(info.inbox_path) if info.inbox_path else "(memory only)"
+    lines = [
+        "",
+        "vitrine is running locally: no AWS account, everything on 127.0.0.1.",
+        "",
+        f"  webhook URL      {info.webhook_url}",
+        f"  health           {info.health_url}",
+        f"  signing secret   {info.webhook_secret}{saved}",
+        f"  AVIV             {aviv}",
+        f"  AWS (moto)       {info.moto_endpoint}  region {info.region}, resources {info.prefix}*",
+        f"  notifications    {inbox}",
+        f"  media host       {info.media_url or '(off)'}",
+        f"  consolidation    quiet {settings.debounce_seconds} s, at most {settings.max_delay_seconds} s",
+    ]
+    lines += [f"  runs             {line}" for line in info.wiring]
+    lines += [f"  not running      {line}" for line in info.skipped]
+    lines += [
+        "",
+        "In another terminal, `make demo` posts the sample webhooks (events/webhooks/) and shows what",
+        "reached AVIV. Or send one yourself (the signature is valid for 5 minutes):",
+        "",
+        "  " + curl_example(info.webhook_url, info.webhook_secret),
+        "",
+        "Ctrl-C stops everything.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def stack_description(info: LocalStackInfo, settings: LocalSettings) -> dict[str, Any]:
+    """What ``.local/stack.json`` holds for ``make demo`` (and anyone scripting against ``make local``)."""
+    emulator = info.emulator
+    return {
+        "pid": os.getpid(),
+        "webhook_url": info.webhook_url,
+        "health_url": info.health_url,
+        "aviv_api_url": info.aviv_api_url,
+        "aviv_inspect_url": f"{emulator.root_url}/_emulator" if emulator is not None else None,
+        "media_url": info.media_url,
+        "moto_endpoint": info.moto_endpoint,
+        "inbox": str(info.inbox_path) if info.inbox_path else None,
+        "secret_file": str(settings.secret_file) if settings.secret_file else None,
+        "debounce_seconds": settings.debounce_seconds,
+        "max_delay_seconds": settings.max_delay_seconds,
+    }
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(
+        level=os.environ.get("VITRINE_LOCAL_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("botocore", "urllib3", "werkzeug"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event set by the first SIGINT/SIGTERM; a second one interrupts the clean shutdown."""
+    stopping = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        if stopping.is_set():
+            raise KeyboardInterrupt  # a second Ctrl-C: stop waiting for a clean shutdown
+        stopping.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    return stopping
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``make local``: start, print the banner, run until SIGINT/SIGTERM, stop cleanly."""
+    _configure_logging()
+    stopping = _stop_on_signals()
+    argparse.ArgumentParser(
+        prog="python -m devtools.local_stack",
+        description=devtools.local_stack.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    ).parse_args(argv)
+    try:
+        settings = LocalSettings.from_env()
+        stack = LocalStack(settings)
+        info = stack.start()
+    except (LocalStackError, OSError) as exc:
+        print(f"make local: cannot start: {exc}", file=sys.stderr)
+        return 1
+    try:
+        write_private(STACK_FILE, json.dumps(stack_description(info, settings), indent=2) + "\n")
+        print(banner(info, settings), flush=True)
+        while not stopping.wait(0.5):
+            pass
+        print("stopping…", flush=True)
+    finally:
+        stack.stop()
+        STACK_FILE.unlink(missing_ok=True)
+    print("stopped.", flush=True)
+    return 0
