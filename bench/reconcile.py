@@ -24,8 +24,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.support.aws import dynamodb_client, make_tables, mocked_aws
-from vitrine.adapters.dynamo_store import DynamoStateStore, compress_json, listing_pk
-from vitrine.adapters.status_store import StatusStore, watch_shard
+from vitrine.adapters.dynamo.state_store import DynamoStateStore
+from vitrine.adapters.dynamo.table import compress_json, listing_pk, watch_shard
+from vitrine.adapters.status_store import StatusStore
 from vitrine.core.moments import format_moment
 from vitrine.core.reconcile import Notification, ReconcilePolicy
 from vitrine.observability import logger

@@ -31,7 +31,7 @@ from aws_lambda_powertools import Logger
 from requests.adapters import HTTPAdapter
 
 from vitrine.adapters.secrets import AvivCredentials, aviv_credentials_from_secret
-from vitrine.adapters.token_cache import DynamoTokenCache, IssuedToken, TokenCache, TokenKey
+from vitrine.adapters.token_cache import DynamoTokenCache
 from vitrine.core.errors import (
     AvivDuplicatedClassified,
     AvivDuplicatedMedia,
@@ -44,7 +44,8 @@ from vitrine.core.errors import (
     AvivUnauthorized,
     FieldError,
 )
-from vitrine.core.ports import AvivAccepted, AvivClassifiedCopy, AvivPort
+from vitrine.core.ports import AvivAccepted, AvivClassifiedCopy, AvivPort, TokenCache
+from vitrine.core.tokens import IssuedToken, TokenKey
 from vitrine.settings import USER_AGENT_PATTERN, Settings, SettingsError
 
 __all__ = [

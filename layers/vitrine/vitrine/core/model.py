@@ -154,8 +154,7 @@ class SyncState:
     when to sync (consolidation), whether a lease is held, and what was last handled.
 
     ``sent_version`` is the highest desired version sent, skipped (nothing to send) or rejected;
-    ``dirty`` holds while ``version`` is newer than that. ``extra`` carries attributes others store
-    on the item (e.g. scheduling fields) as plain values.
+    ``dirty`` holds while ``version`` is newer than that.
     """
 
     listing_id: str
@@ -171,7 +170,6 @@ class SyncState:
     has_data: bool = False
     rejected_version: int | None = None
     sync_scheduled_until: datetime | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +181,6 @@ class Rejection:
     errors: tuple[FieldError, ...]
     detail: str
     at: datetime | None
-    notified: bool = False
 
 
 # Automatic media retry (reconcile) re-stamps a media by suffixing its version: ``v3#retry1``.

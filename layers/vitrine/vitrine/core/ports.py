@@ -6,12 +6,14 @@ store and the AVIV HTTP client.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from vitrine.core.errors import FieldError
 from vitrine.core.model import DesiredListing, LastSent
+from vitrine.core.tokens import IssuedToken, TokenKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,4 +99,16 @@ class StateStore(Protocol):
         lease_owner: str,
     ) -> None:
         """AVIV (or pre-send validation) refused this version: keep the errors, stop retrying it."""
+        ...
+
+
+class TokenCache(Protocol):
+    """Where the AVIV client gets its bearer token from."""
+
+    def get_token(self, key: TokenKey, fetch: Callable[[], IssuedToken], now: float) -> IssuedToken:
+        """A fresh token for ``key``: cached, or ``fetch()``-ed (at most once across waiting callers)."""
+        ...
+
+    def invalidate(self, key: TokenKey, token: str) -> None:
+        """Forget ``token`` (AVIV answered 401) unless a newer token already replaced it."""
         ...

@@ -41,7 +41,8 @@ from functools import cached_property
 from threading import Lock
 from typing import TYPE_CHECKING, Any, Protocol
 
-from vitrine.adapters.dynamo_store import SK_DESIRED, SK_SENT, DynamoStateStore
+from vitrine.adapters.dynamo.state_store import DynamoStateStore
+from vitrine.adapters.dynamo.table import SK_DESIRED, SK_SENT
 from vitrine.adapters.status_store import StatusStore
 from vitrine.core.errors import AvivNotFound, AvivRetryable, ConcurrentModification
 from vitrine.core.ingest import ensure_sync_scheduled

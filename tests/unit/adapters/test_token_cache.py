@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from tests.support.aws import dynamodb_client, make_tables, mocked_aws
-from vitrine.adapters.token_cache import DynamoTokenCache, IssuedToken, MemoryTokenCache, TokenKey
+from vitrine.adapters.token_cache import DynamoTokenCache, MemoryTokenCache
+from vitrine.core.tokens import IssuedToken, TokenKey
 
 T0 = 1_770_000_000.0
 DAY = 86_400

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from tests.support.aws import dynamodb_client, make_tables, mocked_aws
-from vitrine.adapters.dynamo_store import listing_pk
-from vitrine.adapters.status_store import StatusStore, WatchEntry, watch_shard
+from vitrine.adapters.dynamo.table import listing_pk, watch_shard
+from vitrine.adapters.status_store import StatusStore, WatchEntry
 from vitrine.core.errors import ConcurrentModification
 from vitrine.core.moments import format_moment
 from vitrine.core.reconcile import MediaRetry, Notification, OpenProblem, StatusState
