@@ -14,8 +14,6 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from vitrine.adapters.dynamo.desired_item import (
     aviv_can_be_told_condition,
     desired_attributes,
@@ -29,12 +27,10 @@ from vitrine.adapters.dynamo.table import (
     SK_DESIRED,
     ItemUpdate,
     ListingTable,
-    is_condition_failure,
     listing_id_of,
     optional_int,
     query_items,
 )
-from vitrine.core.errors import ConcurrentModification
 from vitrine.core.model import DesiredListing, SyncState
 from vitrine.core.moments import format_moment, parse_moment
 
@@ -71,14 +67,8 @@ class DesiredStateStore(ListingTable):
             update.require(update.absent("pk"))
         else:
             update.require(update.equals("version", expected_version))
-        try:
-            self._update(desired.listing_id, SK_DESIRED, update)
-        except ClientError as error:
-            if is_condition_failure(error):
-                raise ConcurrentModification(
-                    f"listing {desired.listing_id}: desired version is no longer {expected_version}"
-                ) from error
-            raise
+        conflict = f"listing {desired.listing_id}: desired version is no longer {expected_version}"
+        self._update_or_conflict(desired.listing_id, SK_DESIRED, update, conflict)
 
     def load_desired(self, listing_id: str) -> DesiredListing | None:
         item = self._get(listing_id, SK_DESIRED)

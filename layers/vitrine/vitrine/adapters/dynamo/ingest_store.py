@@ -11,8 +11,6 @@ import struct
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from botocore.exceptions import ClientError
-
 from vitrine.adapters.dynamo.desired_item import (
     desired_fields,
     desired_from_item,
@@ -24,7 +22,6 @@ from vitrine.adapters.dynamo.table import (
     SK_DESIRED,
     ItemUpdate,
     ListingTable,
-    is_condition_failure,
     optional_int,
 )
 from vitrine.core.errors import ConcurrentModification
@@ -108,14 +105,8 @@ class IngestStateStore(ListingTable):
         else:
             update.require(update.equals("version", previous.desired.version))
             ingest_seq = _advance_ingest_seq(update, previous.ingest_seq)
-        try:
-            self._update(write.listing_id, SK_DESIRED, update)
-        except ClientError as error:
-            if is_condition_failure(error):
-                raise ConcurrentModification(
-                    f"listing {write.listing_id}: changed since it was read"
-                ) from error
-            raise
+        conflict = f"listing {write.listing_id}: changed since it was read"
+        self._update_or_conflict(write.listing_id, SK_DESIRED, update, conflict)
         return IngestSnapshot(
             desired=after,
             dirty=write.desired is not None or (previous is not None and previous.dirty),

@@ -18,6 +18,8 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from vitrine.core.errors import ConcurrentModification
+
 SK_DESIRED = "DESIRED"
 SK_SENT = "SENT"
 SK_PENDING = "PENDING"
@@ -124,6 +126,16 @@ def is_condition_failure(error: ClientError) -> bool:
     return False
 
 
+def _placeholder(placeholders: dict[str, Any], prefix: str, target: Any) -> str:
+    """The placeholder already standing for ``target``, or a new one numbered in order."""
+    for placeholder, existing in placeholders.items():
+        if existing == target:
+            return placeholder
+    placeholder = f"{prefix}{len(placeholders)}"
+    placeholders[placeholder] = target
+    return placeholder
+
+
 class ItemUpdate:
     """One UpdateItem (or a transaction's Update/ConditionCheck): SET and REMOVE clauses and AND-ed
     conditions. Every attribute and value goes through a generated placeholder, so no expression
@@ -147,21 +159,10 @@ class ItemUpdate:
         return ".".join(self._name_part(part) for part in path.split("."))
 
     def _name_part(self, attribute: str) -> str:
-        for placeholder, existing in self._names.items():
-            if existing == attribute:
-                return placeholder
-        placeholder = f"#n{len(self._names)}"
-        self._names[placeholder] = attribute
-        return placeholder
+        return _placeholder(self._names, "#n", attribute)
 
     def value(self, value: Any) -> str:
-        attribute_value = to_attribute_value(value)
-        for placeholder, existing in self._values.items():
-            if existing == attribute_value:
-                return placeholder
-        placeholder = f":v{len(self._values)}"
-        self._values[placeholder] = attribute_value
-        return placeholder
+        return _placeholder(self._values, ":v", to_attribute_value(value))
 
     # -- what the update writes
 
@@ -255,6 +256,15 @@ class ListingTable:
         self._client.update_item(
             TableName=self.table_name, Key=self._key(listing_id, sk), **update.render(), **options
         )
+
+    def _update_or_conflict(self, listing_id: str, sk: str, update: ItemUpdate, conflict: str) -> None:
+        """Apply ``update``; ConcurrentModification(``conflict``) when its condition does not hold."""
+        try:
+            self._update(listing_id, sk, update)
+        except ClientError as error:
+            if is_condition_failure(error):
+                raise ConcurrentModification(conflict) from error
+            raise
 
     def _update_if(self, listing_id: str, sk: str, update: ItemUpdate) -> bool:
         """Apply ``update``; False (nothing written) when its condition does not hold."""
