@@ -126,7 +126,17 @@ class DesiredListing:
 
     @property
     def is_syncable(self) -> bool:
-        """A listing can be sent once AVIV's mandatory ``data`` is known."""
+        """Sync can tell AVIV about it: it has data, or it is deleted (a deletion needs no data).
+
+        Only a syncable listing waits in the sweep's DirtyIndex and gets a sync message: media that
+        arrive before the listing's data would otherwise sit at the head of the index and starve the
+        rest; such a listing waits for the upsert that brings its data.
+        """
+        return self.data is not None or self.deleted
+
+    @property
+    def is_publishable(self) -> bool:
+        """AVIV can show it: its mandatory ``data`` is known and it is not deleted."""
         return self.data is not None and not self.deleted
 
 

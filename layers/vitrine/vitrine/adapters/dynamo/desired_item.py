@@ -77,21 +77,11 @@ def desired_from_item(listing_id: str, item: Mapping[str, Any]) -> DesiredListin
     )
 
 
-# ---------------------------------------------------------------------------- the DirtyIndex
-#
-# A dirty listing waits in the sweep's sparse DirtyIndex (``dirtyShard``/``dirtySince``) only when
-# AVIV can be told about it: it has data, or it is deleted. Media that arrived before the listing's
-# data would otherwise sit at the head of the index and starve the rest; such a listing waits for
-# the upsert that brings its data (which schedules its sync then).
+# ---------------------------------------------------------------------------- dirty state, DirtyIndex
 
 
-def aviv_can_be_told(desired: DesiredListing) -> bool:
-    """The DirtyIndex rule on a listing: it has data, or it is deleted."""
-    return desired.data is not None or desired.deleted
-
-
-def aviv_can_be_told_condition(update: ItemUpdate) -> str:
-    """The same rule as a condition on the stored DESIRED item."""
+def syncable_condition(update: ItemUpdate) -> str:
+    """``DesiredListing.is_syncable`` (has data, or is deleted) as a condition on the stored item."""
     return update.any_of(update.equals("hasData", True), update.equals("deleted", True))
 
 
@@ -111,11 +101,10 @@ def record_new_version(update: ItemUpdate, now: str, *, known_dirty: bool = Fals
 def update_dirty_index(
     update: ItemUpdate, desired: DesiredListing, now: str, *, indexed: bool | None = None
 ) -> bool:
-    """Enter or leave the DirtyIndex as the rule says for ``desired``; whether it is in it afterwards.
-
-    ``indexed`` is what the caller read (None: unknown, so the index attributes are written either way).
+    """Enter the sweep's DirtyIndex when ``desired`` is syncable, else leave it; whether it is in it
+    afterwards. ``indexed`` is what the caller read (None: unknown, so the index is written either way).
     """
-    belongs = aviv_can_be_told(desired)
+    belongs = desired.is_syncable
     if belongs and indexed is not True:
         update.set_if_not_exists("dirtySince", now, source="firstUnsentAt")
         update.set("dirtyShard", dirty_shard(desired.listing_id))

@@ -15,10 +15,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from vitrine.adapters.dynamo.desired_item import (
-    aviv_can_be_told_condition,
     desired_attributes,
     desired_from_item,
     record_new_version,
+    syncable_condition,
     update_dirty_index,
 )
 from vitrine.adapters.dynamo.table import (
@@ -140,8 +140,8 @@ class DesiredStateStore(ListingTable):
     def claim_sync_schedule(self, listing_id: str, now: datetime, hold_seconds: int) -> bool:
         """Mark "a sync message is pending" (``syncScheduledUntil``) unless a live claim exists.
 
-        Only a dirty listing AVIV can be told about needs a message (see ``desired_item``): one
-        whose data has not arrived yet waits for the upsert that brings it.
+        Only a dirty, syncable listing needs a message (see ``DesiredListing.is_syncable``): one whose
+        data has not arrived yet waits for the upsert that brings it.
 
         True means the caller must send the message. The claim expires after ``hold_seconds`` so a
         lost message cannot block the listing forever. A listing without a DESIRED item has nothing
@@ -152,7 +152,7 @@ class DesiredStateStore(ListingTable):
         update.require(
             update.exists("pk"),
             update.equals("dirty", True),
-            aviv_can_be_told_condition(update),
+            syncable_condition(update),
             update.absent_or_at_most("syncScheduledUntil", format_moment(now)),
         )
         return self._update_if(listing_id, SK_DESIRED, update)
