@@ -19,7 +19,7 @@ from tests.support.aws import dynamodb_client, make_tables, mocked_aws
 from tests.support.emulator import emulator_client
 from tests.support.listings import sample_desired, sample_media
 from vitrine.adapters.aviv.client import AvivClient
-from vitrine.adapters.dynamo_store import DynamoStateStore
+from vitrine.adapters.dynamo.state_store import DynamoStateStore
 from vitrine.core.builder import ClassifiedDefaults
 from vitrine.core.errors import ConcurrentModification
 from vitrine.core.model import DesiredListing, LastSent

@@ -13,7 +13,7 @@ import pytest
 
 from tests.support.aws import dynamodb_client, make_tables, mocked_aws
 from tests.support.listings import sample_desired, sample_media
-from vitrine.adapters.dynamo_store import DynamoStateStore
+from vitrine.adapters.dynamo.state_store import DynamoStateStore
 from vitrine.core.builder import ClassifiedDefaults
 from vitrine.core.errors import (
     AvivDuplicatedClassified,
@@ -336,11 +336,7 @@ def test_an_aviv_rejection_is_recorded_and_not_retried(
     ]
     rejection = store.load_rejection("L-1")
     assert rejection is not None
-    assert (rejection.desired_version, rejection.detail, rejection.notified) == (
-        1,
-        "Validation failed",
-        False,
-    )
+    assert (rejection.desired_version, rejection.detail) == (1, "Validation failed")
     assert rejection.errors == outcome.errors
     assert not is_dirty(store) and list(store.dirty_listings()) == []
     assert store.load_last_sent("L-1") is None

@@ -126,7 +126,17 @@ class DesiredListing:
 
     @property
     def is_syncable(self) -> bool:
-        """A listing can be sent once AVIV's mandatory ``data`` is known."""
+        """Sync can tell AVIV about it: it has data, or it is deleted (a deletion needs no data).
+
+        Only a syncable listing waits in the sweep's DirtyIndex and gets a sync message: media that
+        arrive before the listing's data would otherwise sit at the head of the index and starve the
+        rest; such a listing waits for the upsert that brings its data.
+        """
+        return self.data is not None or self.deleted
+
+    @property
+    def is_publishable(self) -> bool:
+        """AVIV can show it: its mandatory ``data`` is known and it is not deleted."""
         return self.data is not None and not self.deleted
 
 
@@ -154,8 +164,7 @@ class SyncState:
     when to sync (consolidation), whether a lease is held, and what was last handled.
 
     ``sent_version`` is the highest desired version sent, skipped (nothing to send) or rejected;
-    ``dirty`` holds while ``version`` is newer than that. ``extra`` carries attributes others store
-    on the item (e.g. scheduling fields) as plain values.
+    ``dirty`` holds while ``version`` is newer than that.
     """
 
     listing_id: str
@@ -171,7 +180,6 @@ class SyncState:
     has_data: bool = False
     rejected_version: int | None = None
     sync_scheduled_until: datetime | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +191,6 @@ class Rejection:
     errors: tuple[FieldError, ...]
     detail: str
     at: datetime | None
-    notified: bool = False
 
 
 # Automatic media retry (reconcile) re-stamps a media by suffixing its version: ``v3#retry1``.

@@ -6,7 +6,7 @@ SQS scheduler and the AVIV HTTP client.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from vitrine.core.errors import FieldError
 from vitrine.core.model import DesiredListing, IngestSnapshot, IngestWrite, LastSent, Rejection, SyncState
 from vitrine.core.reconcile.records import Notification, StatusState
+from vitrine.core.tokens import IssuedToken, TokenKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,3 +279,15 @@ class ReconcileStatusStore(Protocol):
     def remember_classified(self, classified_id: str, listing_id: str) -> None: ...
 
     def listing_for_classified(self, classified_id: str) -> str | None: ...
+
+
+class TokenCache(Protocol):
+    """Where the AVIV client gets its bearer token from."""
+
+    def get_token(self, key: TokenKey, fetch: Callable[[], IssuedToken], now: float) -> IssuedToken:
+        """A fresh token for ``key``: cached, or ``fetch()``-ed (at most once across waiting callers)."""
+        ...
+
+    def invalidate(self, key: TokenKey, token: str) -> None:
+        """Forget ``token`` (AVIV answered 401) unless a newer token already replaced it."""
+        ...

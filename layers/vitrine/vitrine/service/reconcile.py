@@ -255,7 +255,7 @@ def build_reconcile_service(settings: Settings) -> ReconcileService:
     """Production wiring: the DynamoDB stores, the AVIV client, SNS, SQS, the URL probe and the push
     token secret. The adapters are imported here, so importing the handler stays light."""
     from vitrine.adapters.aviv.wiring import build_aviv_client
-    from vitrine.adapters.dynamo_store import DynamoStateStore
+    from vitrine.adapters.dynamo.state_store import DynamoStateStore
     from vitrine.adapters.media_probe import MediaProbe
     from vitrine.adapters.sns_notifier import SnsNotifier
     from vitrine.adapters.sqs_scheduler import SqsSyncScheduler

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from vitrine.adapters.dynamo_store import DynamoStateStore
+from vitrine.adapters.dynamo.state_store import DynamoStateStore
 from vitrine.adapters.sqs_scheduler import SqsSyncScheduler, parse_sync_message
 from vitrine.core.builder import ClassifiedDefaults
 from vitrine.core.consolidation import ConsolidationPolicy, next_step, retry_delay_seconds

@@ -22,9 +22,9 @@ from vitrine.adapters.aviv.oauth import fetch_token
 from vitrine.adapters.aviv.paging import items_of_pages
 from vitrine.adapters.aviv.transport import AvivTransport, new_trace_id
 from vitrine.adapters.secrets import AvivCredentials
-from vitrine.adapters.token_cache import IssuedToken, TokenCache, TokenKey
 from vitrine.core.errors import AvivRetryable
-from vitrine.core.ports import AvivAccepted, AvivClassifiedCopy, AvivPort
+from vitrine.core.ports import AvivAccepted, AvivClassifiedCopy, AvivPort, TokenCache
+from vitrine.core.tokens import IssuedToken, TokenKey
 
 logger = Logger(service="vitrine", child=True)
 

@@ -23,8 +23,8 @@ from requests.adapters import HTTPAdapter
 
 from vitrine.adapters.aviv.answers import retryable_error
 from vitrine.adapters.aviv.config import AvivClientConfig
-from vitrine.adapters.token_cache import IssuedToken
 from vitrine.core.errors import AvivRetryable
+from vitrine.core.tokens import IssuedToken
 
 logger = Logger(service="vitrine", child=True)
 
