@@ -76,8 +76,12 @@ deploy-guided: build
 secrets: $(STAMP)
 	$(BIN)/python -m ops.put_secrets --env $(ENV) $(SECRETS_ARGS)
 
+# The stack and region samconfig.toml gives ENV.
+STACK ?= vitrine-$(ENV)
+REGION ?= eu-west-3
+
 subscribe: $(STAMP)
-	$(BIN)/python -m devtools.subscribe
+	$(BIN)/python -m devtools.subscribe --stack-name $(STACK) --region $(REGION)
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .local
