@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from devtools.template import function_environment_keys, load_template, resources_of_type
+from devtools.template import load_template, resources_of_type
 
 ROOT = Path(__file__).resolve().parents[2]
 OPERATIONS_DOC = ROOT / "docs" / "operations.md"
@@ -164,15 +164,16 @@ def test_metrics_documented_as_emitted_are_emitted_by_the_code():
         assert f'"{name}"' in source or built, f"{name} is not emitted"
 
 
-def test_vitrine_metrics_use_the_service_dimension_the_functions_get():
-    service = load_template()["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+def test_vitrine_metrics_use_the_namespace_and_service_dimension_the_functions_get():
+    variables = load_template()["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == {"Ref": "MetricsNamespace"}
+    service = variables["POWERTOOLS_SERVICE_NAME"]
     for props in _alarms().values():
         if props.get("Namespace") == {"Ref": "MetricsNamespace"}:
             assert props["Dimensions"] == [{"Name": "service", "Value": service}]
     body = resources_of_type("AWS::CloudWatch::Dashboard")["OperationsDashboard"]["Properties"]
     assert '"service", "vitrine"' in body["DashboardBody"]["Fn::Sub"]
     assert service == "vitrine"
-    assert "POWERTOOLS_METRICS_NAMESPACE" in function_environment_keys()
 
 
 def test_every_alarm_notifies_the_operators_topic_on_alarm_and_on_recovery():
