@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SAM_PYTHON ?= $(shell ls -d $$(pyenv root 2>/dev/null)/versions/3.13*/bin 2>/dev/null | head -1)
 PYTEST_ARGS ?=
 
-.PHONY: venv test lint typecheck cfn-lint unit local demo bench build deploy subscribe clean
+.PHONY: venv test lint typecheck cfn-lint unit local demo bench build deploy deploy-guided secrets subscribe clean
 
 $(STAMP): requirements/dev.txt layers/vitrine/requirements.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "vitrine needs Python >= 3.11"'
@@ -24,7 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy layers/vitrine/vitrine functions devtools
+	$(BIN)/mypy layers/vitrine/vitrine functions devtools ops
 
 test: $(STAMP) cfn-lint lint typecheck
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
@@ -62,11 +62,26 @@ $(SAM): requirements/sam.txt
 build: $(SAM)
 	PATH="$(SAM_PYTHON):$$PATH" $(SAM) build
 
+# Deploying: samconfig.toml's environments (docs/operations.md). ENV=sandbox|production.
+ENV ?= sandbox
+SAM_DEPLOY_ARGS ?=
+SECRETS_ARGS ?=
+
 deploy: build
-	$(SAM) deploy --guided
+	$(SAM) deploy --config-env $(ENV) $(SAM_DEPLOY_ARGS)
+
+deploy-guided: build
+	$(SAM) deploy --guided --config-env $(ENV) $(SAM_DEPLOY_ARGS)
+
+secrets: $(STAMP)
+	$(BIN)/python -m ops.put_secrets --env $(ENV) $(SECRETS_ARGS)
+
+# The stack and region samconfig.toml gives ENV.
+STACK ?= vitrine-$(ENV)
+REGION ?= eu-west-3
 
 subscribe: $(STAMP)
-	$(BIN)/python -m devtools.subscribe
+	$(BIN)/python -m devtools.subscribe --stack-name $(STACK) --region $(REGION)
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .local
