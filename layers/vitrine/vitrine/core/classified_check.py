@@ -15,7 +15,7 @@ the fewest errors, the first listed on a tie.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sized
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -31,18 +31,11 @@ class SchemaViolation:
     reason: str
 
 
+Schema = Mapping[str, Any]
 Violations = list[SchemaViolation]
-Check = Callable[[Any, Any, Mapping[str, Any], str, Violations], None]
+# A keyword's check: (value, the keyword's argument, the schema holding it, pointer, found).
+Check = Callable[[Any, Any, Schema, str, Violations], None]
 
-_TYPE_NAMES = {
-    "string": "a string",
-    "number": "a number",
-    "integer": "an integer",
-    "boolean": "a boolean",
-    "object": "an object",
-    "array": "an array",
-    "null": "null",
-}
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _DATE_TIME = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt]([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)",
@@ -68,10 +61,13 @@ def _sort_key(violation: SchemaViolation) -> tuple[list[tuple[int, int, str]], s
 
 
 def _child(pointer: str, token: object) -> str:
-    return pointer + "/" + str(token).replace("~", "~0").replace("/", "~1")
+    text = str(token)
+    if "~" in text or "/" in text:
+        text = text.replace("~", "~0").replace("/", "~1")
+    return pointer + "/" + text
 
 
-def _check(value: Any, schema: Mapping[str, Any] | bool, pointer: str, found: Violations) -> None:
+def _check(value: Any, schema: Schema | bool, pointer: str, found: Violations) -> None:
     """Append to ``found`` how ``value`` (at ``pointer``) breaks ``schema``."""
     if isinstance(schema, bool):
         if not schema:
@@ -82,10 +78,11 @@ def _check(value: Any, schema: Mapping[str, Any] | bool, pointer: str, found: Vi
         _check(value, DEFINITIONS[ref], pointer, found)
         return
     expected = schema.get("type")
-    if expected is not None and not _has_type(value, expected, schema.get("nullable") is True):
-        found.append(SchemaViolation(pointer, "must be " + _type_words(expected)))
+    nullable = schema.get("nullable") is True  # OpenAPI 3.0's way of allowing null
+    if expected is not None and not _has_type(value, expected, nullable):
+        found.append(SchemaViolation(pointer, "must be " + _type_words(expected, nullable)))
         return
-    if value is None and schema.get("nullable") is True:
+    if value is None and nullable:
         return
     for keyword, argument in schema.items():
         check = _CHECKS.get(keyword)
@@ -102,55 +99,58 @@ def _is_integer(value: Any) -> bool:
     return _is_number(value) and (isinstance(value, int) or value.is_integer())
 
 
-_TYPE_CHECKS: dict[str, Callable[[Any], bool]] = {
-    "string": lambda value: isinstance(value, str),
-    "number": _is_number,
-    "integer": _is_integer,
-    "boolean": lambda value: isinstance(value, bool),
-    "object": lambda value: isinstance(value, Mapping),
-    "array": lambda value: isinstance(value, (list, tuple)),
-    "null": lambda value: value is None,
+_TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "string": (lambda value: isinstance(value, str), "a string"),
+    "number": (_is_number, "a number"),
+    "integer": (_is_integer, "an integer"),
+    "boolean": (lambda value: isinstance(value, bool), "a boolean"),
+    "object": (lambda value: isinstance(value, Mapping), "an object"),
+    "array": (lambda value: isinstance(value, (list, tuple)), "an array"),
+    "null": (lambda value: value is None, "null"),
 }
 
 
 def _has_type(value: Any, expected: str | list[str], nullable: bool) -> bool:
+    if isinstance(expected, str) and _TYPES[expected][0](value):  # the usual case, first
+        return True
     names = [expected] if isinstance(expected, str) else expected
-    return (nullable and value is None) or any(_TYPE_CHECKS[name](value) for name in names)
+    return (nullable and value is None) or any(_TYPES[name][0](value) for name in names)
 
 
-def _type_words(expected: str | list[str]) -> str:
+def _type_words(expected: str | list[str], nullable: bool) -> str:
     names = [expected] if isinstance(expected, str) else expected
-    return " or ".join(_TYPE_NAMES[name] for name in names)
+    return " or ".join([*(_TYPES[name][1] for name in names), *(["null"] if nullable else [])])
 
 
 # --- keywords: each checks only the kind of value it applies to (Draft 7) -----------------------------
 
 
-def _enum(value: Any, allowed: list[Any], schema: Mapping[str, Any], pointer: str, found: Violations) -> None:
-    if not any(value == item and isinstance(value, bool) == isinstance(item, bool) for item in allowed):
+def _enum(value: Any, allowed: list[Any], schema: Schema, pointer: str, found: Violations) -> None:
+    if isinstance(value, str):  # the usual case, at C speed
+        known = value in allowed
+    else:  # JSON's true is not 1
+        known = any(value == item and isinstance(value, bool) == isinstance(item, bool) for item in allowed)
+    if not known:
         found.append(SchemaViolation(pointer, "must be one of: " + ", ".join(map(str, allowed))))
 
 
-def _required(
-    value: Any, names: list[str], schema: Mapping[str, Any], pointer: str, found: Violations
-) -> None:
+def _required(value: Any, names: list[str], schema: Schema, pointer: str, found: Violations) -> None:
     if isinstance(value, Mapping):
         found.extend(
             SchemaViolation(_child(pointer, name), "is required") for name in names if name not in value
         )
 
 
-def _properties(
-    value: Any, properties: Mapping[str, Any], schema: Mapping[str, Any], pointer: str, found: Violations
-) -> None:
-    if isinstance(value, Mapping):
-        for name, sub_schema in properties.items():
-            if name in value:
-                _check(value[name], sub_schema, _child(pointer, name), found)
+def _properties(value: Any, properties: Schema, schema: Schema, pointer: str, found: Violations) -> None:
+    if isinstance(value, Mapping):  # the value's few keys, not the schema's many (184 languages)
+        for name, item in value.items():
+            sub_schema = properties.get(name)
+            if sub_schema is not None:
+                _check(item, sub_schema, _child(pointer, name), found)
 
 
 def _additional_properties(
-    value: Any, allowed: Mapping[str, Any] | bool, schema: Mapping[str, Any], pointer: str, found: Violations
+    value: Any, allowed: Schema | bool, schema: Schema, pointer: str, found: Violations
 ) -> None:
     if not isinstance(value, Mapping):
         return
@@ -164,20 +164,13 @@ def _additional_properties(
             _check(value[name], allowed, _child(pointer, name), found)
 
 
-def _items(value: Any, items: Any, schema: Mapping[str, Any], pointer: str, found: Violations) -> None:
-    if not isinstance(value, (list, tuple)):
-        return
-    if isinstance(items, list):  # tuple form: one schema per position, extra items unchecked
-        for index, (item, sub_schema) in enumerate(zip(value, items, strict=False)):
-            _check(item, sub_schema, _child(pointer, index), found)
-        return
-    for index, item in enumerate(value):
-        _check(item, items, _child(pointer, index), found)
+def _items(value: Any, items: Any, schema: Schema, pointer: str, found: Violations) -> None:
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _check(item, items, _child(pointer, index), found)
 
 
-def _unique_items(
-    value: Any, unique: bool, schema: Mapping[str, Any], pointer: str, found: Violations
-) -> None:
+def _unique_items(value: Any, unique: bool, schema: Schema, pointer: str, found: Violations) -> None:
     if not unique or not isinstance(value, (list, tuple)):
         return
     marked = [(isinstance(item, bool), item) for item in value]  # True and 1 differ in JSON
@@ -189,32 +182,22 @@ def _unique_items(
         found.append(SchemaViolation(pointer, "must not contain duplicate items"))
 
 
-def _size(kind: str, measure: Callable[[Any], int | None], at_least: bool) -> Check:
-    """A min/max check of a length (``measure`` gives None for values it does not apply to)."""
+def _size(unit: str, applies_to: type[Sized] | tuple[type[Sized], ...], at_least: bool) -> Check:
+    """A bound on the length of the values of type ``applies_to`` (others pass)."""
 
-    def check(value: Any, limit: int, schema: Mapping[str, Any], pointer: str, found: Violations) -> None:
-        size = measure(value)
-        if size is not None and (size < limit if at_least else size > limit):
-            found.append(
-                SchemaViolation(pointer, f"must have {'at least' if at_least else 'at most'} {limit} {kind}")
-            )
+    def check(value: Any, limit: int, schema: Schema, pointer: str, found: Violations) -> None:
+        if isinstance(value, applies_to) and (len(value) < limit if at_least else len(value) > limit):
+            bound = "at least" if at_least else "at most"
+            found.append(SchemaViolation(pointer, f"must have {bound} {limit} {unit}"))
 
     return check
-
-
-def _array_length(value: Any) -> int | None:
-    return len(value) if isinstance(value, (list, tuple)) else None
-
-
-def _string_length(value: Any) -> int | None:
-    return len(value) if isinstance(value, str) else None
 
 
 def _bound(lower: bool, exclusive_flag: str | None) -> Check:
     """``minimum``/``maximum`` (OpenAPI 3.0 makes them exclusive with a boolean flag), or, with no
     flag, Draft 6's numeric ``exclusiveMinimum``/``exclusiveMaximum``."""
 
-    def check(value: Any, limit: Any, schema: Mapping[str, Any], pointer: str, found: Violations) -> None:
+    def check(value: Any, limit: Any, schema: Schema, pointer: str, found: Violations) -> None:
         if not _is_number(value) or isinstance(limit, bool):
             return
         strict = exclusive_flag is None or schema.get(exclusive_flag) is True
@@ -229,7 +212,7 @@ def _bound(lower: bool, exclusive_flag: str | None) -> Check:
     return check
 
 
-def _pattern(value: Any, pattern: str, schema: Mapping[str, Any], pointer: str, found: Violations) -> None:
+def _pattern(value: Any, pattern: str, schema: Schema, pointer: str, found: Violations) -> None:
     if isinstance(value, str) and re.search(pattern, value) is None:
         found.append(SchemaViolation(pointer, f'must match pattern "{pattern}"'))
 
@@ -260,15 +243,13 @@ _FORMATS: dict[str, tuple[Callable[[str], bool], str]] = {
 }
 
 
-def _format(value: Any, name: str, schema: Mapping[str, Any], pointer: str, found: Violations) -> None:
+def _format(value: Any, name: str, schema: Schema, pointer: str, found: Violations) -> None:
     known = _FORMATS.get(name)
     if known is not None and isinstance(value, str) and not known[0](value):
         found.append(SchemaViolation(pointer, "must be " + known[1]))
 
 
-def _all_of(
-    value: Any, branches: list[Any], schema: Mapping[str, Any], pointer: str, found: Violations
-) -> None:
+def _all_of(value: Any, branches: list[Any], schema: Schema, pointer: str, found: Violations) -> None:
     for branch in branches:
         _check(value, branch, pointer, found)
 
@@ -285,17 +266,13 @@ def _closest_branch(value: Any, branches: list[Any], pointer: str) -> tuple[int,
     return fitting, closest or []
 
 
-def _any_of(
-    value: Any, branches: list[Any], schema: Mapping[str, Any], pointer: str, found: Violations
-) -> None:
+def _any_of(value: Any, branches: list[Any], schema: Schema, pointer: str, found: Violations) -> None:
     fitting, closest = _closest_branch(value, branches, pointer)
     if not fitting:
         found.extend(closest)
 
 
-def _one_of(
-    value: Any, branches: list[Any], schema: Mapping[str, Any], pointer: str, found: Violations
-) -> None:
+def _one_of(value: Any, branches: list[Any], schema: Schema, pointer: str, found: Violations) -> None:
     fitting, closest = _closest_branch(value, branches, pointer)
     if not fitting:
         found.extend(closest)
@@ -310,10 +287,10 @@ _CHECKS: dict[str, Check] = {
     "additionalProperties": _additional_properties,
     "items": _items,
     "uniqueItems": _unique_items,
-    "minItems": _size("items", _array_length, at_least=True),
-    "maxItems": _size("items", _array_length, at_least=False),
-    "minLength": _size("characters", _string_length, at_least=True),
-    "maxLength": _size("characters", _string_length, at_least=False),
+    "minItems": _size("items", (list, tuple), at_least=True),
+    "maxItems": _size("items", (list, tuple), at_least=False),
+    "minLength": _size("characters", str, at_least=True),
+    "maxLength": _size("characters", str, at_least=False),
     "minimum": _bound(lower=True, exclusive_flag="exclusiveMinimum"),
     "maximum": _bound(lower=False, exclusive_flag="exclusiveMaximum"),
     "exclusiveMinimum": _bound(lower=True, exclusive_flag=None),
