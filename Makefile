@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SAM_PYTHON ?= $(shell ls -d $$(pyenv root 2>/dev/null)/versions/3.13*/bin 2>/dev/null | head -1)
 PYTEST_ARGS ?=
 
-.PHONY: venv test lint typecheck cfn-lint unit local demo bench build deploy deploy-guided secrets subscribe clean
+.PHONY: venv test lint typecheck cfn-lint unit local demo bench build deploy deploy-guided secrets subscribe clean aviv-contract
 
 $(STAMP): requirements/dev.txt layers/vitrine/requirements.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "vitrine needs Python >= 3.11"'
@@ -82,6 +82,11 @@ REGION ?= eu-west-3
 
 subscribe: $(STAMP)
 	$(BIN)/python -m devtools.subscribe --stack-name $(STACK) --region $(REGION)
+
+# The layer's copy of AVIV's AvivClassified schema, from the official OpenAPI export ($$AVIV_OPENAPI
+# or ../shared/aviv); a unit test fails when it is stale.
+aviv-contract: $(STAMP)
+	$(BIN)/python -m devtools.aviv_contract
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .local
