@@ -649,6 +649,7 @@ def test_delete_gives_deleted_and_hides_the_classified(emulator: AvivEmulator, a
 
 def test_status_filters_and_pagination(emulator: AvivEmulator, api: Api) -> None:
     classified_id = api.create(classified_body("L-1"))
+    emulator.wait_idle()  # CREATED is recorded by the processing thread: before the update's RECEIVED
     api.update(classified_id, classified_body("L-1"))
     emulator.wait_idle()
     path = f"/classifieds/{classified_id}/statuses"
