@@ -35,7 +35,7 @@ from devtools.aviv_emulator.records import (
     offerer_estate_id,
 )
 from devtools.aviv_emulator.state import EmulatorState
-from devtools.aviv_emulator.validation import BodyValidation
+from devtools.aviv_emulator.validation import BodyValidation, uuid_errors
 
 
 class ClassifiedRoutes:
@@ -55,6 +55,9 @@ class ClassifiedRoutes:
             if method == "GET":
                 return self._list(incoming, ctx)
         elif len(segments) == 2 and segments[0] == "classifieds":
+            malformed = uuid_errors("classifiedId", segments[1])
+            if malformed and method in ("GET", "PUT", "DELETE"):
+                return validation_problem(malformed, ctx, source="requestParameter")
             if method == "GET":
                 return self._get(segments[1], ctx)
             if method == "PUT":
@@ -91,7 +94,7 @@ class ClassifiedRoutes:
                 sequence=state.sequence,
             )
             state.classifieds[classified.classified_id] = classified
-            self._processing.accept(classified, "POST")
+            self._processing.accept(classified, "POST", previous_body=None)
         return accepted(classified.classified_id)
 
     def _update(self, classified_id: str, incoming: Incoming, ctx: Context) -> Outgoing:
@@ -110,9 +113,9 @@ class ClassifiedRoutes:
                     ctx,
                 )
             self._check_duplicate_classified(body, ctx, exclude=classified_id)
-            classified.body = body
+            previous_body, classified.body = classified.body, body
             classified.revision += 1
-            self._processing.accept(classified, "PUT")
+            self._processing.accept(classified, "PUT", previous_body)
         return accepted(classified_id)
 
     def _delete(self, classified_id: str, ctx: Context) -> Outgoing:
@@ -122,7 +125,7 @@ class ClassifiedRoutes:
                 return not_found(classified_id, ctx)
             classified.deleted = True
             classified.revision += 1
-            self._processing.accept(classified, "DELETE")
+            self._processing.accept(classified, "DELETE", classified.body)
         return accepted(classified_id)
 
     def _get(self, classified_id: str, ctx: Context) -> Outgoing:
