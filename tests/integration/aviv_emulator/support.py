@@ -23,7 +23,9 @@ UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 TRACEPARENT_PATTERN = re.compile(r"00-[0-9a-f]{32}-[0-9a-f]{16}-01")
 
 
-def token_body(emu: AvivEmulator, intermediary_id: str = "agency-1", **overrides: Any) -> dict[str, Any]:
+def token_body(
+    emu: AvivEmulator, intermediary_id: str | None = "agency-1", **overrides: Any
+) -> dict[str, Any]:
     body = {
         "client_id": emu.client_id,
         "client_secret": emu.client_secret,
@@ -35,7 +37,7 @@ def token_body(emu: AvivEmulator, intermediary_id: str = "agency-1", **overrides
     return {k: v for k, v in body.items() if v is not None}
 
 
-def get_token(emu: AvivEmulator, intermediary_id: str = "agency-1") -> str:
+def get_token(emu: AvivEmulator, intermediary_id: str | None = "agency-1") -> str:
     answer = requests.post(emu.auth_url, json=token_body(emu, intermediary_id), timeout=5)
     assert answer.status_code == 200, answer.text
     token: str = answer.json()["access_token"]
@@ -45,7 +47,7 @@ def get_token(emu: AvivEmulator, intermediary_id: str = "agency-1") -> str:
 class Api:
     """A minimal AVIV client, enough to drive the emulator the way vitrine's client will."""
 
-    def __init__(self, emu: AvivEmulator, intermediary_id: str = "agency-1", token: str | None = None):
+    def __init__(self, emu: AvivEmulator, intermediary_id: str | None = "agency-1", token: str | None = None):
         self.emu = emu
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 import requests
 
 from devtools.aviv_emulator.emulator import AvivEmulator
 from devtools.media_server import MediaServer
 from tests.integration.aviv_emulator.support import (
+    TS1,
     TS2,
     Api,
     classified_body,
@@ -214,3 +216,97 @@ def test_media_server_status_head_and_ranges(media: MediaServer) -> None:
     assert missing.status_code == 404
     assert back.status_code == 200 and back.content == full
     assert media.hits("/r.jpg") == 7
+
+
+# ---------------------------------------------------------------------------- what a download must be
+@pytest.mark.parametrize(
+    "content_type", ["text/html; charset=utf-8", "application/octet-stream", "application/pdf"]
+)
+def test_a_download_that_is_neither_an_image_nor_a_video_fails(
+    emulator: AvivEmulator, api: Api, media: MediaServer, content_type: str
+) -> None:
+    media.set_content("/page.jpg", b"<html>login</html>", content_type)
+    good, page = stamped(media, "/ok.mp4"), stamped(media, "/page.jpg")
+
+    classified_id = api.create(classified_body("L-1", [good, page]))
+    emulator.wait_idle()
+
+    assert api.latest(classified_id)["mediaStatuses"] == [
+        {"url": good, "status": "CREATED"},
+        {"url": page, "status": "DOWNLOADING_FAILED"},
+    ]
+    by_url = {d.url: d for d in emulator.downloads()}
+    assert by_url[good].content_type == "video/mp4" and by_url[good].ok
+    assert by_url[page].status_code == 200 and not by_url[page].ok
+    assert "neither an image nor a video" in (by_url[page].error or "")
+
+
+def test_a_download_over_the_size_limit_fails(media: MediaServer) -> None:
+    media.set_content("/big.jpg", b"\xff\xd8\xff" + b"0" * 2000, "image/jpeg")
+    media.set_content("/small.jpg", b"\xff\xd8\xff" + b"0" * 997, "image/jpeg")
+    with AvivEmulator(max_media_bytes=1000) as emu:
+        api = Api(emu)
+        big, small = stamped(media, "/big.jpg"), stamped(media, "/small.jpg")
+
+        classified_id = api.create(classified_body("L-1", [big, small]))
+        emu.wait_idle()
+
+        latest = api.latest(classified_id)
+        by_url = {d.url: d for d in emu.downloads()}
+    assert latest["status"] == "CREATED_WITH_MEDIA_ERROR"
+    assert [m["status"] for m in latest["mediaStatuses"]] == ["DOWNLOADING_FAILED", "CREATED"]
+    assert "file too large" in (by_url[big].error or "")
+    assert by_url[small].ok and by_url[small].bytes_read == 1000
+
+
+def test_the_default_size_limit_is_50_megabytes(emulator: AvivEmulator) -> None:
+    assert emulator.max_media_bytes == 50 * 1024 * 1024
+
+
+# ---------------------------------------------------------------------------- media statuses on demand
+def test_a_media_can_fail_after_its_download(emulator: AvivEmulator, api: Api, media: MediaServer) -> None:
+    emulator.set_media_status(media.url("/corrupt.jpg"), "CREATING_FAILED")
+    good, corrupt = stamped(media, "/good.jpg"), stamped(media, "/corrupt.jpg")
+    classified_id = api.create(classified_body("L-1", [good, corrupt]))
+    emulator.wait_idle()
+
+    created = api.latest(classified_id)
+    api.update(classified_id, classified_body("L-1", [good, corrupt]))
+    emulator.wait_idle()
+    kept = api.latest(classified_id)
+    emulator.set_media_status(media.url("/corrupt.jpg"), None)
+    api.update(classified_id, classified_body("L-1", [good, stamped(media, "/corrupt.jpg", TS2)]))
+    emulator.wait_idle()
+
+    assert created["status"] == "CREATED_WITH_MEDIA_ERROR"
+    assert created["mediaStatuses"][1] == {"url": corrupt, "status": "CREATING_FAILED"}
+    assert media.hits("/corrupt.jpg") == 2  # it was downloaded, then refused; then again once re-stamped
+    assert kept["status"] == "UPDATED_WITH_MEDIA_ERROR"  # not fetched again: still failed
+    assert kept["mediaStatuses"][1] == {"url": corrupt, "status": "CREATING_FAILED"}
+    assert api.latest(classified_id)["status"] == "UPDATED"
+
+
+@pytest.mark.parametrize("in_progress", ["ACCEPTED", "DOWNLOADING"])
+def test_media_still_in_progress_are_not_failures(
+    emulator: AvivEmulator, api: Api, media: MediaServer, in_progress: str
+) -> None:
+    emulator.set_media_status(media.url("/slow.jpg?w=100"), in_progress)
+    good, slow = stamped(media, "/good.jpg"), media.url(f"/slow.jpg?w=100&timestamp={TS1}")
+
+    classified_id = api.create(classified_body("L-1", [good, slow]))
+    emulator.wait_idle()
+
+    latest = api.latest(classified_id)
+    assert latest["status"] == "CREATED"
+    assert latest["mediaStatuses"] == [
+        {"url": good, "status": "CREATED"},
+        {"url": slow, "status": in_progress},
+    ]
+    api.update(classified_id, classified_body("L-1", [good, slow]))
+    emulator.wait_idle()
+    assert api.latest(classified_id)["mediaStatuses"][1]["status"] == in_progress
+
+
+def test_only_documented_media_statuses_can_be_asked_for(emulator: AvivEmulator) -> None:
+    with pytest.raises(ValueError, match="CREATING_FAILED, ACCEPTED, DOWNLOADING"):
+        emulator.set_media_status("http://127.0.0.1/a.jpg", "DOWNLOADING_FAILED")
