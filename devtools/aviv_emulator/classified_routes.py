@@ -204,26 +204,19 @@ class ClassifiedRoutes:
     def _check_duplicate_classified(self, body: dict[str, Any], ctx: Context, exclude: str | None) -> None:
         """Refuse a second live classified with this offererEstateId in the scope (caller holds the lock)."""
         wanted = offerer_estate_id(body)
-        if wanted is None:
-            return
-        for other in self._state.classifieds.values():
-            if (
-                other.scope == ctx.scope
-                and not other.deleted
-                and other.classified_id != exclude
-                and other.offerer_estate_id == wanted
-            ):
-                raise BadBody(
-                    problem(
-                        400,
-                        "Duplicated classified",
-                        f"This offererEstateId: {wanted} is already associated with an existing "
-                        f"classified identified by classifiedId: {other.classified_id}. "
-                        "Classifieds must have unique offerEstateId.",
-                        ctx,
-                        type_=DUPLICATED_CLASSIFIED_TYPE,
-                    )
+        other = self._state.live_holder(ctx.scope, wanted, exclude=exclude)
+        if other is not None:
+            raise BadBody(
+                problem(
+                    400,
+                    "Duplicated classified",
+                    f"This offererEstateId: {wanted} is already associated with an existing "
+                    f"classified identified by classifiedId: {other.classified_id}. "
+                    "Classifieds must have unique offerEstateId.",
+                    ctx,
+                    type_=DUPLICATED_CLASSIFIED_TYPE,
                 )
+            )
 
 
 def _status_query_errors(

@@ -150,7 +150,10 @@ class Processing:
                 return
             if classified.revision == job.revision:  # no later call replaced what this one sent
                 if job.kind == "DELETE":
-                    classified.deleted = False
+                    holder = self._state.live_holder(
+                        classified.scope, classified.offerer_estate_id, exclude=classified.classified_id
+                    )
+                    classified.deleted = holder is not None  # its id was taken again meanwhile
                 elif job.previous_body is None:
                     classified.deleted = True  # a failed POST created nothing
                 else:

@@ -191,6 +191,25 @@ class EmulatorState:
         classified.statuses.append(status)
         self.idle.notify_all()
 
+    def live_holder(
+        self, scope: str, offerer_estate_id: str | None, *, exclude: str | None
+    ) -> Classified | None:
+        """The live classified of this scope holding this offererEstateId, other than ``exclude``
+        (caller holds the lock)."""
+        if offerer_estate_id is None:
+            return None
+        return next(
+            (
+                c
+                for c in self.classifieds.values()
+                if c.scope == scope
+                and not c.deleted
+                and c.classified_id != exclude
+                and c.offerer_estate_id == offerer_estate_id
+            ),
+            None,
+        )
+
     def visible(self, classified_id: str, scope: str) -> Classified | None:
         """The live classified of this scope (caller holds the lock)."""
         classified = self.classifieds.get(classified_id)

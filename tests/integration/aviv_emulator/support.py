@@ -130,6 +130,8 @@ class WebhookReceiver:
         self.received: list[tuple[str, dict[str, Any]]] = []
         self.content_types: list[str | None] = []
         self.answers: deque[int] = deque()
+        self.gate = threading.Event()  # cleared: pushes wait (and so does AVIV's processing)
+        self.gate.set()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -137,6 +139,7 @@ class WebhookReceiver:
                 length = int(self.headers.get("Content-Length") or 0)
                 receiver.received.append((self.path, json.loads(self.rfile.read(length))))
                 receiver.content_types.append(self.headers.get("Content-Type"))
+                receiver.gate.wait(10)
                 self.send_response(receiver.answers.popleft() if receiver.answers else 201)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

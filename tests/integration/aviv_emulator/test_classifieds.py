@@ -248,6 +248,7 @@ def test_unknown_classifieds_are_404(api: Api) -> None:
 
 def test_delete_gives_deleted_and_hides_the_classified(emulator: AvivEmulator, api: Api) -> None:
     classified_id = api.create(classified_body("L-1"))
+    emulator.wait_idle()  # the DELETE's RECEIVING comes after the POST's CREATED
 
     answer = api.call("DELETE", f"/classifieds/{classified_id}")
     emulator.wait_idle()
@@ -276,6 +277,7 @@ def test_delete_gives_deleted_and_hides_the_classified(emulator: AvivEmulator, a
 
 def test_status_filters_and_pagination(emulator: AvivEmulator, api: Api) -> None:
     classified_id = api.create(classified_body("L-1"))
+    emulator.wait_idle()  # the PUT's RECEIVING comes after the POST's CREATED
     api.update(classified_id, classified_body("L-1"))
     emulator.wait_idle()
     path = f"/classifieds/{classified_id}/statuses"
