@@ -35,7 +35,7 @@ from devtools.aviv_emulator.records import (
     offerer_estate_id,
 )
 from devtools.aviv_emulator.state import EmulatorState
-from devtools.aviv_emulator.validation import BodyValidation
+from devtools.aviv_emulator.validation import BodyValidation, uuid_errors
 
 
 class ClassifiedRoutes:
@@ -55,6 +55,9 @@ class ClassifiedRoutes:
             if method == "GET":
                 return self._list(incoming, ctx)
         elif len(segments) == 2 and segments[0] == "classifieds":
+            malformed = uuid_errors("classifiedId", segments[1])
+            if malformed and method in ("GET", "PUT", "DELETE"):
+                return validation_problem(malformed, ctx, source="requestParameter")
             if method == "GET":
                 return self._get(segments[1], ctx)
             if method == "PUT":
@@ -91,7 +94,7 @@ class ClassifiedRoutes:
                 sequence=state.sequence,
             )
             state.classifieds[classified.classified_id] = classified
-            self._processing.accept(classified, "POST")
+            self._processing.accept(classified, "POST", previous_body=None)
         return accepted(classified.classified_id)
 
     def _update(self, classified_id: str, incoming: Incoming, ctx: Context) -> Outgoing:
@@ -110,9 +113,9 @@ class ClassifiedRoutes:
                     ctx,
                 )
             self._check_duplicate_classified(body, ctx, exclude=classified_id)
-            classified.body = body
+            previous_body, classified.body = classified.body, body
             classified.revision += 1
-            self._processing.accept(classified, "PUT")
+            self._processing.accept(classified, "PUT", previous_body)
         return accepted(classified_id)
 
     def _delete(self, classified_id: str, ctx: Context) -> Outgoing:
@@ -122,7 +125,7 @@ class ClassifiedRoutes:
                 return not_found(classified_id, ctx)
             classified.deleted = True
             classified.revision += 1
-            self._processing.accept(classified, "DELETE")
+            self._processing.accept(classified, "DELETE", classified.body)
         return accepted(classified_id)
 
     def _get(self, classified_id: str, ctx: Context) -> Outgoing:
@@ -201,26 +204,19 @@ class ClassifiedRoutes:
     def _check_duplicate_classified(self, body: dict[str, Any], ctx: Context, exclude: str | None) -> None:
         """Refuse a second live classified with this offererEstateId in the scope (caller holds the lock)."""
         wanted = offerer_estate_id(body)
-        if wanted is None:
-            return
-        for other in self._state.classifieds.values():
-            if (
-                other.scope == ctx.scope
-                and not other.deleted
-                and other.classified_id != exclude
-                and other.offerer_estate_id == wanted
-            ):
-                raise BadBody(
-                    problem(
-                        400,
-                        "Duplicated classified",
-                        f"This offererEstateId: {wanted} is already associated with an existing "
-                        f"classified identified by classifiedId: {other.classified_id}. "
-                        "Classifieds must have unique offerEstateId.",
-                        ctx,
-                        type_=DUPLICATED_CLASSIFIED_TYPE,
-                    )
+        other = self._state.live_holder(ctx.scope, wanted, exclude=exclude)
+        if other is not None:
+            raise BadBody(
+                problem(
+                    400,
+                    "Duplicated classified",
+                    f"This offererEstateId: {wanted} is already associated with an existing "
+                    f"classified identified by classifiedId: {other.classified_id}. "
+                    "Classifieds must have unique offerEstateId.",
+                    ctx,
+                    type_=DUPLICATED_CLASSIFIED_TYPE,
                 )
+            )
 
 
 def _status_query_errors(
