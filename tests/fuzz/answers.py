@@ -102,7 +102,9 @@ def answer_problems(method: str, path_template: str, answer: Answer) -> list[str
     if answer.status not in documented:
         return [f"status {answer.status} is not documented for {method} {path_template}"]
     if answer.media_type not in documented[answer.status]:
-        return [f"{answer.status} with Content-Type {answer.content_type!r}, documented: {documented[answer.status]}"]
+        return [
+            f"{answer.status} with Content-Type {answer.content_type!r}, documented: {documented[answer.status]}"
+        ]
     if answer.status >= 400:
         if answer.media_type == PROBLEM_JSON:
             return _problem_json_problems(answer)
@@ -117,9 +119,9 @@ def answer_problems(method: str, path_template: str, answer: Answer) -> list[str
             document = answer.json()
         except ValueError:
             return [f"{answer.status} body is not JSON: {answer.body[:200]!r}"]
-        schema = _resolve(
-            openapi()["paths"][path_template][method.lower()]["responses"][str(answer.status)]
-        )["content"][answer.media_type]["schema"]
+        schema = _resolve(openapi()["paths"][path_template][method.lower()]["responses"][str(answer.status)])[
+            "content"
+        ][answer.media_type]["schema"]
         if "$ref" in schema:
             return _schema_problems(str(schema["$ref"]).rsplit("/", 1)[-1], document)
     return []

@@ -92,10 +92,14 @@ def push_case(draw: st.DrawFn, token: str) -> FuzzCase:
     classified_id = draw(
         st.one_of(
             st.uuids().map(str),
-            st.text(st.characters(exclude_characters="/", exclude_categories=["Cs"]), min_size=1, max_size=40),
+            st.text(
+                st.characters(exclude_characters="/", exclude_categories=["Cs"]), min_size=1, max_size=40
+            ),
         )
     )
-    path_token = token if right else draw(st.text(string.ascii_letters + string.digits, min_size=1, max_size=60))
+    path_token = (
+        token if right else draw(st.text(string.ascii_letters + string.digits, min_size=1, max_size=60))
+    )
     path = f"/aviv/{quote(path_token, safe='')}/classifieds/{quote(classified_id, safe='')}/statuses"
     shape = draw(st.sampled_from(["positive", "negative", "deep", "not_json", "content_type"]))
     content_type = "application/json"
@@ -114,7 +118,9 @@ def push_case(draw: st.DrawFn, token: str) -> FuzzCase:
         expected = frozenset({400})
     else:
         body = json.dumps({"status": "CREATED"}).encode()
-        content_type = draw(st.sampled_from(["text/plain", "application/xml", "application/x-www-form-urlencoded"]))
+        content_type = draw(
+            st.sampled_from(["text/plain", "application/xml", "application/x-www-form-urlencoded"])
+        )
         expected = UNSUPPORTED
     if not right:
         expected = frozenset({403}) | (expected & UNSUPPORTED)
@@ -137,4 +143,3 @@ def _is_json(raw: bytes) -> bool:
     except ValueError:
         return False
     return True
-

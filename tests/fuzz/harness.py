@@ -41,8 +41,14 @@ def loopback_only(download: Callable[..., Download]) -> Callable[..., Download]:
         except ValueError:
             host = None
         if host not in LOOPBACK_HOSTS:
-            return Download(url=url, classified_id=classified_id, status_code=None, ok=False, at=now(),
-                            error="not fetched: the fuzz harness keeps AVIV's downloads on loopback")
+            return Download(
+                url=url,
+                classified_id=classified_id,
+                status_code=None,
+                ok=False,
+                at=now(),
+                error="not fetched: the fuzz harness keeps AVIV's downloads on loopback",
+            )
         return download(url, classified_id, timeout, max_bytes)
 
     return guarded
@@ -92,8 +98,9 @@ class Violation:
 class FuzzRun:
     """Sends cases, checks each answer, remembers which listings were accepted or refused."""
 
-    def __init__(self, local: LocalStack) -> None:
+    def __init__(self, local: LocalStack, *, tolerate_section0: bool = True) -> None:
         assert local.info is not None
+        self.tolerate_section0 = tolerate_section0 and not SECTION0_FIXED
         self.local = local
         self.info = local.info
         self.store = DynamoStateStore(local.info.function_environment["VITRINE_STATE_TABLE"], local.dynamodb)
@@ -101,6 +108,7 @@ class FuzzRun:
         self.session.trust_env = False  # loopback only: never through a proxy from the environment
         self.by_status: Counter[int] = Counter()
         self.by_kind: Counter[str] = Counter()
+        self.seconds_by_kind: Counter[str] = Counter()
         self.known_defects: Counter[str] = Counter()
         self.violations: list[Violation] = []
         self.accepted: set[str] = set()
@@ -114,9 +122,11 @@ class FuzzRun:
         return sum(self.by_status.values())
 
     def send(self, case: FuzzCase) -> None:
+        started = time.monotonic()
         self._send_one(case)
         if case.follow_up is not None:
             self._send_one(case.follow_up)
+        self.seconds_by_kind[case.kind] += time.monotonic() - started
 
     def _send_one(self, case: FuzzCase) -> None:
         headers = dict(case.headers)
@@ -153,7 +163,7 @@ class FuzzRun:
         self.by_kind[case.kind] += 1
         poisoned = case.listing_id in self.poisoned
         for problem in problems:
-            known = section0_defect(case, answer, poisoned=poisoned)
+            known = section0_defect(case, answer, poisoned=poisoned) if self.tolerate_section0 else None
             if known is not None:
                 self.known_defects[known] += 1
                 if case.listing_id is not None:
@@ -214,7 +224,7 @@ class FuzzRun:
         return {"table_items": len(items), "aviv_writes": writes, "stray_listings": len(stray)}
 
     def _after_run(self, listing_id: str, problem: str) -> None:
-        if listing_id in self.poisoned and not SECTION0_FIXED:
+        if listing_id in self.poisoned and self.tolerate_section0:
             self.known_defects["what a section 0 input left in the table"] += 1
         else:
             self.violations.append(Violation("after_run", 0, problem, ""))
@@ -267,6 +277,9 @@ class FuzzRun:
             "seconds": round(time.monotonic() - self.started, 1),
             "by_status": {str(status): count for status, count in sorted(self.by_status.items())},
             "by_kind": dict(sorted(self.by_kind.items())),
+            "seconds_by_kind": {
+                kind: round(seconds, 2) for kind, seconds in sorted(self.seconds_by_kind.items())
+            },
             "five_xx": sum(count for status, count in self.by_status.items() if status >= 500),
             "violations": len(self.violations),
             "known_defects_section_0": dict(self.known_defects),

@@ -14,7 +14,7 @@ from schemathesis import GenerationMode
 from devtools.local_stack.stack import LocalStack
 from tests.fuzz.generated import PUSH, WEBHOOK, operation_cases, push_case, webhook_case
 from tests.fuzz.harness import FuzzRun, push_token
-from tests.fuzz.mutations import FuzzCase, mutated_webhooks
+from tests.fuzz.mutations import HEADER_ATTACKS, MUTATIONS, FuzzCase, header_attack
 from tests.support.proof import report_figures, scaled
 
 GATEWAY_QUOTA_EXCEEDED = 10 * 1024 * 1024 + 1
@@ -23,7 +23,11 @@ GATEWAY_QUOTA_EXCEEDED = 10 * 1024 * 1024 + 1
 def _run_cases(run: FuzzRun, strategy: st.SearchStrategy[FuzzCase], examples: int) -> None:
     @settings(
         max_examples=examples,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.large_base_example,
+        ],
     )
     @given(strategy)
     def send(case: FuzzCase) -> None:
@@ -39,14 +43,18 @@ def test_the_http_surface_answers_every_fuzzed_request_cleanly_and_keeps_nothing
     for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
         generated = operation_cases(WEBHOOK, mode).map(lambda case, mode=mode: webhook_case(case, mode))
         _run_cases(run, generated, scaled(60, 1_600))
-    _run_cases(run, mutated_webhooks(), scaled(150, 2_400))
-    _run_cases(run, push_case(push_token(local)), scaled(40, 500))
+    for mutation in MUTATIONS.values():
+        _run_cases(run, mutation(), scaled(12, 170))
+    for attack in HEADER_ATTACKS:
+        _run_cases(run, header_attack(attack), scaled(5, 60))
+    _run_cases(run, push_case(push_token(local)), scaled(40, 400))
     run.send(FuzzCase("over_gateway_quota", b"{}" + b" " * GATEWAY_QUOTA_EXCEEDED, frozenset({413})))
 
     settled = run.settle()
     checked = run.verify_nothing_refused_was_kept()
     figures = report_figures("http_fuzz", run.figures(settled=settled, **checked))
 
-    assert not run.violations, "\n".join(
-        f"[{v.kind}] {v.status}: {v.problem}\n    {v.request}" for v in run.violations[:40]
-    ) + f"\n{figures}"
+    assert not run.violations, (
+        "\n".join(f"[{v.kind}] {v.status}: {v.problem}\n    {v.request}" for v in run.violations[:40])
+        + f"\n{figures}"
+    )

@@ -1,0 +1,127 @@
+"""The exact inputs of issue 10's section 0, through the local stack, checked with no tolerance.
+
+Each is expected to fail (strictly) until the section 0 fixes are merged here: then it passes, the
+strict xfail fails the suite, and ``known_defects.SECTION0_FIXED`` must be set to True, which also
+ends the fuzzing run's tolerance of these inputs.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from devtools.local_stack.stack import LocalStack
+from tests.fuzz.generated import PUSH
+from tests.fuzz.harness import FuzzRun, push_token
+from tests.fuzz.known_defects import SECTION0_FIXED, SECTION0_REASON
+from tests.fuzz.mutations import (
+    INVALID,
+    NON_FINITE,
+    NOT_JSON,
+    UNSUPPORTED,
+    FuzzCase,
+    encode,
+    new_listing_id,
+    signed,
+)
+
+section0 = pytest.mark.xfail(not SECTION0_FIXED, strict=True, reason=SECTION0_REASON)
+
+
+def upsert(listing_id: str, **changes: object) -> dict[str, object]:
+    event: dict[str, object] = {
+        "type": "listing.upserted",
+        "listingId": listing_id,
+        "ownerId": "agence-fuzz",
+        "occurredAt": "2026-11-27T10:00:00+01:00",
+        "listing": {
+            "data": {"estateType": "HOUSE"},
+            "media": [
+                {"id": "m0", "url": "http://127.0.0.1:9/m0.jpg", "mediaType": "PICTURE", "title": "Salon"}
+            ],
+        },
+    }
+    event.update(changes)
+    return event
+
+
+def check(local: LocalStack, *cases: FuzzCase) -> None:
+    run = FuzzRun(local, tolerate_section0=False)
+    for case in cases:
+        run.send(case)
+    assert not run.violations, "\n".join(f"{v.status}: {v.problem}" for v in run.violations)
+
+
+@section0
+def test_a_lone_surrogate_in_a_media_title_is_a_422(local: LocalStack) -> None:
+    listing_id = new_listing_id()
+    body = encode(upsert(listing_id)).replace(b'"Salon"', b'"Salon \\ud800"')
+    check(local, FuzzCase("lone_surrogate", body, INVALID, listing_id=listing_id))
+
+
+@section0
+def test_a_lone_surrogate_in_the_owner_id_is_a_422_and_leaves_the_listing_open_to_valid_webhooks(
+    local: LocalStack,
+) -> None:
+    listing_id = new_listing_id()
+    poisoned = encode(upsert(listing_id, ownerId="\ud800"))
+    valid = encode(upsert(listing_id))
+    check(
+        local,
+        FuzzCase("lone_surrogate", poisoned, INVALID, listing_id=listing_id),
+        FuzzCase("after_surrogate", valid, frozenset({202}), listing_id=listing_id),
+    )
+
+
+@section0
+def test_listing_data_nested_800_levels_deep_is_a_400(local: LocalStack) -> None:
+    listing_id = new_listing_id()
+    deep = "[" * 800 + "]" * 800
+    body = encode(upsert(listing_id)).replace(b'{"estateType": "HOUSE"}', f'{{"deep": {deep}}}'.encode())
+    check(local, FuzzCase("deep", body, NOT_JSON, listing_id=listing_id))
+
+
+@section0
+def test_a_number_that_overflows_to_infinity_is_refused(local: LocalStack) -> None:
+    listing_id = new_listing_id()
+    body = encode(upsert(listing_id)).replace(b'"HOUSE"}', b'"HOUSE", "rooms": 1e99999}')
+    check(local, FuzzCase("non_finite", body, NON_FINITE, listing_id=listing_id))
+
+
+@section0
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"]
+)
+def test_a_body_sent_as_anything_but_json_is_a_415(local: LocalStack, content_type: str) -> None:
+    listing_id = new_listing_id()
+    body = encode(upsert(listing_id))
+    headers = {**signed(body), "Content-Type": content_type}
+    check(
+        local, FuzzCase("content_type", body, UNSUPPORTED, headers=headers, listing_id=listing_id, sign=False)
+    )
+
+
+@section0
+def test_the_push_route_answers_an_odd_classified_id_with_a_404_problem(local: LocalStack) -> None:
+    path = f"/aviv/{push_token(local)}/classifieds/%E2%9C%93%F0%9F%8F%A0/statuses"
+    body = json.dumps({"status": "CREATED"}).encode()
+    check(local, FuzzCase("push_odd_path", body, frozenset({404}), sign=False, path=path, path_template=PUSH))
+
+
+@section0
+def test_the_push_route_answers_a_very_deep_body_with_a_400(local: LocalStack) -> None:
+    path = f"/aviv/{push_token(local)}/classifieds/c-1/statuses"
+    body = ("[" * 5_000 + "]" * 5_000).encode()
+    check(local, FuzzCase("push_deep", body, NOT_JSON, sign=False, path=path, path_template=PUSH))
+
+
+@section0
+def test_the_gateway_stand_in_answers_headers_too_large_as_api_gateway_does(local: LocalStack) -> None:
+    listing_id = new_listing_id()
+    body = encode(upsert(listing_id))
+    headers = signed(body, webhook_id="msg_" + "x" * 70_000)
+    check(
+        local,
+        FuzzCase("header_long", body, frozenset({431}), headers=headers, listing_id=listing_id, sign=False),
+    )
