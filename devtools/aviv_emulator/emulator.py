@@ -3,6 +3,7 @@ and the HTTP server into one object tests and ``make local`` start, inspect and 
 
 from __future__ import annotations
 
+import copy
 import logging
 import socket
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 from devtools.aviv_emulator.inspection_routes import InspectionRoutes, is_inspection
 from devtools.aviv_emulator.messages import Incoming, Outgoing
-from devtools.aviv_emulator.processing import Processing
+from devtools.aviv_emulator.processing import Processing, new_status
 from devtools.aviv_emulator.records import (
     API_PREFIX,
     TOKEN_PATH,
@@ -176,6 +177,27 @@ class AvivEmulator(ServedInThread[EmulatorHTTPServer]):
 
     def clear_faults(self) -> None:
         self._state.clear_faults()
+
+    def report_status(self, classified_id: str, status: str, **fields: Any) -> dict[str, Any]:
+        """Append a status to the classified's history as its latest (what ``filter=latest`` then
+        answers): an answer AVIV gives that the emulator's processing does not produce by itself.
+
+        The status is the one the processing would write for ``status`` at the classified's current
+        revision, with ``fields`` replacing or adding fields (``mediaStatuses=None`` leaves that
+        field out, as AVIV may).
+        """
+        with self._state.lock:
+            classified = self._state.classifieds[classified_id]
+            reported = new_status(
+                classified, status, revision=classified.revision, body=classified.body, media_statuses=[]
+            )
+            for name, value in fields.items():
+                if value is None:
+                    reported.pop(name, None)
+                else:
+                    reported[name] = value
+            classified.statuses.append(reported)
+            return copy.deepcopy(reported)
 
     def expire_tokens(self) -> None:
         """Every token issued so far now answers 401 (tokens issued afterwards are fine)."""
