@@ -118,3 +118,37 @@ def test_a_status_dated_beyond_the_tolerance_before_the_send_is_not_its_answer(
     world.emulator.report_status(classified_id, "CREATED", statusDate=iso(too_old), revision=None)
     world.run()
     assert world.inbox.kinds() == ["stuck"]
+
+
+# ------------------------------------------------------------------------ quality warnings
+
+
+def test_quality_warnings_reach_the_owner_once_per_set_and_are_resolved(world: World) -> None:
+    listing = world.new_listing("QUALITY-1")
+    media = list(listing.media)
+    media[0] = replace(media[0], category="FLOOR_PLAN", tags=())
+    world.save(replace(listing, media=media))
+    world.sync("QUALITY-1")
+    for _ in range(3):
+        world.run()
+    [notification] = world.inbox.drain()
+    body = notification["body"]
+    assert notification["attributes"]["kind"] == "quality_warning"
+    assert [(w["code"], w["mediaId"]) for w in body["warnings"]] == [("poor_first_picture", media[0].id)]
+
+    retitled = world.store.load_desired("QUALITY-1")
+    assert retitled is not None
+    media = list(retitled.media)
+    media[1] = replace(media[1], title="Autre titre")
+    world.save(replace(retitled, media=media))
+    world.sync("QUALITY-1")
+    world.run()
+    assert world.inbox.drain() == []  # the same set after another send: not told again
+
+    media[0] = replace(media[0], category="LIVING_ROOM")
+    world.save(replace(retitled, media=media))
+    world.sync("QUALITY-1")
+    world.run()
+    world.run()
+    [resolved] = world.inbox.drain()
+    assert resolved["body"]["kind"] == "resolved" and resolved["body"]["id"] == "resolved:" + body["id"]

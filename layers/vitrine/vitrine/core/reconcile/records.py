@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 # What a notification (and the problem it announces) is about.
-Kind = Literal["media_error", "classified_error", "sync_rejected", "stuck", "resolved"]
+Kind = Literal["media_error", "classified_error", "sync_rejected", "stuck", "quality_warning", "resolved"]
 # What the STATUS item remembers of notified fingerprints (dedupe beyond the open problems).
 NOTIFIED_MEMORY = 64
 

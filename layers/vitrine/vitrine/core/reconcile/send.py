@@ -31,6 +31,7 @@ from vitrine.core.reconcile.problems import (
     send_problem,
     slot_identity,
 )
+from vitrine.core.reconcile.quality_notice import reconcile_quality
 from vitrine.core.reconcile.records import ListingContext, Notification, StatusState
 from vitrine.core.reconcile.wording import (
     classified_error_subject,
@@ -95,6 +96,7 @@ def reconcile_send(
         case _:
             verdict = _processing(state, context, seen, policy)
     notifications += verdict.notifications
+    notifications += reconcile_quality(state, context, last_sent, reading, now)
     return decided(state, notifications, verdict.watch, verdict.retry_media, reading)
 
 

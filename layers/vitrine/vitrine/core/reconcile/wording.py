@@ -24,6 +24,7 @@ SEVERITY: Mapping[Kind, str] = {
     "classified_error": "error",
     "sync_rejected": "error",
     "stuck": "warning",
+    "quality_warning": "warning",
     "resolved": "info",
 }
 
@@ -163,6 +164,13 @@ def classified_error_subject(listing_id: str, status: str | None, portals: Seque
 def stuck_subject(listing_id: str, portals: Sequence[str], age: timedelta) -> str:
     return _fit(
         f"Listing {{id}} not confirmed by {_portal_phrase(portals)} after {_duration(age)}", listing_id
+    )
+
+
+def quality_subject(listing_id: str, count: int, portals: Sequence[str]) -> str:
+    """ "2 media of listing ABC-12 will not show as intended on SeLoger"."""
+    return _fit(
+        f"{count} media of listing {{id}} will not show as intended on {_portal_phrase(portals)}", listing_id
     )
 
 
