@@ -3,6 +3,7 @@ and the HTTP server into one object tests and ``make local`` start, inspect and 
 
 from __future__ import annotations
 
+import copy
 import logging
 import socket
 from pathlib import Path
@@ -24,6 +25,7 @@ from devtools.aviv_emulator.routes import ApiRoutes
 from devtools.aviv_emulator.server import EmulatorHTTPServer, hold_unanswered
 from devtools.aviv_emulator.settings import DEFAULT_MAX_MEDIA_BYTES, EmulatorSettings, Setting
 from devtools.aviv_emulator.state import EmulatorState
+from devtools.aviv_emulator.statuses import new_status
 from devtools.aviv_emulator.validation import BodyValidation, default_openapi_path
 from devtools.loopback_server import ServedInThread
 
@@ -223,6 +225,28 @@ class AvivEmulator(ServedInThread[EmulatorHTTPServer]):
         """Block until this classified's latest status is ``status`` (e.g. CREATING during the
         processing delay); that status."""
         return self._state.wait_for_status(classified_id, status, timeout)
+
+    def report_status(self, classified_id: str, status: str, **fields: Any) -> dict[str, Any]:
+        """Append a status to the classified's history as its latest (what ``filter=latest`` then
+        answers): an answer AVIV gives that the emulator's processing does not produce by itself.
+
+        The status is the one the processing would write for ``status`` at the classified's current
+        revision, with ``fields`` replacing or adding fields (``mediaStatuses=None`` leaves that
+        field out, as AVIV may).
+        """
+        with self._state.lock:
+            classified = self._state.classifieds[classified_id]
+            kind = "POST" if classified.revision <= 1 else "PUT"
+            reported = new_status(
+                classified, status, kind=kind, revision=classified.revision, body=classified.body
+            )
+            for name, value in fields.items():
+                if value is None:
+                    reported.pop(name, None)
+                else:
+                    reported[name] = value
+            classified.statuses.append(reported)
+            return copy.deepcopy(reported)
 
     def expire_tokens(self) -> None:
         """Every token issued so far now answers 401 (tokens issued afterwards are fine)."""

@@ -110,6 +110,24 @@ def test_first_sync_posts_and_every_media_is_downloaded_once(
     assert latest is not None and latest["status"] == "CREATED"
 
 
+def test_an_explicit_empty_portal_list_reaches_aviv_as_on_no_portal(
+    store: DynamoStateStore, emulator: AvivEmulator, media_server: MediaServer, sync: Sync
+) -> None:
+    listing = save(store, replace(listing_with_photos(media_server, 2), portals=[]), T0)
+    outcome = sync(T0)
+    assert (outcome.status, outcome.operation) == ("sent", "POST")
+    assert outcome.classified_id is not None
+    [(_, posted)] = writes(emulator)
+    assert posted["portals"] == []  # not the default ["SL"]
+    stored = emulator.classified(outcome.classified_id)
+    assert stored is not None and stored["portals"] == []
+    save(store, replace(listing, portals=None), T0 + timedelta(minutes=5))  # the CRM drops the field
+    outcome = sync(T0 + timedelta(minutes=6))
+    assert (outcome.status, outcome.operation) == ("sent", "PUT")
+    assert writes(emulator)[-1][1]["portals"] == ["SL"]
+    assert len(emulator.downloads()) == 2  # changing where it is shown fetches nothing again
+
+
 def test_an_identical_second_sync_sends_nothing(
     store: DynamoStateStore, emulator: AvivEmulator, media_server: MediaServer, sync: Sync
 ) -> None:

@@ -125,17 +125,15 @@ class ListingReconciler:
         state: StatusState,
     ) -> ListingContext:
         owner_id = (desired.owner_id if desired is not None else None) or state.owner_id or ""
-        portals: tuple[str, ...] = ()
+        # The portals sent, an empty list included (on no portal); else the ones the CRM asked for.
+        portals: tuple[str, ...] = tuple(self.settings.default_portals)
         if last_sent is not None and isinstance(last_sent.body.get("portals"), list):
             portals = tuple(str(p) for p in last_sent.body["portals"])
-        if not portals and desired is not None and desired.portals:
+        elif desired is not None and desired.portals is not None:
             portals = tuple(desired.portals)
         classified_id = last_sent.classified_id if last_sent is not None else state.classified_id
         return ListingContext(
-            listing_id=listing_id,
-            owner_id=owner_id,
-            classified_id=classified_id,
-            portals=portals or tuple(self.settings.default_portals),
+            listing_id=listing_id, owner_id=owner_id, classified_id=classified_id, portals=portals
         )
 
     def _reconcile_rejection(

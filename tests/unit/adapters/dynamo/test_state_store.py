@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import string
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -161,6 +162,18 @@ def test_desired_round_trip_of_a_listing_without_data_or_optional_fields(store: 
     assert store.load_desired("L2") == listing
     state = store.load_sync_state("L2")
     assert state is not None and not state.has_data and state.dirty
+
+
+def test_an_empty_portal_list_survives_the_round_trip_distinct_from_absent(store: DynamoStateStore) -> None:
+    nowhere = desired("L3", portals=[])
+    store.save_desired(nowhere, None, now=T0)
+    assert store.load_desired("L3") == nowhere
+    loaded = store.load_desired("L3")
+    assert loaded is not None and loaded.portals == []
+    defaulted = replace(nowhere, portals=None, version=nowhere.version + 1)
+    store.save_desired(defaulted, nowhere.version, now=T0)
+    loaded = store.load_desired("L3")
+    assert loaded is not None and loaded.portals is None
 
 
 def test_unknown_listing_loads_as_none(store: DynamoStateStore) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 # What a notification (and the problem it announces) is about.
-Kind = Literal["media_error", "classified_error", "sync_rejected", "stuck", "resolved"]
+Kind = Literal["media_error", "classified_error", "sync_rejected", "stuck", "quality_warning", "resolved"]
 # What the STATUS item remembers of notified fingerprints (dedupe beyond the open problems).
 NOTIFIED_MEMORY = 64
 
@@ -185,11 +185,14 @@ class StatusState:
     """The listing's reconciliation memory (the STATUS item).
 
     ``watched_sent_at`` names the send the revision/check fields are about. ``known_revision`` is
-    AVIV's revision of that send once seen; ``revision_floor`` the highest revision of earlier
-    sends, so that a late status of an earlier send is not taken for ours. ``outbox`` holds
-    notifications decided but not yet confirmed published (published, then removed). ``episodes``
-    counts, per slot, the problems closed so far: it is part of the slot's fingerprints, so a
-    problem that comes back after its ``resolved`` is announced again, under a new id.
+    AVIV's revision of that send once seen, and ``revision_seen_at`` when vitrine saw it (its own
+    clock); ``revision_floor`` the highest revision of earlier sends, so that a late status of an
+    earlier send is not taken for ours, and ``floor_is_previous_send`` whether that floor is the
+    revision of the send just before ours (then any higher revision is ours, whatever the clocks).
+    ``outbox`` holds notifications decided but not yet confirmed published (published, then
+    removed). ``episodes`` counts, per slot, the problems closed so far: it is part of the slot's
+    fingerprints, so a problem that comes back after its ``resolved`` is announced again, under a
+    new id.
     """
 
     listing_id: str
@@ -199,6 +202,8 @@ class StatusState:
     watched_sent_at: str | None = None
     known_revision: int | None = None
     revision_floor: int | None = None
+    floor_is_previous_send: bool = False
+    revision_seen_at: str | None = None
     last_status_date: str | None = None
     last_status: str | None = None
     checks: int = 0
@@ -225,6 +230,8 @@ class StatusState:
             "watchedSentAt": self.watched_sent_at,
             "knownRevision": self.known_revision,
             "revisionFloor": self.revision_floor,
+            "floorIsPreviousSend": self.floor_is_previous_send,
+            "revisionSeenAt": self.revision_seen_at,
             "lastStatusDate": self.last_status_date,
             "lastStatus": self.last_status,
             "checks": self.checks,
@@ -248,6 +255,8 @@ class StatusState:
             watched_sent_at=raw.get("watchedSentAt"),
             known_revision=optional_int(raw.get("knownRevision")),
             revision_floor=optional_int(raw.get("revisionFloor")),
+            floor_is_previous_send=bool(raw.get("floorIsPreviousSend", False)),
+            revision_seen_at=raw.get("revisionSeenAt"),
             last_status_date=raw.get("lastStatusDate"),
             last_status=raw.get("lastStatus"),
             checks=int(raw.get("checks") or 0),
