@@ -158,7 +158,7 @@ def listing_view(
         standing=_standing(listing, rejection),
         aviv_status=status.last_status,
         portals=tuple(portal_names(desired.portals or default_portals)),
-        estate_type=_text(data.get("estateType")),
+        estate_type=_words(data.get("estateType")),
         city=_text(
             (data.get("location") or {}).get("city") if isinstance(data.get("location"), dict) else None
         ),
@@ -247,3 +247,9 @@ def media_warnings(media: Sequence[Media]) -> tuple[MediaWarning, ...]:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
+
+
+def _words(code: Any) -> str | None:
+    """AVIV's ``APARTMENT``/``GASTRONOMY_HOTEL`` as ``Apartment``/``Gastronomy hotel``."""
+    text = _text(code)
+    return text.replace("_", " ").capitalize() if text else None
