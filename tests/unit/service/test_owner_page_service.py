@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.aws import dynamodb_client, make_tables, mocked_aws
+from tests.support.aws import RecordingClient, dynamodb_client, make_tables, mocked_aws
 from tests.support.listings import sample_desired
 from vitrine.adapters.dynamo.owner_listings import OwnerListingsReader
 from vitrine.adapters.dynamo.sent_item import sent_item
@@ -28,18 +28,6 @@ from vitrine.settings import Settings, SettingsError
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SECRET = b"k" * 32
 OWNER = "agence-7"
-
-
-class RecordingClient:
-    """The boto3 client, remembering which operations were called (to prove the page only reads)."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self.calls: list[str] = []
-
-    def __getattr__(self, name: str) -> Any:
-        self.calls.append(name)
-        return getattr(self._client, name)
 
 
 @pytest.fixture
