@@ -21,6 +21,7 @@ from devtools.local_stack.settings import STACK_FILE, LocalSettings, LocalStackE
 from devtools.local_stack.stack import LocalStack, LocalStackInfo
 
 CURL_LISTING_ID = "LOCAL-CURL-0001"
+CURL_OWNER_ID = "local-owner"
 
 
 def _curl_event(now: datetime) -> dict[str, Any]:
@@ -28,7 +29,7 @@ def _curl_event(now: datetime) -> dict[str, Any]:
     return {
         "type": "listing.upserted",
         "listingId": CURL_LISTING_ID,
-        "ownerId": "local-owner",
+        "ownerId": CURL_OWNER_ID,
         "occurredAt": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "sequence": 1,
         "listing": {
@@ -90,6 +91,7 @@ def banner(info: LocalStackInfo, settings: LocalSettings) -> str:
         f"  webhook URL      {info.webhook_url}",
         f"  health           {info.health_url}",
         f"  signing secret   {info.webhook_secret}{saved}",
+        f"  owner page       {info.owner_page_url(CURL_OWNER_ID)}",
         f"  AVIV             {aviv}",
         f"  AWS (moto)       {info.moto_endpoint}  region {info.region}, resources {info.prefix}*",
         f"  notifications    {inbox}",
@@ -123,7 +125,11 @@ def stack_description(info: LocalStackInfo, settings: LocalSettings) -> dict[str
         "media_url": info.media_url,
         "moto_endpoint": info.moto_endpoint,
         "inbox": str(info.inbox_path) if info.inbox_path else None,
+        "api_url": info.api_url,
         "secret_file": str(settings.secret_file) if settings.secret_file else None,
+        "owner_page_secret_file": str(settings.owner_page_secret_file)
+        if settings.owner_page_secret_file
+        else None,
         "debounce_seconds": settings.debounce_seconds,
         "max_delay_seconds": settings.max_delay_seconds,
     }

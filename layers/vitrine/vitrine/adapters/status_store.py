@@ -24,7 +24,7 @@ its ``rejection.desiredVersion`` is the one reconciled.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -163,13 +163,7 @@ class StatusStore(ListingTable):
 
     def load(self, listing_id: str) -> StatusState:
         """The listing's reconciliation state (a fresh one, ``rev`` 0, when none is stored)."""
-        item = self._get(listing_id, SK_STATUS)
-        if not item:
-            return StatusState(listing_id=listing_id)
-        document = dict(item.get("state") or {})
-        document["listingId"] = listing_id
-        document["outbox"] = decompress_json(item["outbox"]) if "outbox" in item else []
-        return StatusState.from_dict(_plain(document), rev=int(item.get("rev", 0)))
+        return status_from_item(listing_id, self._get(listing_id, SK_STATUS))
 
     def save(self, state: StatusState, *, now: datetime) -> StatusState:
         """Store ``state`` if nobody wrote since it was loaded (``rev``); the stored state, ``rev`` + 1.
@@ -232,6 +226,16 @@ class StatusStore(ListingTable):
         )
         item = answer.get("Item")
         return str(item["listingId"]["S"]) if item and "listingId" in item else None
+
+
+def status_from_item(listing_id: str, item: Mapping[str, Any] | None) -> StatusState:
+    """The STATUS item as a :class:`StatusState` (a fresh one, ``rev`` 0, when there is none)."""
+    if not item:
+        return StatusState(listing_id=listing_id)
+    document = dict(item.get("state") or {})
+    document["listingId"] = listing_id
+    document["outbox"] = decompress_json(item["outbox"]) if "outbox" in item else []
+    return StatusState.from_dict(_plain(document), rev=int(item.get("rev", 0)))
 
 
 def _notified_rejection(desired_version: int) -> ItemUpdate:

@@ -6,7 +6,7 @@ SQS scheduler and the AVIV HTTP client.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     # records (the ingest function's cold start pays for what it runs, not for reconcile's).
     from vitrine.core.errors import FieldError
     from vitrine.core.model import DesiredListing, IngestSnapshot, IngestWrite, LastSent, Rejection, SyncState
+    from vitrine.core.owner_page.view import OwnerListing
     from vitrine.core.reconcile.records import Notification, StatusState
     from vitrine.core.tokens import IssuedToken, TokenKey
 
@@ -215,6 +216,24 @@ class NotifierPort(Protocol):
     """Tells owners; raising leaves the notification in the outbox for the next attempt."""
 
     def publish(self, notification: Notification) -> str: ...
+
+
+class OwnerListingsPort(Protocol):
+    """An owner's listings as stored, for the owner status page (reads only)."""
+
+    def owner_listing_ids(self, owner_id: str, limit: int) -> tuple[list[str], int]:
+        """Up to ``limit`` of the owner's listing ids, and how many more there are."""
+        ...
+
+    def load_owner_listings(self, owner_id: str, listing_ids: Sequence[str]) -> list[OwnerListing]: ...
+
+
+class OwnerPageLinks(Protocol):
+    """Signed links to an owner's status page, for the notifications."""
+
+    def url_for(self, owner_id: str, now: datetime) -> str | None:
+        """The owner's link, valid for a while from ``now``; None when no link can be made."""
+        ...
 
 
 class WatchedListing(Protocol):

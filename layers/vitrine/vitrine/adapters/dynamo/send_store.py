@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from vitrine.adapters.dynamo.desired_item import leave_dirty_index
+from vitrine.adapters.dynamo.desired_item import leave_dirty_index, rejection_from_item
 from vitrine.adapters.dynamo.sent_item import sent_from_item, sent_item
 from vitrine.adapters.dynamo.table import (
     SK_DESIRED,
@@ -28,7 +28,7 @@ from vitrine.adapters.dynamo.table import (
 )
 from vitrine.core.errors import ConcurrentModification, FieldError
 from vitrine.core.model import LastSent, Rejection
-from vitrine.core.moments import format_moment, parse_moment
+from vitrine.core.moments import format_moment
 
 
 class SendStateStore(ListingTable):
@@ -146,17 +146,7 @@ class SendStateStore(ListingTable):
 
     def load_rejection(self, listing_id: str) -> Rejection | None:
         """The last refusal recorded for the listing (compare ``desired_version`` with the current one)."""
-        item = self._get(listing_id, SK_DESIRED)
-        raw = item.get("rejection") if item else None
-        if not raw:
-            return None
-        return Rejection(
-            listing_id=listing_id,
-            desired_version=int(raw["desiredVersion"]),
-            errors=tuple(FieldError(str(e["pointer"]), str(e["reason"])) for e in raw.get("errors", [])),
-            detail=str(raw.get("detail", "")),
-            at=parse_moment(raw.get("at")),
-        )
+        return rejection_from_item(listing_id, self._get(listing_id, SK_DESIRED))
 
     # ------------------------------------------------------------------ handled versions
 

@@ -27,6 +27,7 @@ SK_STATUS = "STATUS"
 SK_CLASSIFIED_ALIAS = "LISTING"
 DIRTY_INDEX = "DirtyIndex"
 WATCH_INDEX = "WatchIndex"
+OWNER_INDEX = "OwnerIndex"
 # Dirty and watched listings are spread over a few GSI partitions so a burst never makes one hot key.
 DIRTY_SHARD_COUNT = 4
 WATCH_SHARD_COUNT = 4

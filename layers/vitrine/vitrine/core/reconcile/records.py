@@ -20,12 +20,16 @@ NOTIFIED_MEMORY = 64
 
 @dataclass(frozen=True, slots=True)
 class ListingContext:
-    """What the notifications of one listing need besides the status."""
+    """What the notifications of one listing need besides the status.
+
+    ``owner_page_url``: the owner's signed status page link (None: the stack has no public URL).
+    """
 
     listing_id: str
     owner_id: str
     classified_id: str | None
     portals: tuple[str, ...]
+    owner_page_url: str | None = None
 
 
 @dataclass(slots=True)
@@ -78,7 +82,9 @@ class OpenProblem:
     """A problem known for a slot; ``notified`` is False while auto-retry handles it silently.
 
     ``superseded``: earlier notified problems of the slot replaced by this one before they were
-    resolved; the eventual ``resolved`` notification names them too.
+    resolved; the eventual ``resolved`` notification names them too. ``summary`` and ``media`` (the
+    failing media as the owner was told: id, url, title, position, status, reason) are what the
+    owner status page shows of it.
     """
 
     kind: Kind
@@ -91,6 +97,8 @@ class OpenProblem:
     desired_version: int | None = None
     media_ids: list[str] = field(default_factory=list)
     superseded: list[dict[str, Any]] = field(default_factory=list)
+    detail: str | None = None
+    media: list[dict[str, Any]] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -112,6 +120,8 @@ class OpenProblem:
             "desiredVersion": self.desired_version,
             "mediaIds": list(self.media_ids),
             "superseded": [dict(s) for s in self.superseded],
+            "detail": self.detail,
+            "media": [dict(m) for m in self.media],
         }
 
     @classmethod
@@ -128,6 +138,8 @@ class OpenProblem:
             desired_version=None if version is None else int(version),
             media_ids=[str(m) for m in raw.get("mediaIds") or []],
             superseded=[dict(s) for s in raw.get("superseded") or []],
+            detail=raw.get("detail"),
+            media=[dict(m) for m in raw.get("media") or []],
         )
 
 

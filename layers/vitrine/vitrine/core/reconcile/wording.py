@@ -236,6 +236,7 @@ def notification_body(
         "portalNames": portal_names(portals),
         "subject": subject,
         "summary": summary,
+        "ownerPageUrl": context.owner_page_url,
     }
     if reading is not None:
         body["statusDate"] = reading.status_date
