@@ -20,6 +20,7 @@ from devtools.lambda_runtime import DEFAULT_REGION, REPO_ROOT
 LOCAL_DIR = REPO_ROOT / ".local"
 SECRET_FILE = LOCAL_DIR / "webhook-secret"
 STACK_FILE = LOCAL_DIR / "stack.json"
+OWNER_PAGE_SECRET_FILE = LOCAL_DIR / "owner-page-secret"
 INBOX_FILE = LOCAL_DIR / "notifications.jsonl"
 WEBHOOK_PATH = "/webhooks/listings"
 DEFAULT_LOCAL_PORT = 3000
