@@ -143,6 +143,10 @@ def stack_description(info: LocalStackInfo, settings: LocalSettings) -> dict[str
         "inbox": str(info.inbox_path) if info.inbox_path else None,
         "secret_file": str(settings.secret_file) if settings.secret_file else None,
         "owner_page_secret_file": str(OWNER_PAGE_SECRET_FILE),
+        "source_system": environment.get("VITRINE_SOURCE_SYSTEM"),
+        "source_system_version": environment.get("VITRINE_SOURCE_SYSTEM_VERSION")
+        or environment.get("VITRINE_USER_AGENT_VERSION"),
+        "default_portals": environment.get("VITRINE_DEFAULT_PORTALS"),
         "debounce_seconds": settings.debounce_seconds,
         "max_delay_seconds": settings.max_delay_seconds,
     }
