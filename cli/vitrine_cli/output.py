@@ -22,7 +22,7 @@ T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
 console = Console(highlight=False, soft_wrap=True)
-errors = Console(stderr=True, highlight=False)
+errors = Console(stderr=True, highlight=False, soft_wrap=True)
 
 _UNREACHABLE_CODES = frozenset(
     {"ValidationError", "ResourceNotFoundException", "AccessDenied", "AccessDeniedException",

@@ -59,8 +59,9 @@ def _sent(conn: Connection, listing_id: str, deleted: bool) -> dict[str, Any] | 
     }
 
 
-def _final_status(conn: Connection, classified_id: str) -> dict[str, Any] | None:
-    latest = aviv_latest(conn, classified_id, None)
+def _final_status(conn: Connection, listing_id: str, classified_id: str) -> dict[str, Any] | None:
+    desired = conn.store.load_desired(listing_id)
+    latest = aviv_latest(conn, classified_id, desired.intermediary_id if desired else None)
     return latest if latest.get("status") and latest["status"] not in IN_PROGRESS else None
 
 
@@ -130,7 +131,9 @@ def smoke(
     report["sent"] = _wait(lambda: _sent(conn, listing_id, False), wait, "waiting for the send to AVIV")
     if report["sent"] and report["sent"]["classifiedId"]:
         report["aviv"] = _wait(
-            lambda: _final_status(conn, report["sent"]["classifiedId"]), timeout, "waiting for AVIV's status"
+            lambda: _final_status(conn, listing_id, report["sent"]["classifiedId"]),
+            timeout,
+            "waiting for AVIV's status",
         )
     report["passed"] = _verdict(report)
     if not keep:
