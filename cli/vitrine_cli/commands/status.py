@@ -59,6 +59,7 @@ def _render_status(report: dict[str, Any]) -> None:
         )
     )
     media = Table("#", "id", "version", "AVIV", "URL as sent", "reason", title="media", title_justify="left")
+    media.columns[4].overflow = "fold"  # the timestamp at the URL's end is the point
     for index, item in enumerate(report["media"], start=1):
         status = item["status"] or "-"
         style = "red" if status.endswith("FAILED") else None
