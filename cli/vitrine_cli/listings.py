@@ -28,21 +28,21 @@ def _scan(conn: Connection, filter_expression: str, values: dict[str, Any]) -> I
                 yield item["listingId"]["S"]
 
 
-def listing_ids(conn: Connection, owner: str | None = None) -> list[str]:
-    """Every listing (or ``owner``'s), sorted."""
-    expression = "sk = :sk"
-    values: dict[str, Any] = {":sk": {"S": SK_DESIRED}}
+def _listings(conn: Connection, sk: str, owner: str | None, condition: str = "") -> list[str]:
+    """The listings whose ``sk`` item exists (and matches ``condition``), of ``owner`` if given, sorted."""
+    expression = "sk = :sk" + (f" AND {condition}" if condition else "")
+    values: dict[str, Any] = {":sk": {"S": sk}}
     if owner is not None:
         expression += " AND ownerId = :owner"
         values[":owner"] = {"S": owner}
     return sorted(_scan(conn, expression, values))
+
+
+def listing_ids(conn: Connection, owner: str | None = None) -> list[str]:
+    """Every listing (or ``owner``'s)."""
+    return _listings(conn, SK_DESIRED, owner)
 
 
 def listings_with_open_problems(conn: Connection, owner: str | None = None) -> list[str]:
     """Listings whose reconciliation state holds an open problem (its ``openProblems`` kinds)."""
-    expression = "sk = :sk AND attribute_exists(openProblems)"
-    values: dict[str, Any] = {":sk": {"S": SK_STATUS}}
-    if owner is not None:
-        expression += " AND ownerId = :owner"
-        values[":owner"] = {"S": owner}
-    return sorted(_scan(conn, expression, values))
+    return _listings(conn, SK_STATUS, owner, "attribute_exists(openProblems)")
