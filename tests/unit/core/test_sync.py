@@ -142,9 +142,17 @@ Sync = Callable[..., SyncOutcome]
 
 @pytest.fixture
 def sync(store: DynamoStateStore, aviv: FakeAviv) -> Sync:
-    def run(listing_id: str = "L-1", *, now: datetime = T0, lease_owner: str = "worker-1") -> SyncOutcome:
+    def run(
+        listing_id: str = "L-1", *, now: datetime = T0, lease_owner: str = "worker-1", force: bool = False
+    ) -> SyncOutcome:
         return sync_listing(
-            listing_id, store=store, aviv=aviv, defaults=DEFAULTS, now=now, lease_owner=lease_owner
+            listing_id,
+            store=store,
+            aviv=aviv,
+            defaults=DEFAULTS,
+            now=now,
+            lease_owner=lease_owner,
+            force=force,
         )
 
     return run
@@ -267,6 +275,46 @@ def test_put_answered_404_creates_the_classified_again(
     assert aviv.operations() == ["POST", "PUT", "POST"]
     sent = store.load_last_sent("L-1")
     assert sent is not None and sent.classified_id == "c-2"
+
+
+# --------------------------------------------------------------------------- forced (vitrine resync)
+
+
+def test_a_forced_sync_puts_the_identical_body_again_without_moving_a_timestamp(
+    store: DynamoStateStore, aviv: FakeAviv, sync: Sync
+) -> None:
+    save(store, sample_desired("L-1", 3))
+    sync()
+    first = store.load_last_sent("L-1")
+    aviv.classifieds["c-1"]["data"]["estateType"] = "HOUSE"  # changed on AVIV's side, outside vitrine
+    outcome = sync(now=T0 + timedelta(hours=2), force=True)
+    assert (outcome.status, outcome.operation) == ("sent", "PUT")
+    assert outcome.diff is not None and outcome.diff.is_noop, "nothing changed on vitrine's side"
+    assert aviv.operations() == ["POST", "PUT"]
+    assert first is not None and aviv.classifieds["c-1"] == first.body
+    again = store.load_last_sent("L-1")
+    assert again is not None and [m.timestamp for m in again.media] == [m.timestamp for m in first.media]
+    assert again.sent_at != first.sent_at and not is_dirty(store)
+
+
+def test_a_forced_sync_creates_again_a_classified_deleted_outside_vitrine(
+    store: DynamoStateStore, aviv: FakeAviv, sync: Sync
+) -> None:
+    save(store, sample_desired("L-1", 2))
+    sync()
+    del aviv.classifieds["c-1"]
+    outcome = sync(now=T0 + timedelta(hours=1), force=True)
+    assert (outcome.status, outcome.operation, outcome.classified_id) == ("sent", "POST", "c-2")
+    assert aviv.operations() == ["POST", "PUT", "POST"]
+
+
+def test_without_force_an_unchanged_listing_is_still_not_sent(
+    store: DynamoStateStore, aviv: FakeAviv, sync: Sync
+) -> None:
+    save(store, sample_desired("L-1", 2))
+    sync()
+    assert sync(now=T0 + timedelta(hours=1)).status == "skipped"
+    assert aviv.operations() == ["POST"]
 
 
 def test_a_retryable_failure_propagates_and_the_retry_sends_an_identical_body(

@@ -193,6 +193,37 @@ class Rejection:
     at: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class SyncFailure:
+    """The last failed sync attempt of a listing (AVIV unavailable, a bug): for operators to read.
+
+    ``attempts`` is the receive count of the message that failed; ``dead_lettered`` says it was its
+    last receive, so the message went to the dead-letter queue. Cleared once a version is handled.
+    """
+
+    at: str
+    attempts: int
+    error: str
+    dead_lettered: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "attempts": self.attempts,
+            "error": self.error,
+            "deadLettered": self.dead_lettered,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> SyncFailure:
+        return cls(
+            at=str(raw.get("at") or ""),
+            attempts=int(raw.get("attempts") or 0),
+            error=str(raw.get("error") or ""),
+            dead_lettered=bool(raw.get("deadLettered", False)),
+        )
+
+
 # Automatic media retry (reconcile) re-stamps a media by suffixing its version: ``v3#retry1``.
 RETRY_SUFFIX = "#retry"
 _RETRY_SUFFIX_PATTERN = re.compile(r"#retry\d+$")

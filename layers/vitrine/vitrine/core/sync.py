@@ -96,8 +96,13 @@ def sync_listing(
     now: datetime,
     lease_owner: str,
     lease_seconds: int = 120,
+    force: bool = False,
 ) -> SyncOutcome:
     """Bring AVIV in line with the listing's desired state; at most one accepted AVIV write.
+
+    ``force`` (an operator's resync) sends the desired state even when AVIV was already sent exactly
+    that body, or this version was already handled: the plan is the same, timestamps included, so
+    the portals re-download nothing; it repairs a classified changed or deleted outside vitrine.
 
     Raises LeaseHeld when another worker holds the listing (the caller retries later),
     ConcurrentModification when the lease was lost mid-way, and AvivRetryable / other AVIV
@@ -109,7 +114,7 @@ def sync_listing(
     if not store.acquire_lease(listing_id, lease_owner, now, lease_seconds):
         raise LeaseHeld(f"listing {listing_id} is being synced by another worker")
     try:
-        outcome = _sync_under_lease(listing_id, store, aviv, defaults, now, lease_owner)
+        outcome = _sync_under_lease(listing_id, store, aviv, defaults, now, lease_owner, force)
     finally:
         _release_quietly(store, listing_id, lease_owner)
     logger.info("sync %s: %s", listing_id, outcome.status, extra={"sync": outcome.to_log()})
@@ -131,6 +136,7 @@ def _sync_under_lease(
     defaults: ClassifiedDefaults,
     now: datetime,
     lease_owner: str,
+    force: bool = False,
 ) -> SyncOutcome:
     desired = store.load_desired(listing_id)
     if desired is None:
@@ -146,14 +152,14 @@ def _sync_under_lease(
     # A pending deletion carries no media timestamps worth reusing.
     reusable_pending = pending if pending is not None and not pending.deleted else None
     plan = plan_sync(desired, last_sent, reusable_pending, defaults, now)
-    if plan.diff.is_noop:
+    if plan.diff.is_noop and not force:
         # AVIV already holds exactly this body.
         store.record_skipped(listing_id, desired.version, lease_owner)
         return _outcome(
             desired, plan, "skipped", classified_id=last_sent.classified_id if last_sent else None
         )
     state = store.load_sync_state(listing_id)
-    if state is not None and state.sent_version >= desired.version:
+    if state is not None and state.sent_version >= desired.version and not force:
         # Only a refused version still plans a change once handled: do not refuse (and notify) or
         # send it twice when a duplicate message got the lease right after the first one.
         detail = f"version {desired.version} was already handled (last rejected: {state.rejected_version})"

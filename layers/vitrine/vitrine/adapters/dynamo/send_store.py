@@ -1,8 +1,10 @@
 """What sync writes: the lease, the write-ahead PENDING item, the SENT item and the handled version.
 
 SENT and PENDING items are laid out in ``sent_item``. On the DESIRED item sync keeps the lease
-``leaseOwner``/``leaseExpiresAt``, ``sentVersion`` and ``rejection`` (map: desiredVersion, errors
-[{pointer, reason}], detail, at, notified). Every write sync makes is conditional on its lease.
+``leaseOwner``/``leaseExpiresAt``, ``sentVersion``, ``rejection`` (map: desiredVersion, errors
+[{pointer, reason}], detail, at, notified) and ``lastSyncFailure`` (map: at, attempts, error,
+deadLettered; removed once a version is handled). Every write sync makes is conditional on its
+lease, but for ``lastSyncFailure``, written after a failed attempt for operators to read.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from vitrine.adapters.dynamo.table import (
     watch_shard,
 )
 from vitrine.core.errors import ConcurrentModification, FieldError
-from vitrine.core.model import LastSent, Rejection
+from vitrine.core.model import LastSent, Rejection, SyncFailure
 from vitrine.core.moments import format_moment
 
 
@@ -148,6 +150,20 @@ class SendStateStore(ListingTable):
         """The last refusal recorded for the listing (compare ``desired_version`` with the current one)."""
         return rejection_from_item(listing_id, self._get(listing_id, SK_DESIRED))
 
+    # ------------------------------------------------------------------ failed attempts
+
+    def record_sync_failure(self, listing_id: str, failure: SyncFailure) -> None:
+        """Remember the last failed attempt (what ``vitrine status`` and ``vitrine dlq list`` show)."""
+        update = ItemUpdate()
+        update.set("lastSyncFailure", failure.to_dict())
+        update.require(update.exists("pk"))
+        self._update_if(listing_id, SK_DESIRED, update)
+
+    def load_sync_failure(self, listing_id: str) -> SyncFailure | None:
+        item = self._get(listing_id, SK_DESIRED)
+        raw = item.get("lastSyncFailure") if item else None
+        return SyncFailure.from_dict(raw) if raw else None
+
     # ------------------------------------------------------------------ handled versions
 
     def _mark_handled(
@@ -207,6 +223,7 @@ class SendStateStore(ListingTable):
         """
         update = ItemUpdate()
         update.set("sentVersion", desired_version)
+        update.remove("lastSyncFailure")
         for name, value in (set_attributes or {}).items():
             update.set(name, value)
         if clean:
