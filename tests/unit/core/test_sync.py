@@ -102,6 +102,7 @@ class FakeAviv:
         return self._after("DELETE", classified_id)
 
     def get(self, classified_id: str, *, intermediary_id: str | None = None) -> AvivClassifiedCopy:
+        self._before("GET", classified_id, None)
         if classified_id not in self.classifieds:
             raise AvivNotFound(classified_id)
         return AvivClassifiedCopy(classified_id, copy.deepcopy(self.classifieds[classified_id]), '"1"')
@@ -116,7 +117,7 @@ class FakeAviv:
     ) -> list[dict[str, Any]]:
         self.calls.append(("FIND", offerer_estate_id, None))
         return [
-            {"classifiedId": cid, "data": body["data"]}
+            {**copy.deepcopy(body), "classifiedId": cid}
             for cid, body in self.classifieds.items()
             if self._offerer_estate_id(body) == offerer_estate_id
         ]
@@ -142,10 +143,13 @@ Sync = Callable[..., SyncOutcome]
 
 @pytest.fixture
 def sync(store: DynamoStateStore, aviv: FakeAviv) -> Sync:
-    def run(listing_id: str = "L-1", *, now: datetime = T0, lease_owner: str = "worker-1") -> SyncOutcome:
+    def run(
+        listing_id: str = "L-1", *, now: datetime = T0, lease_owner: str = "worker-1", adopt: bool = True
+    ) -> SyncOutcome:
         return sync_listing(
-            listing_id, store=store, aviv=aviv, defaults=DEFAULTS, now=now, lease_owner=lease_owner
-        )
+            listing_id, store=store, aviv=aviv, defaults=DEFAULTS, now=now, lease_owner=lease_owner,
+            adopt_held_media=adopt,
+        )  # fmt: skip
 
     return run
 
@@ -222,17 +226,36 @@ def test_a_changed_photo_is_put_with_only_its_timestamp_changed(
 # --------------------------------------------------------------------------- recovery
 
 
-def test_a_post_whose_answer_was_lost_is_recovered_as_a_put_of_the_same_body(
+def test_a_post_whose_answer_was_lost_is_recovered_by_reading_what_aviv_holds_and_sending_nothing(
     store: DynamoStateStore, aviv: FakeAviv, sync: Sync
 ) -> None:
     save(store, sample_desired("L-1", 3))
     aviv.lose_next_answer("POST")
     with pytest.raises(AvivRetryable):
         sync()
+    pending = store.load_pending("L-1")
+    assert pending is not None and store.load_last_sent("L-1") is None
+
+    outcome = sync(now=T0 + timedelta(minutes=3))  # the queue redelivers later
+    assert (outcome.status, outcome.operation, outcome.classified_id) == ("skipped", None, "c-1")
+    assert outcome.adopted == 3
+    assert aviv.operations() == ["POST", "POST", "GET"], "AVIV already holds the body: no PUT"
+    sent = store.load_last_sent("L-1")
+    assert sent is not None and sent.body == aviv.classifieds["c-1"] == pending.body
+    assert store.load_pending("L-1") is None and not is_dirty(store)
+
+
+def test_without_adoption_a_post_whose_answer_was_lost_is_recovered_as_a_put_of_the_same_body(
+    store: DynamoStateStore, aviv: FakeAviv, sync: Sync
+) -> None:
+    save(store, sample_desired("L-1", 3))
+    aviv.lose_next_answer("POST")
+    with pytest.raises(AvivRetryable):
+        sync(adopt=False)
     assert store.load_pending("L-1") is not None and store.load_last_sent("L-1") is None
     assert is_dirty(store)
 
-    outcome = sync(now=T0 + timedelta(minutes=3))  # the queue redelivers later
+    outcome = sync(now=T0 + timedelta(minutes=3), adopt=False)  # the queue redelivers later
     assert (outcome.status, outcome.operation, outcome.classified_id) == ("sent", "PUT", "c-1")
     assert aviv.operations() == ["POST", "POST", "PUT"]
     first_body, retried_body, put_body = (body for _, _, body in aviv.calls)
@@ -242,17 +265,30 @@ def test_a_post_whose_answer_was_lost_is_recovered_as_a_put_of_the_same_body(
     assert not is_dirty(store)
 
 
+@pytest.mark.parametrize(
+    ("adopt", "expected"),
+    [
+        (True, ("skipped", None, ["POST", "POST", "FIND"])),
+        (False, ("sent", "PUT", ["POST", "POST", "FIND", "PUT"])),
+    ],
+)
 def test_duplicate_without_an_id_is_resolved_by_offerer_estate_id(
-    store: DynamoStateStore, sync: Sync
+    store: DynamoStateStore, adopt: bool, expected: tuple[str, str | None, list[str]]
 ) -> None:
     aviv = FakeAviv(duplicate_names_id=False)
     save(store, sample_desired("L-1", 2))
     aviv.lose_next_answer("POST")
+
+    def sync() -> SyncOutcome:
+        return sync_listing(
+            "L-1", store=store, aviv=aviv, defaults=DEFAULTS, now=T0, lease_owner="w", adopt_held_media=adopt
+        )
+
     with pytest.raises(AvivRetryable):
-        sync_listing("L-1", store=store, aviv=aviv, defaults=DEFAULTS, now=T0, lease_owner="w")
-    outcome = sync_listing("L-1", store=store, aviv=aviv, defaults=DEFAULTS, now=T0, lease_owner="w")
-    assert (outcome.status, outcome.operation, outcome.classified_id) == ("sent", "PUT", "c-1")
-    assert aviv.operations() == ["POST", "POST", "FIND", "PUT"]
+        sync()
+    outcome = sync()
+    assert (outcome.status, outcome.operation, aviv.operations()) == expected
+    assert outcome.classified_id == "c-1"
 
 
 def test_put_answered_404_creates_the_classified_again(

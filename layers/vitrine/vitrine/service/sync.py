@@ -44,6 +44,7 @@ class SyncService:
             source_system=settings.source_system,
             source_system_version=settings.source_system_version,
             default_portals=settings.default_portals,
+            default_intermediary_id=settings.default_intermediary_id,
         )
         self.hold_seconds = settings.sync_claim_hold_seconds
         # Unique per Lambda instance: the lease names who is syncing a listing.
@@ -152,6 +153,7 @@ class SyncService:
             now=now,
             lease_owner=self.worker_id,
             lease_seconds=self.settings.sync_lease_seconds,
+            adopt_held_media=self.settings.adopt_held_media,
         )
         self._record_outcome(outcome)
         # Edits that landed while we were talking to AVIV leave the listing dirty: follow up.
