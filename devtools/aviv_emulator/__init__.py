@@ -11,14 +11,16 @@ the places where the documentation is silent are decided here and marked "choice
 - After each accepted POST/PUT/DELETE a RECEIVED status is recorded at once; a worker then (after
   ``process_delay_seconds``) downloads new media and media whose ``timestamp`` changed with a real HTTP
   GET, and records CREATED/UPDATED or ``*_WITH_MEDIA_ERROR`` (with DOWNLOADING_FAILED media), or DELETED.
-- Faults (status codes, Retry-After, hangs) can be injected; everything is inspectable from Python and
-  over HTTP under ``/_emulator/``.
+- Faults (status codes, Retry-After, hangs) can be injected; classifieds "created by another sender"
+  can be pre-loaded (``preload_classified``); everything is inspectable from Python and over HTTP
+  under ``/_emulator/``.
 
 Choices where AVIV's documentation is silent:
 - a missing or malformed ``User-Agent`` is refused before authentication with 403 and a problem body;
 - ``Retry-After`` of an injected fault is written as seconds with ``%g`` (``2``, ``0.5``);
 - ``nextToken`` is ``null`` on the last page; a deleted classified answers 404 to GET/PUT/DELETE but its
-  statuses stay readable; its offererEstateId may be used again;
+  statuses stay readable; its offererEstateId may be used again, unless ``reserve_deleted_ids`` is on
+  (AVIV keeps it: a POST reusing it gets "Duplicated classified" naming the deleted classified);
 - media are identified by their URL without the ``timestamp`` parameter (empty parameters ignored);
   per media, ``mediaStatuses`` says CREATED (new), UPDATED (kept) or DOWNLOADING_FAILED;
 - webhook pushes are made once, with a 2 s timeout, and recorded (``webhook_pushes()``).

@@ -27,6 +27,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--download-timeout", type=float, default=5.0, help="media download timeout (seconds)"
     )
+    parser.add_argument(
+        "--reserve-deleted-ids",
+        action="store_true",
+        help="keep a deleted classified's offererEstateId reserved (a POST reusing it is Duplicated)",
+    )
     parser.add_argument("--verbose", action="store_true")
     return parser
 
@@ -45,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         token_ttl_seconds=args.token_ttl,
         process_delay_seconds=args.process_delay,
         download_timeout_seconds=args.download_timeout,
+        reserve_deleted_ids=args.reserve_deleted_ids,
     )
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -30,6 +30,7 @@ from devtools.aviv_emulator.records import (
     PORTALS,
     SUBSCRIBABLE_STATUSES,
     Classified,
+    EmulatorSettings,
     etag,
     now,
     offerer_estate_id,
@@ -41,10 +42,17 @@ from devtools.aviv_emulator.validation import BodyValidation
 class ClassifiedRoutes:
     """The authenticated endpoints, scoped by the token's intermediary."""
 
-    def __init__(self, state: EmulatorState, validation: BodyValidation, processing: Processing) -> None:
+    def __init__(
+        self,
+        state: EmulatorState,
+        validation: BodyValidation,
+        processing: Processing,
+        settings: EmulatorSettings,
+    ) -> None:
         self._state = state
         self._validation = validation
         self._processing = processing
+        self._settings = settings
 
     def route(self, incoming: Incoming, path: str, ctx: Context) -> Outgoing:
         segments = [s for s in path.split("/") if s]
@@ -78,7 +86,9 @@ class ClassifiedRoutes:
         body = self._validation.accepted_body(incoming, ctx)
         state = self._state
         with state.lock:
-            self._check_duplicate_classified(body, ctx, exclude=None)
+            self._check_duplicate_classified(
+                body, ctx, exclude=None, reserved=self._settings.reserve_deleted_ids
+            )
             state.sequence += 1
             classified = Classified(
                 classified_id=str(uuid.uuid4()),
@@ -109,7 +119,7 @@ class ClassifiedRoutes:
                     "you are trying to operate with.",
                     ctx,
                 )
-            self._check_duplicate_classified(body, ctx, exclude=classified_id)
+            self._check_duplicate_classified(body, ctx, exclude=classified_id, reserved=False)
             classified.body = body
             classified.revision += 1
             self._processing.accept(classified, "PUT")
@@ -198,29 +208,27 @@ class ClassifiedRoutes:
         return Outgoing(200, "success")
 
     # ------------------------------------------------------------------ checks
-    def _check_duplicate_classified(self, body: dict[str, Any], ctx: Context, exclude: str | None) -> None:
-        """Refuse a second live classified with this offererEstateId in the scope (caller holds the lock)."""
+    def _check_duplicate_classified(
+        self, body: dict[str, Any], ctx: Context, exclude: str | None, *, reserved: bool
+    ) -> None:
+        """Refuse a second classified with this offererEstateId in the scope: a live one, or with
+        ``reserved`` (the reserved-id mode, POST only) a deleted one (caller holds the lock)."""
         wanted = offerer_estate_id(body)
         if wanted is None:
             return
-        for other in self._state.classifieds.values():
-            if (
-                other.scope == ctx.scope
-                and not other.deleted
-                and other.classified_id != exclude
-                and other.offerer_estate_id == wanted
-            ):
-                raise BadBody(
-                    problem(
-                        400,
-                        "Duplicated classified",
-                        f"This offererEstateId: {wanted} is already associated with an existing "
-                        f"classified identified by classifiedId: {other.classified_id}. "
-                        "Classifieds must have unique offerEstateId.",
-                        ctx,
-                        type_=DUPLICATED_CLASSIFIED_TYPE,
-                    )
+        other = self._state.holder_of(wanted, ctx.scope, exclude=exclude, reserved=reserved)
+        if other is not None:
+            raise BadBody(
+                problem(
+                    400,
+                    "Duplicated classified",
+                    f"This offererEstateId: {wanted} is already associated with an existing "
+                    f"classified identified by classifiedId: {other.classified_id}. "
+                    "Classifieds must have unique offerEstateId.",
+                    ctx,
+                    type_=DUPLICATED_CLASSIFIED_TYPE,
                 )
+            )
 
 
 def _status_query_errors(

@@ -227,6 +227,8 @@ class EmulatorSettings:
     process_delay_seconds: float
     download_timeout_seconds: float
     fault_hang_seconds: float
+    # AVIV keeps a deleted classified's offererEstateId: a POST reusing it is "Duplicated classified".
+    reserve_deleted_ids: bool = False
 
 
 T = TypeVar("T")

@@ -166,6 +166,22 @@ class EmulatorState:
             token = self.tokens.get(access_token)
             return token if token is not None and token.valid() else None
 
+    def holder_of(
+        self, offerer_estate_id: str, scope: str, *, exclude: str | None, reserved: bool
+    ) -> Classified | None:
+        """The classified of this scope holding ``offerer_estate_id``: the live one, else (``reserved``:
+        AVIV keeps a deleted classified's id) the latest deleted one. Caller holds the lock."""
+        holders = [
+            c
+            for c in self.classifieds.values()
+            if c.scope == scope
+            and c.classified_id != exclude
+            and c.offerer_estate_id == offerer_estate_id
+            and (reserved or not c.deleted)
+        ]
+        holders.sort(key=lambda c: (not c.deleted, c.sequence))
+        return holders[-1] if holders else None
+
     def visible(self, classified_id: str, scope: str) -> Classified | None:
         """The live classified of this scope (caller holds the lock)."""
         classified = self.classifieds.get(classified_id)

@@ -95,6 +95,10 @@ class BodyValidation:
             raise BadBody(validation_problem([{"name": "", "reason": "must be object"}], ctx))
         return body
 
+    def classified_errors(self, body: Any) -> list[dict[str, str]]:
+        """AVIV's ``errors`` for a classified body (empty when it is accepted)."""
+        return self._classified_errors(body)
+
     def webhook_errors(self, body: Any) -> list[dict[str, str]]:
         """AVIV's ``errors`` for a webhook subscription body (empty when it is accepted)."""
         errors: list[dict[str, str]]

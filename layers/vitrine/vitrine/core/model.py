@@ -174,6 +174,23 @@ class LastSent:
     def media_by_id(self) -> dict[str, SentMedia]:
         return {m.id: m for m in self.media}
 
+    @classmethod
+    def tombstone(
+        cls, desired: DesiredListing, classified_id: str, agency: str | None, sent_at: str
+    ) -> LastSent:
+        """The record of a DELETE of ``classified_id`` under ``agency``."""
+        return cls(
+            listing_id=desired.listing_id,
+            classified_id=classified_id,
+            body={},
+            media=[],
+            desired_version=desired.version,
+            sent_at=sent_at,
+            deleted=True,
+            intermediary_id=agency,
+            intermediary_recorded=True,
+        )
+
     def agency(self, current: str | None) -> str | None:
         """The agency this was sent under; ``current`` when it was not recorded."""
         return self.intermediary_id if self.intermediary_recorded else current

@@ -186,12 +186,8 @@ def _sync_under_lease(listing_id: str, ctx: _Context) -> SyncOutcome:
         return _outcome(
             desired, plan, "skipped", classified_id=last_sent.classified_id if last_sent else None
         )
-    state = store.load_sync_state(listing_id)
-    if state is not None and state.sent_version >= desired.version:
-        # Only a refused version still plans a change once handled: do not refuse (and notify) or
-        # send it twice when a duplicate message got the lease right after the first one.
-        detail = f"version {desired.version} was already handled (last rejected: {state.rejected_version})"
-        return _outcome(desired, plan, "skipped", detail=detail)
+    if _already_handled(desired, ctx):
+        return _outcome(desired, plan, "skipped", detail=f"version {desired.version} was already handled")
     if not plan.is_valid:
         store.record_rejection(
             listing_id, desired.version, list(plan.errors), INVALID_BEFORE_SEND, ctx.now, ctx.lease_owner
@@ -208,6 +204,13 @@ def _sync_under_lease(listing_id: str, ctx: _Context) -> SyncOutcome:
         plan = plan_sync(desired, last_sent, reusable_pending, ctx.defaults, ctx.now)
     outcome = _send(desired, last_sent, reusable_pending, plan, agency, ctx)
     return dataclasses.replace(outcome, withdrawn=withdrawn) if withdrawn else outcome
+
+
+def _already_handled(desired: DesiredListing, ctx: _Context) -> bool:
+    """Only a refused version still plans a change once handled: do not refuse (and notify) or send
+    it twice when a duplicate message got the lease right after the first one."""
+    state = ctx.store.load_sync_state(desired.listing_id)
+    return state is not None and state.sent_version >= desired.version
 
 
 def _under_another_agency(
@@ -233,7 +236,7 @@ def _withdraw(desired: DesiredListing, previous: LastSent, ctx: _Context) -> Las
     classified_id = previous.classified_id or find_classified_id(previous.body, ctx.aviv, old_agency)
     if classified_id is None:
         return None
-    tombstone = _tombstone(desired, classified_id, old_agency, ctx.now)
+    tombstone = LastSent.tombstone(desired, classified_id, old_agency, format_moment(ctx.now))
     ctx.store.record_pending(tombstone, ctx.lease_owner)
     logger.info(
         "listing %s moved from agency %s to %s: deleting classified %s under the old agency",
@@ -255,10 +258,10 @@ def _send(
     """Write ahead, then POST (no live classified) or PUT (full replacement), then commit."""
     live_classified_id = last_sent.classified_id if last_sent is not None and not last_sent.deleted else None
     store, lease_owner = ctx.store, ctx.lease_owner
-    store.record_pending(_sent_record(desired, live_classified_id, plan, agency, ctx.now), lease_owner)
+    store.record_pending(plan.record(desired, live_classified_id, agency, ctx.now), lease_owner)
 
     def before_put(adopted: SyncPlan, classified_id: str) -> None:
-        store.record_pending(_sent_record(desired, classified_id, adopted, agency, ctx.now), lease_owner)
+        store.record_pending(adopted.record(desired, classified_id, agency, ctx.now), lease_owner)
 
     adopt: Adopt | None = None
     if ctx.adopt_held_media and last_sent is None:
@@ -272,7 +275,7 @@ def _send(
         )
     except Refused as refused:
         return _reject(desired, plan, refused.refusal, ctx, live_classified_id)
-    sent = _sent_record(desired, written.classified_id, written.plan, agency, ctx.now)
+    sent = written.plan.record(desired, written.classified_id, agency, ctx.now)
     store.record_sent(sent, lease_owner)
     status: SyncStatus = "sent" if written.operation is not None else "skipped"
     adopted = adopted_count(written.plan) if written.plan is not plan else None
@@ -282,35 +285,6 @@ def _send(
         detail=detail,
     )  # fmt: skip
     return dataclasses.replace(outcome, adopted=adopted)
-
-
-def _sent_record(
-    desired: DesiredListing, classified_id: str | None, plan: SyncPlan, agency: str | None, now: datetime
-) -> LastSent:
-    return LastSent(
-        listing_id=desired.listing_id,
-        classified_id=classified_id,
-        body=plan.body,
-        media=list(plan.sent_media),
-        desired_version=desired.version,
-        sent_at=format_moment(now),
-        intermediary_id=agency,
-        intermediary_recorded=True,
-    )
-
-
-def _tombstone(desired: DesiredListing, classified_id: str, agency: str | None, now: datetime) -> LastSent:
-    return LastSent(
-        listing_id=desired.listing_id,
-        classified_id=classified_id,
-        body={},
-        media=[],
-        desired_version=desired.version,
-        sent_at=format_moment(now),
-        deleted=True,
-        intermediary_id=agency,
-        intermediary_recorded=True,
-    )
 
 
 def _reject(
@@ -347,7 +321,9 @@ def _sync_deletion(
     if classified_id is None:
         ctx.store.record_skipped(listing_id, desired.version, ctx.lease_owner)
         return SyncOutcome(listing_id, "skipped", desired_version=desired.version)
-    tombstone = _tombstone(desired, classified_id, agency, ctx.now)
+    if _already_handled(desired, ctx):  # a refused DELETE: not again until the listing changes
+        return SyncOutcome(listing_id, "skipped", desired_version=desired.version, detail="already handled")
+    tombstone = LastSent.tombstone(desired, classified_id, agency, format_moment(ctx.now))
     # Write-ahead here too: it proves the lease is still ours before AVIV is touched.
     ctx.store.record_pending(tombstone, ctx.lease_owner)
     try:
