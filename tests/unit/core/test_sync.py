@@ -13,7 +13,9 @@ import pytest
 
 from tests.support.aws import dynamodb_client, make_tables, mocked_aws
 from tests.support.listings import sample_desired, sample_media
+from vitrine.adapters.dynamo.sent_item import sent_item
 from vitrine.adapters.dynamo.state_store import DynamoStateStore
+from vitrine.adapters.dynamo.table import SK_SENT
 from vitrine.core.builder import ClassifiedDefaults
 from vitrine.core.errors import (
     AvivDuplicatedClassified,
@@ -488,3 +490,54 @@ def test_the_lease_is_released_after_success_and_after_failure(
     assert sync(lease_owner="worker-2").status == "sent"
     state = store.load_sync_state("L-1")
     assert state is not None and state.lease_owner is None
+
+
+# --------------------------------------------------------------------------- agency moves
+
+
+def test_a_changed_agency_deletes_under_the_old_one_then_posts_under_the_new_one(
+    store: DynamoStateStore, aviv: FakeAviv, sync: Sync
+) -> None:
+    listing = save(store, replace(sample_desired("L-1", 2), intermediary_id="agency-a"))
+    sync()
+    save(store, replace(listing, intermediary_id="agency-b"), now=T0 + timedelta(hours=1))
+    outcome = sync(now=T0 + timedelta(hours=1))
+    assert (outcome.status, outcome.operation, outcome.withdrawn) == ("sent", "POST", "c-1")
+    assert aviv.operations() == ["POST", "DELETE", "POST"]
+    sent = store.load_last_sent("L-1")
+    assert sent is not None and (sent.classified_id, sent.intermediary_id) == ("c-2", "agency-b")
+    assert not is_dirty(store)
+
+
+def test_a_record_sent_before_agencies_were_recorded_is_never_taken_for_a_move(
+    store: DynamoStateStore, aviv: FakeAviv, sync: Sync
+) -> None:
+    listing = save(store, replace(sample_desired("L-1", 2), intermediary_id="agency-a"))
+    sync()
+    sent = store.load_last_sent("L-1")
+    assert sent is not None
+    legacy_item = sent_item(replace(sent, intermediary_recorded=False, intermediary_id=None), SK_SENT)
+    dynamodb_client().put_item(TableName=store.table_name, Item=legacy_item)
+    legacy = store.load_last_sent("L-1")
+    assert legacy is not None and not legacy.intermediary_recorded
+    save(store, replace(listing, specific={"note": "edited"}), now=T0 + timedelta(hours=1))
+    outcome = sync(now=T0 + timedelta(hours=1))
+    assert (outcome.status, outcome.operation, outcome.withdrawn) == ("sent", "PUT", None)
+    assert aviv.operations() == ["POST", "PUT"]
+
+
+def test_a_refused_delete_is_recorded_with_what_to_do(
+    store: DynamoStateStore, aviv: FakeAviv, sync: Sync
+) -> None:
+    listing = save(store, sample_desired("L-1", 1))
+    sync()
+    save(store, replace(listing, deleted=True), now=T0 + timedelta(hours=1))
+    aviv.fail_next(
+        "DELETE", AvivRejected("400", AvivProblem(status=400, title="Bad request", detail="Cannot delete"))
+    )
+    outcome = sync(now=T0 + timedelta(hours=1))
+    assert (outcome.status, outcome.detail) == ("rejected", "Cannot delete")
+    rejection = store.load_rejection("L-1")
+    assert rejection is not None and rejection.action is not None and "c-1" in rejection.action
+    assert sync(now=T0 + timedelta(hours=2)).status == "skipped"
+    assert aviv.operations() == ["POST", "DELETE"]
