@@ -27,8 +27,7 @@ import requests
 from devtools.bench_support import handler_output_discarded
 from devtools.local_stack.stack import LocalStack
 from tests.e2e.support import Stack, upsert, wait_for
-from tests.support.migration import other_sender_body
-from vitrine.core.model import DesiredListing, Media
+from tests.support.migration import desired_of_upsert, other_sender_body
 
 LISTINGS = 100
 PHOTOS = 20
@@ -36,17 +35,6 @@ LISTINGS_WITH_ADDITIONS = 10
 ADDED_PHOTOS = 2
 MAX_CALLS_PER_LISTING = 3
 SYNC_TIMEOUT_SECONDS = 120.0
-
-
-def as_desired(event: dict[str, Any]) -> DesiredListing:
-    listing = event["listing"]
-    return DesiredListing(
-        listing_id=event["listingId"],
-        owner_id=event["ownerId"],
-        portals=listing["portals"],
-        data=listing["data"],
-        media=[Media.from_dict(m) for m in listing["media"]],
-    )
 
 
 def preload(stack: Stack) -> tuple[list[dict[str, Any]], dict[str, str]]:
@@ -57,7 +45,7 @@ def preload(stack: Stack) -> tuple[list[dict[str, Any]], dict[str, str]]:
         listing_id = f"MIG-{n:03d}"
         added = ADDED_PHOTOS if n < LISTINGS_WITH_ADDITIONS else 0
         event = upsert(stack, listing_id, PHOTOS + added)
-        desired = as_desired(event)
+        desired = desired_of_upsert(event)
         body = other_sender_body(desired, desired.media[:PHOTOS])
         held[listing_id] = stack.emulator.preload_classified(body, intermediary_id="agency-1")
         events.append(event)

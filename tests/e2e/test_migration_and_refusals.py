@@ -6,20 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from tests.e2e.support import Stack, envelope, upsert, wait_for
-from tests.support.migration import other_sender_body
-from vitrine.core.model import DesiredListing, Media
+from tests.support.migration import desired_of_upsert, other_sender_body
 from vitrine.core.refusals import OFFERER_ESTATE_ID_POINTER
-
-
-def as_desired(event: dict[str, Any]) -> DesiredListing:
-    listing = event["listing"]
-    return DesiredListing(
-        listing_id=event["listingId"],
-        owner_id=event["ownerId"],
-        portals=listing["portals"],
-        data=listing["data"],
-        media=[Media.from_dict(m) for m in listing["media"]],
-    )
 
 
 def classified_calls(stack: Stack) -> list[str]:
@@ -40,7 +28,7 @@ def test_a_listing_the_previous_software_published_is_adopted_without_a_single_d
     listing = "MIG-1"
     event = upsert(stack, listing, 12)
     held_id = stack.emulator.preload_classified(
-        other_sender_body(as_desired(event)), intermediary_id="agency-1"
+        other_sender_body(desired_of_upsert(event)), intermediary_id="agency-1"
     )
 
     assert stack.post(event).status_code == 202

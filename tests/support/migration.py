@@ -29,3 +29,15 @@ def other_sender_body(
     chosen = desired.media if media is None else media
     stamped = [StampedMedia(m, PREVIOUS_TIMESTAMP, spell(m.url), adopted=True) for m in chosen]
     return build_classified(desired, stamped, PREVIOUS_SOFTWARE)
+
+
+def desired_of_upsert(event: dict[str, Any]) -> DesiredListing:
+    """The desired listing a ``listing.upserted`` webhook event describes (enough to build its body)."""
+    listing = event["listing"]
+    return DesiredListing(
+        listing_id=event["listingId"],
+        owner_id=event["ownerId"],
+        portals=listing["portals"],
+        data=listing["data"],
+        media=[Media.from_dict(m) for m in listing["media"]],
+    )
