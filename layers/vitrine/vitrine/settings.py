@@ -93,6 +93,8 @@ class Settings:
     auto_media_retry: bool
     auto_media_retry_attempts: int
     allow_private_media_urls: bool
+    # First send onto a classified AVIV already holds: keep its media URLs (docs/media-timestamps.md).
+    adopt_held_media: bool
     reconcile_budget_seconds: int
     reconcile_concurrency: int
     sync_lease_seconds: int
@@ -149,6 +151,7 @@ class Settings:
             auto_media_retry=_bool("VITRINE_AUTO_MEDIA_RETRY", False),
             auto_media_retry_attempts=_int("VITRINE_AUTO_MEDIA_RETRY_ATTEMPTS", 3),
             allow_private_media_urls=_bool("VITRINE_ALLOW_PRIVATE_MEDIA_URLS", False),
+            adopt_held_media=_bool("VITRINE_ADOPT_HELD_MEDIA", True),
             reconcile_budget_seconds=_int("VITRINE_RECONCILE_BUDGET_SECONDS", 240),
             reconcile_concurrency=_int("VITRINE_RECONCILE_CONCURRENCY", 8),
             # Longer than the sync function can run (300 s): a lease never expires under a live sync.

@@ -112,7 +112,7 @@ class ListingReconciler:
                 state,
                 context,
                 last_sent,
-                intermediary_id=desired.intermediary_id if desired is not None else None,
+                intermediary_id=last_sent.agency(desired.intermediary_id if desired is not None else None),
                 now=now,
                 report=report,
                 pushed_status=pushed_status,

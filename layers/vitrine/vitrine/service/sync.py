@@ -46,6 +46,7 @@ class SyncService:
             source_system=settings.source_system,
             source_system_version=settings.source_system_version,
             default_portals=settings.default_portals,
+            default_intermediary_id=settings.default_intermediary_id,
         )
         self.hold_seconds = settings.sync_claim_hold_seconds
         # Unique per Lambda instance: the lease names who is syncing a listing.
@@ -196,6 +197,7 @@ class SyncService:
             lease_owner=self.worker_id,
             lease_seconds=self.settings.sync_lease_seconds,
             force=force,
+            adopt_held_media=self.settings.adopt_held_media,
         )
         self._record_outcome(outcome)
         return outcome

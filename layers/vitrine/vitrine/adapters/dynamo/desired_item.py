@@ -110,6 +110,7 @@ def rejection_from_item(listing_id: str, item: Mapping[str, Any] | None) -> Reje
         errors=tuple(FieldError(str(e["pointer"]), str(e["reason"])) for e in raw.get("errors", [])),
         detail=str(raw.get("detail", "")),
         at=parse_moment(raw.get("at")),
+        action=str(raw["action"]) if raw.get("action") else None,
     )
 
 

@@ -2,7 +2,7 @@
 
 SENT and PENDING items are laid out in ``sent_item``. On the DESIRED item sync keeps the lease
 ``leaseOwner``/``leaseExpiresAt``, ``sentVersion``, ``rejection`` (map: desiredVersion, errors
-[{pointer, reason}], detail, at, notified) and ``lastSyncFailure`` (map: at, attempts, error,
+[{pointer, reason}], detail, action?, at, notified) and ``lastSyncFailure`` (map: at, attempts, error,
 deadLettered; removed once a version is handled). Every write sync makes is conditional on its
 lease, but for ``lastSyncFailure``, written after a failed attempt for operators to read.
 """
@@ -101,14 +101,23 @@ class SendStateStore(ListingTable):
         version may have moved since sync read it; clearing the dirty flag must therefore be
         conditional on ``version = sent.desired_version``. See ``_mark_handled``.
         """
-        writes: list[dict[str, Any]] = [
-            {"Put": {"TableName": self.table_name, "Item": sent_item(sent, SK_SENT)}},
-            {"Delete": {"TableName": self.table_name, "Key": self._key(sent.listing_id, SK_PENDING)}},
-        ]
+        writes = self._sent_replaces_pending(sent)
         if sent.classified_id:
             alias = classified_alias_item(sent.classified_id, sent.listing_id)
             writes.append({"Put": {"TableName": self.table_name, "Item": alias}})
         self._mark_handled(sent.listing_id, sent.desired_version, lease_owner, before=writes)
+
+    def record_withdrawn(self, tombstone: LastSent, lease_owner: str) -> None:
+        """SENT := ``tombstone`` (the DELETE of an agency move), PENDING deleted, under the lease; the
+        version stays unhandled and the listing dirty, so a crash before the POST still POSTs."""
+        check = self._lease_check(tombstone.listing_id, lease_owner)
+        self._transact(tombstone.listing_id, [check, *self._sent_replaces_pending(tombstone)])
+
+    def _sent_replaces_pending(self, sent: LastSent) -> list[dict[str, Any]]:
+        return [
+            {"Put": {"TableName": self.table_name, "Item": sent_item(sent, SK_SENT)}},
+            {"Delete": {"TableName": self.table_name, "Key": self._key(sent.listing_id, SK_PENDING)}},
+        ]
 
     def record_skipped(self, listing_id: str, desired_version: int, lease_owner: str) -> None:
         """Nothing needs sending for ``desired_version``: same bookkeeping as a send, no SENT change.
@@ -128,6 +137,8 @@ class SendStateStore(ListingTable):
         detail: str,
         now: datetime,
         lease_owner: str,
+        *,
+        action: str | None = None,
     ) -> None:
         """Keep the refusal on the DESIRED item (``rejection``, ``notified=false`` until reconcile told
         the owner) and treat ``desired_version`` as handled: it is not retried, a later version syncs
@@ -139,6 +150,8 @@ class SendStateStore(ListingTable):
             "at": format_moment(now),
             "notified": False,
         }
+        if action:
+            rejection["action"] = action
         watch = {
             "rejection": rejection,
             "watchShard": watch_shard(listing_id),
