@@ -30,6 +30,7 @@ from devtools.local_stack.settings import (
     LocalSettings,
     LocalStackError,
     generate_webhook_secret,
+    port_unavailable,
     write_private,
 )
 from devtools.local_stack.wiring import FunctionWiring, describe_wiring
@@ -142,7 +143,12 @@ class LocalStack:
         settings = self.settings
         prefix = f"vitrine-{secrets.token_hex(3)}-"
         # Bind the webhook port first: a port in use fails before anything else starts.
-        self.api = ApiGateway([], host=settings.host, port=settings.local_port)
+        try:
+            self.api = ApiGateway([], host=settings.host, port=settings.local_port)
+        except OSError as exc:
+            raise port_unavailable(
+                exc, settings.host, settings.local_port, "the webhook API", "VITRINE_LOCAL_PORT"
+            ) from exc
         self.api.start()
         moto_endpoint = self._start_aws()
         resources = self.aws.create_resources(prefix, settings.parameters, settings.queue_attributes)
