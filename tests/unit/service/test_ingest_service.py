@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler import Response
 
 from devtools.template import create_queues, create_secrets
 from tests.support.aws import REGION, make_tables, mocked_aws
-from tests.support.emf import emf_enabled, flushed, single_metrics
+from tests.support.emf import flushed, single_metrics
 from vitrine.adapters.dynamo.state_store import DynamoStateStore
 from vitrine.core.errors import ConcurrentModification
 from vitrine.core.model import IngestWrite
@@ -249,11 +249,6 @@ def test_a_sync_queue_that_cannot_be_reached_answers_503_and_records_nothing_as_
 
 
 # -- WebhookRefused ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def emf(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    yield from emf_enabled(monkeypatch)
 
 
 @pytest.mark.usefixtures("emf")

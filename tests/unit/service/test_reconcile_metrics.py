@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests.support.emf import emf_enabled, flushed
+from tests.support.emf import flushed
 from tests.unit.service.test_reconcile_budget import FakeClock, SlowListings, service_with
 
-
-@pytest.fixture(autouse=True)
-def _emf(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    yield from emf_enabled(monkeypatch)
+pytestmark = pytest.mark.usefixtures("emf")
 
 
 def test_a_run_reports_its_duration_and_the_problems_open_at_its_end(

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from tests.support.emf import emf_enabled, flushed
+from tests.support.emf import flushed
 from vitrine.core.errors import AvivRetryable, LeaseHeld
 from vitrine.core.model import SyncState
 from vitrine.core.sync import Operation, SyncOutcome, SyncStatus
@@ -215,11 +214,6 @@ def test_sync_lag_runs_from_the_oldest_unsent_edit_to_an_accepted_send_only(
 def test_a_send_of_a_clean_listing_has_no_lag_to_measure() -> None:
     outcome = SyncOutcome("L1", "sent", operation="PUT")
     assert sync_lag_seconds(outcome, None, accepted_at=T0) is None
-
-
-@pytest.fixture
-def emf(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    yield from emf_enabled(monkeypatch)
 
 
 @pytest.mark.usefixtures("emf")
