@@ -51,6 +51,17 @@ class DemoError(RuntimeError):
     """The demo cannot run (no stack, no secret, unknown sample): said plainly, exit 1."""
 
 
+def demo_owner_id(directory: Path = SAMPLES_DIR) -> str:
+    """The owner of the samples' listing (they all name the same one): ``make local``'s demo owner."""
+    owners = {sample.event.get("ownerId") for sample in load_samples(directory)}
+    if len(owners) != 1:
+        raise DemoError(f"the samples in {directory} name {len(owners)} owners; expected one")
+    (owner,) = owners
+    if not isinstance(owner, str) or not owner:
+        raise DemoError(f"the samples in {directory} name no ownerId")
+    return owner
+
+
 def select_samples(samples: Sequence[Sample], names: Sequence[str]) -> list[Sample]:
     """``names`` in the given order (a ``.json`` suffix is optional), or the default set."""
     if not names:

@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from tests.support.emf import flushed
 from vitrine.core.errors import AvivRetryable, LeaseHeld
 from vitrine.core.model import SyncFailure, SyncState
-from vitrine.service.sync import SyncService
+from vitrine.core.sync import Operation, SyncOutcome, SyncStatus
+from vitrine.service.sync import SyncService, sync_lag_seconds
 from vitrine.settings import Settings
 
 
@@ -126,6 +128,7 @@ def test_after_a_sync_the_claim_is_released_and_a_follow_up_scheduled_if_still_d
 
     class Outcome:
         status = "sent"
+        operation = None
         diff = None
 
         def to_log(self) -> dict[str, Any]:
@@ -249,3 +252,50 @@ def test_a_forced_message_dead_lettered_leaves_the_claim_alone(
     with pytest.raises(AvivRetryable):
         service.process_record(record(body=FORCED, receive_count=8))
     assert store.released == []
+
+
+# -- sync lag ---------------------------------------------------------------------------------
+
+T0 = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("status", "operation", "expected"),
+    [
+        ("sent", "POST", 42.5),
+        ("sent", "PUT", 42.5),
+        ("deleted", "DELETE", 42.5),
+        ("skipped", None, None),
+        ("rejected", "PUT", None),
+        ("deleted", None, None),
+    ],
+)
+def test_sync_lag_runs_from_the_oldest_unsent_edit_to_an_accepted_send_only(
+    status: SyncStatus, operation: Operation | None, expected: float | None
+) -> None:
+    outcome = SyncOutcome("L1", status, operation=operation)
+    accepted_at = T0 + timedelta(seconds=42.5)
+    assert sync_lag_seconds(outcome, T0, accepted_at=accepted_at) == expected
+
+
+def test_a_send_of_a_clean_listing_has_no_lag_to_measure() -> None:
+    outcome = SyncOutcome("L1", "sent", operation="PUT")
+    assert sync_lag_seconds(outcome, None, accepted_at=T0) is None
+
+
+@pytest.mark.usefixtures("emf")
+def test_an_accepted_send_emits_its_sync_lag_in_seconds(
+    service: SyncService, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first_unsent_at = datetime.now(UTC) - timedelta(seconds=120)
+    store = FakeStore(state(first_unsent_at=first_unsent_at, last_edit_at=first_unsent_at))
+    outcome = SyncOutcome("L1", "sent", operation="PUT")
+    wire(service, store, monkeypatch, outcome=lambda *a, **k: outcome)
+
+    assert service.process_record(record()) == "sent"
+
+    blob = flushed(capsys)
+    (lag,) = blob["SyncLagSeconds"]
+    assert 120 <= lag < 180
+    units = {m["Name"]: m["Unit"] for m in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    assert units["SyncLagSeconds"] == "Seconds"

@@ -310,6 +310,10 @@ class ReconcileStatusStore(Protocol):
 
     def listing_for_classified(self, classified_id: str) -> str | None: ...
 
+    def open_problem_count(self) -> int:
+        """Problems open across all listings, read without a scan (the OpenProblems gauge)."""
+        ...
+
 
 class TokenCache(Protocol):
     """Where the AVIV client gets its bearer token from."""

@@ -63,9 +63,10 @@ class SyncService:
     @cached_property
     def aviv(self) -> AvivClient:
         # Imported on first use: a message that only re-delays itself never needs HTTP.
+        from vitrine.adapters.aviv.call_metrics import AvivCallMetrics
         from vitrine.adapters.aviv.wiring import build_aviv_client
 
-        return build_aviv_client(self.settings)
+        return build_aviv_client(self.settings, observer=AvivCallMetrics())
 
     def process_record(self, record: SQSRecord) -> str:
         """Handle one message; raising marks it failed (partial batch response) for redelivery.
@@ -171,7 +172,7 @@ class SyncService:
             # Edits are still coming: this message re-delays itself instead of a new one per event.
             self.scheduler.schedule(listing_id, step.delay_seconds)
             return "delayed"
-        outcome = self._sync(listing_id, now, force=False)
+        outcome = self._sync(listing_id, now, force=False, first_unsent_at=state.first_unsent_at)
         # Edits that landed while we were talking to AVIV leave the listing dirty: follow up.
         self.store.release_sync_schedule(listing_id)
         self._follow_up(listing_id)
@@ -181,13 +182,16 @@ class SyncService:
         """An operator's resync: send the desired state now, whatever the consolidation window says
         and even if AVIV already holds that body. The schedule claim belongs to the listing's own
         pending message (if any), so it is not released here."""
-        if self.store.load_sync_state(request.listing_id) is None:
+        state = self.store.load_sync_state(request.listing_id)
+        if state is None:
             return "missing"
-        outcome = self._sync(request.listing_id, now, force=True)
+        outcome = self._sync(request.listing_id, now, force=True, first_unsent_at=state.first_unsent_at)
         self._follow_up(request.listing_id)
         return outcome.status
 
-    def _sync(self, listing_id: str, now: datetime, *, force: bool) -> SyncOutcome:
+    def _sync(
+        self, listing_id: str, now: datetime, *, force: bool, first_unsent_at: datetime | None
+    ) -> SyncOutcome:
         outcome = sync_listing(
             listing_id,
             store=self.store,
@@ -199,7 +203,7 @@ class SyncService:
             force=force,
             adopt_held_media=self.settings.adopt_held_media,
         )
-        self._record_outcome(outcome)
+        self._record_outcome(outcome, first_unsent_at)
         return outcome
 
     def _follow_up(self, listing_id: str) -> None:
@@ -213,8 +217,11 @@ class SyncService:
             hold_seconds=self.hold_seconds,
         )
 
-    def _record_outcome(self, outcome: SyncOutcome) -> None:
+    def _record_outcome(self, outcome: SyncOutcome, first_unsent_at: datetime | None) -> None:
         metrics.add_metric(name=f"Sync_{outcome.status}", unit=MetricUnit.Count, value=1)
+        lag = sync_lag_seconds(outcome, first_unsent_at, accepted_at=datetime.now(UTC))
+        if lag is not None:
+            metrics.add_metric(name="SyncLagSeconds", unit=MetricUnit.Seconds, value=lag)
         if outcome.diff is not None and outcome.status == "sent":
             summary = outcome.diff.summary()
             for key in ("added", "removed", "redownloaded"):
@@ -222,6 +229,20 @@ class SyncService:
                 if isinstance(value, int) and value:
                     metrics.add_metric(name=f"Media_{key}", unit=MetricUnit.Count, value=value)
         logger.info("listing synced", extra={"outcome": outcome.to_log()})
+
+
+def sync_lag_seconds(
+    outcome: SyncOutcome, first_unsent_at: datetime | None, *, accepted_at: datetime
+) -> float | None:
+    """From the listing's oldest unsent edit (when ingest received it) to AVIV accepting the send.
+
+    Only a call AVIV accepted counts (POST, PUT, DELETE): a skipped or refused sync moved nothing to
+    the portals. ``first_unsent_at`` is read before the sync, so edits arriving during the call do not
+    shorten it; None (the listing was clean: a redrive) measures nothing.
+    """
+    if outcome.operation is None or outcome.status not in ("sent", "deleted") or first_unsent_at is None:
+        return None
+    return max(0.0, round((accepted_at - first_unsent_at).total_seconds(), 3))
 
 
 _instance: PerInstance[SyncService] = PerInstance(SyncService)
