@@ -6,12 +6,14 @@ STAMP := $(VENV)/.installed
 SAM_PYTHON ?= $(shell ls -d $$(pyenv root 2>/dev/null)/versions/3.13*/bin 2>/dev/null | head -1)
 PYTEST_ARGS ?=
 
-.PHONY: venv test lint typecheck cfn-lint unit local demo bench build deploy deploy-guided secrets subscribe clean aviv-contract
+.PHONY: venv test lint typecheck cfn-lint chromium unit local demo bench build deploy deploy-guided secrets subscribe clean aviv-contract
 
-$(STAMP): requirements/dev.txt layers/vitrine/requirements.txt
+# The vitrine CLI (cli/, docs/cli.md) goes in editable, its dependencies already pinned above.
+$(STAMP): requirements/dev.txt layers/vitrine/requirements.txt cli/pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "vitrine needs Python >= 3.11"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e cli
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -24,9 +26,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy layers/vitrine/vitrine functions devtools ops
+	$(BIN)/mypy layers/vitrine/vitrine functions devtools ops cli/vitrine_cli
 
-test: $(STAMP) cfn-lint lint typecheck
+# Headless Chromium (Debian's package) for the browser tests; installed when missing.
+chromium:
+	sh devtools/ensure_chromium.sh
+
+test: $(STAMP) chromium cfn-lint lint typecheck
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 local: $(STAMP)

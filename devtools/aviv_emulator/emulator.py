@@ -3,6 +3,7 @@ and the HTTP server into one object tests and ``make local`` start, inspect and 
 
 from __future__ import annotations
 
+import copy
 import logging
 import socket
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 from devtools.aviv_emulator.inspection_routes import InspectionRoutes, is_inspection
 from devtools.aviv_emulator.messages import Incoming, Outgoing
 from devtools.aviv_emulator.outcomes import ForcedFailure
+from devtools.aviv_emulator.preload import preload_classified
 from devtools.aviv_emulator.processing import Processing
 from devtools.aviv_emulator.records import (
     API_PREFIX,
@@ -24,6 +26,7 @@ from devtools.aviv_emulator.routes import ApiRoutes
 from devtools.aviv_emulator.server import EmulatorHTTPServer, hold_unanswered
 from devtools.aviv_emulator.settings import DEFAULT_MAX_MEDIA_BYTES, EmulatorSettings, Setting
 from devtools.aviv_emulator.state import EmulatorState
+from devtools.aviv_emulator.statuses import new_status
 from devtools.aviv_emulator.validation import BodyValidation, default_openapi_path
 from devtools.loopback_server import ServedInThread
 
@@ -46,6 +49,7 @@ class AvivEmulator(ServedInThread[EmulatorHTTPServer]):
     webhook_attempts = Setting[int]()
     webhook_backoff_seconds = Setting[float]()
     fault_hang_seconds = Setting[float]()
+    reserve_deleted_ids = Setting[bool]()
 
     def __init__(
         self,
@@ -64,6 +68,7 @@ class AvivEmulator(ServedInThread[EmulatorHTTPServer]):
         webhook_backoff_seconds: float = 1.0,
         fault_hang_seconds: float = 30.0,
         max_recorded: int = 50_000,
+        reserve_deleted_ids: bool = False,
     ) -> None:
         """Raises ``MissingContract`` when the official OpenAPI file is not found (no fallback)."""
         super().__init__(host, port)
@@ -78,9 +83,10 @@ class AvivEmulator(ServedInThread[EmulatorHTTPServer]):
             webhook_attempts=webhook_attempts,
             webhook_backoff_seconds=webhook_backoff_seconds,
             fault_hang_seconds=fault_hang_seconds,
+            reserve_deleted_ids=reserve_deleted_ids,
         )
         self.openapi_path = Path(openapi_path) if openapi_path is not None else default_openapi_path()
-        validation = BodyValidation(self.openapi_path)
+        validation = self._validation = BodyValidation(self.openapi_path)
         self._state = EmulatorState(max_recorded)
         processing = Processing(self._state, self._settings, self.stopping)
         self._api = ApiRoutes(self._state, self._settings, validation, processing)
@@ -186,6 +192,12 @@ class AvivEmulator(ServedInThread[EmulatorHTTPServer]):
         )
         self._state.add_fault(fault)
 
+    def preload_classified(self, body: dict[str, Any], *, intermediary_id: str | None) -> str:
+        """Store ``body`` as a classified another sender created earlier under ``intermediary_id``'s
+        agency, already processed (media held, CREATED), without downloading; its classifiedId.
+        See ``devtools.aviv_emulator.preload``."""
+        return preload_classified(self._state, self._validation, body, intermediary_id=intermediary_id)
+
     def clear_faults(self) -> None:
         self._state.clear_faults()
 
@@ -223,6 +235,28 @@ class AvivEmulator(ServedInThread[EmulatorHTTPServer]):
         """Block until this classified's latest status is ``status`` (e.g. CREATING during the
         processing delay); that status."""
         return self._state.wait_for_status(classified_id, status, timeout)
+
+    def report_status(self, classified_id: str, status: str, **fields: Any) -> dict[str, Any]:
+        """Append a status to the classified's history as its latest (what ``filter=latest`` then
+        answers): an answer AVIV gives that the emulator's processing does not produce by itself.
+
+        The status is the one the processing would write for ``status`` at the classified's current
+        revision, with ``fields`` replacing or adding fields (``mediaStatuses=None`` leaves that
+        field out, as AVIV may).
+        """
+        with self._state.lock:
+            classified = self._state.classifieds[classified_id]
+            kind = "POST" if classified.revision <= 1 else "PUT"
+            reported = new_status(
+                classified, status, kind=kind, revision=classified.revision, body=classified.body
+            )
+            for name, value in fields.items():
+                if value is None:
+                    reported.pop(name, None)
+                else:
+                    reported[name] = value
+            classified.statuses.append(reported)
+            return copy.deepcopy(reported)
 
     def expire_tokens(self) -> None:
         """Every token issued so far now answers 401 (tokens issued afterwards are fine)."""

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from devtools import template as cfn
-from devtools.local_stack.settings import LocalStackError
+from devtools.local_stack.settings import LocalStackError, check_port_free
 
 MOTO_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 """moto's conventional fake credentials: they never reach AWS, and a real key never reaches moto."""
@@ -37,6 +37,7 @@ class LocalAws:
         self.sns: Any = None
         self.dynamodb: Any = None
         self.secretsmanager: Any = None
+        self.ssm: Any = None
         self._server: Any = None
 
     @property
@@ -47,6 +48,8 @@ class LocalAws:
         """Start moto's server; its endpoint URL."""
         from moto.server import ThreadedMotoServer
 
+        # moto binds in its own thread and, on a port in use, never signals ready: check first.
+        check_port_free(self.host, self.port, "moto, the AWS stand-in", "VITRINE_MOTO_PORT")
         from devtools.moto_atomic import make_moto_dynamodb_writes_atomic
 
         make_moto_dynamodb_writes_atomic()  # DynamoDB's per-item atomicity, which moto lacks
@@ -74,6 +77,7 @@ class LocalAws:
         self.sns = session.client("sns", endpoint_url=endpoint)
         self.dynamodb = session.client("dynamodb", endpoint_url=endpoint)
         self.secretsmanager = session.client("secretsmanager", endpoint_url=endpoint)
+        self.ssm = session.client("ssm", endpoint_url=endpoint)
 
     def create_resources(
         self,
@@ -95,15 +99,21 @@ class LocalAws:
         return resources
 
     def create_secrets(
-        self, prefix: str, webhook_secret: str, client_id: str, client_secret: str
+        self, prefix: str, webhook_secret: str, client_id: str, client_secret: str, owner_page_secret: str
     ) -> dict[str, str]:
-        """The template's secrets, holding the webhook secret, AVIV's credentials and a push token."""
+        """The template's secrets: the webhook secret, AVIV's credentials, a push token and the owner
+        page's signing secret."""
         return cfn.create_secrets(
             self.secretsmanager,
             {
                 "WebhookSecret": json.dumps({"secrets": [webhook_secret]}),
                 "AvivCredentialsSecret": json.dumps({"client_id": client_id, "client_secret": client_secret}),
                 "AvivPushTokenSecret": _generated_password(),
+                "OwnerPageSecret": json.dumps({"secrets": [owner_page_secret]}),
             },
             prefix=prefix,
         )
+
+    def create_parameters(self, prefix: str, public_api_url: str) -> dict[str, str]:
+        """The template's SSM parameters: the API's public URL (the local API's, here)."""
+        return cfn.create_parameters(self.ssm, {"PublicApiUrlParameter": public_api_url}, prefix=prefix)

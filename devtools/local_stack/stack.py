@@ -8,6 +8,7 @@ import os
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,13 @@ from devtools.local_stack.settings import (
     WEBHOOK_PATH,
     LocalSettings,
     LocalStackError,
+    generate_owner_page_secret,
     generate_webhook_secret,
+    port_unavailable,
     write_private,
+)
+from devtools.local_stack.settings import (
+    owner_page_secret as saved_owner_page_secret,
 )
 from devtools.local_stack.wiring import FunctionWiring, describe_wiring
 
@@ -47,6 +53,8 @@ class LocalStackInfo:
     webhook_url: str
     health_url: str
     webhook_secret: str
+    owner_page_secret: str
+    """Signs the owner status page links (``owner_page_url``)."""
     aviv_api_url: str
     aviv_auth_url: str
     emulator: Any | None
@@ -69,6 +77,14 @@ class LocalStackInfo:
     @property
     def secret(self) -> str:
         return self.webhook_secret
+
+    def owner_page_url(self, owner_id: str, days: int = 30, now: datetime | None = None) -> str:
+        """The owner's signed status page link on this stack, valid ``days`` days."""
+        ensure_layer_on_path()
+        from vitrine.core.owner_links import link_expiry, owner_page_path
+
+        expires = link_expiry(now or datetime.now(UTC), days)
+        return self.api_url + owner_page_path(self.owner_page_secret.encode("utf-8"), owner_id, expires)
 
 
 class LocalStack:
@@ -142,7 +158,12 @@ class LocalStack:
         settings = self.settings
         prefix = f"vitrine-{secrets.token_hex(3)}-"
         # Bind the webhook port first: a port in use fails before anything else starts.
-        self.api = ApiGateway([], host=settings.host, port=settings.local_port)
+        try:
+            self.api = ApiGateway([], host=settings.host, port=settings.local_port)
+        except OSError as exc:
+            raise port_unavailable(
+                exc, settings.host, settings.local_port, "the webhook API", "VITRINE_LOCAL_PORT"
+            ) from exc
         self.api.start()
         moto_endpoint = self._start_aws()
         resources = self.aws.create_resources(prefix, settings.parameters, settings.queue_attributes)
@@ -150,16 +171,28 @@ class LocalStack:
         _check_webhook_secret(webhook_secret)
         aviv_api_url, aviv_auth_url = self._start_aviv()
         self._start_media()
-        resources.secrets = self.aws.create_secrets(
-            prefix, webhook_secret, settings.aviv_client_id, settings.aviv_client_secret
+        owner_page_secret = settings.owner_page_secret or (
+            saved_owner_page_secret(settings.owner_page_secret_file).decode("utf-8")
+            if settings.owner_page_secret_file is not None
+            else generate_owner_page_secret()
         )
+        resources.secrets = self.aws.create_secrets(
+            prefix, webhook_secret, settings.aviv_client_id, settings.aviv_client_secret, owner_page_secret
+        )
+        resources.parameters = self.aws.create_parameters(prefix, self.api.base_url)
         resolved = dataclasses.replace(
-            settings, aviv_api_url=aviv_api_url, aviv_auth_url=aviv_auth_url, webhook_secret=webhook_secret
+            settings,
+            aviv_api_url=aviv_api_url,
+            aviv_auth_url=aviv_auth_url,
+            webhook_secret=webhook_secret,
+            owner_page_secret=owner_page_secret,
         )
         function_environment = self._enter_function_environment(resources, resolved)
         self._wire(prefix, resources)
         if settings.secret_file is not None:
             write_private(settings.secret_file, webhook_secret + "\n")
+        if settings.owner_page_secret_file is not None:  # the banner's link and the CLI sign with it
+            write_private(settings.owner_page_secret_file, owner_page_secret + "\n")
         self._start_event_sources()
         self.info = self._describe(resolved, prefix, moto_endpoint, resources, function_environment)
         for line in self.info.skipped:
@@ -299,6 +332,7 @@ class LocalStack:
             webhook_url=self.api.base_url + WEBHOOK_PATH,
             health_url=self.api.health_url,
             webhook_secret=str(resolved.webhook_secret),
+            owner_page_secret=str(resolved.owner_page_secret),
             aviv_api_url=str(resolved.aviv_api_url),
             aviv_auth_url=str(resolved.aviv_auth_url),
             emulator=self.emulator,

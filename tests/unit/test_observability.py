@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from aws_lambda_powertools.metrics import MetricUnitError
 
-from vitrine.observability import MetricUnit, metrics
+from tests.support.emf import dimensions_of, emf_blobs, flushed, metric_names
+from vitrine.observability import MetricUnit, add_dimensioned_metric, metrics
 
 INVOCATIONS = 250  # past powertools' 100-values threshold, where it used to print even when disabled
 
@@ -63,3 +65,44 @@ def test_enabled_metrics_print_one_emf_blob_per_invocation(
         assert blob[f"Kind_{event % 3}"] == [1.0]
         assert blob["_aws"]["CloudWatchMetrics"][0]["Namespace"] == metrics.namespace
         assert blob["service"] == metrics.service
+
+
+def test_a_dimensioned_metric_is_printed_at_once_on_its_own_with_the_service_dimension(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    metrics.add_metric(name="Handled", unit=MetricUnit.Count, value=1)
+
+    add_dimensioned_metric("Refused", MetricUnit.Count, 1, {"reason": "signature"})
+
+    (blob,) = emf_blobs(capsys.readouterr().out)
+    assert dimensions_of(blob) == {"service": metrics.service, "reason": "signature"}
+    assert metric_names(blob) == {"Refused"} and blob["Refused"] == [1.0]
+    assert blob["_aws"]["CloudWatchMetrics"][0]["Namespace"] == metrics.namespace
+    # The invocation's shared metrics keep only the service dimension.
+    assert "reason" not in flushed(capsys)
+
+
+def test_a_disabled_dimensioned_metric_prints_nothing_but_is_still_validated(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    add_dimensioned_metric("Refused", MetricUnit.Count, 1, {"reason": "signature"})
+    assert capsys.readouterr().out == ""
+    with pytest.raises(MetricUnitError):
+        add_dimensioned_metric("Refused", "Furlongs", 1, {"reason": "signature"})  # type: ignore[arg-type]
+
+
+def test_metrics_added_from_many_threads_are_all_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+
+    def add_some() -> None:
+        for _ in range(20):
+            metrics.add_metric(name="Threaded", unit=MetricUnit.Count, value=1)
+
+    threads = [threading.Thread(target=add_some) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(metrics.provider.metric_set["Threaded"]["Value"]) == 80

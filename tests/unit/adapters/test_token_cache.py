@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.aws import dynamodb_client, make_tables, mocked_aws
+from tests.support.aws import RecordingClient, dynamodb_client, make_tables, mocked_aws
 from vitrine.adapters.token_cache import DynamoTokenCache, MemoryTokenCache
 from vitrine.core.tokens import IssuedToken, TokenKey
 
@@ -120,7 +120,7 @@ def test_memory_invalidate_only_drops_the_named_token() -> None:
 
 
 def test_dynamo_memory_hit_reads_the_table_once(table: str) -> None:
-    client = CountingClient(dynamodb_client())
+    client = RecordingClient(dynamodb_client())
     cache = DynamoTokenCache(table, dynamodb_client=client)
     fetch = Fetcher()
     for offset in range(5):
@@ -258,16 +258,6 @@ def test_dynamo_unavailable_table_degrades_to_a_direct_fetch(table: str) -> None
 
 
 # -- helpers --------------------------------------------------------------------------------
-
-
-class CountingClient:
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self.calls: list[str] = []
-
-    def __getattr__(self, name: str) -> Any:
-        self.calls.append(name)
-        return getattr(self._client, name)
 
 
 def run_in_threads(count: int, work: Callable[..., str]) -> list[str]:

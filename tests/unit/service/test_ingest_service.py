@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler import Response
 
 from devtools.template import create_queues, create_secrets
 from tests.support.aws import REGION, make_tables, mocked_aws
+from tests.support.emf import flushed, single_metrics
 from vitrine.adapters.dynamo.state_store import DynamoStateStore
 from vitrine.core.errors import ConcurrentModification
 from vitrine.core.model import IngestWrite
@@ -245,3 +246,59 @@ def test_a_sync_queue_that_cannot_be_reached_answers_503_and_records_nothing_as_
     assert response.headers["Retry-After"] == "5"
     snapshot = DynamoStateStore(aws.state_table).load_ingest_snapshot("L-1")
     assert snapshot is not None and not snapshot.deliveries, "the sender's retry is not taken for a duplicate"
+
+
+# -- WebhookRefused ---------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("emf")
+def test_every_refused_webhook_is_counted_once_by_its_reason_on_its_own_line(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    service = ingest_service(aws, monkeypatch, POWERTOOLS_METRICS_DISABLED="false")
+    valid = json.dumps(upserted()).encode()
+    not_json = b'{"type": "listing.upserted", "type": "listing.deleted"}'
+    invalid = json.dumps(upserted(ownerId="")).encode()
+    assert service.handle(signed(valid, "msg_first"), valid).status_code == 202
+    capsys.readouterr()
+
+    statuses = [
+        service.handle({}, b" " * (MAX_BODY_BYTES + 1)).status_code,
+        service.handle({"content-type": "application/json"}, valid).status_code,
+        service.handle(signed(not_json), not_json).status_code,
+        service.handle(signed(invalid), invalid).status_code,
+        service.handle(signed(invalid, "msg_first"), invalid).status_code,
+    ]
+    service.store = AlwaysLosingStore(aws.state_table)
+    statuses.append(service.handle(signed(valid, "msg_busy"), valid).status_code)
+
+    assert statuses == [413, 401, 400, 422, 422, 503]
+    refused = single_metrics(capsys.readouterr().out, "WebhookRefused")
+    assert [r["reason"] for r in refused] == [
+        "too_large",
+        "signature",
+        "not_json",
+        "invalid",
+        "invalid",
+        "busy",
+    ]
+    assert all(set(r) == {"service", "reason"} and r["service"] == "vitrine" for r in refused)
+    shared = flushed(capsys)
+    assert "reason" not in shared and shared["WebhookRejected"] == [1.0, 1.0, 1.0, 1.0]
+
+
+@pytest.mark.usefixtures("emf")
+def test_a_misconfigured_secret_and_an_unreachable_queue_are_refusals_of_their_own(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = json.dumps(upserted()).encode()
+    missing_queue = aws.env["VITRINE_SYNC_QUEUE_URL"] + "-gone"
+    service = ingest_service(
+        aws, monkeypatch, VITRINE_SYNC_QUEUE_URL=missing_queue, POWERTOOLS_METRICS_DISABLED="false"
+    )
+    assert service.handle(signed(body), body).status_code == 503
+    service.secrets = lambda: ["not-a-webhook-secret"]  # type: ignore[method-assign]
+    assert service.handle(signed(body), body).status_code == 500
+
+    refused = single_metrics(capsys.readouterr().out, "WebhookRefused")
+    assert [r["reason"] for r in refused] == ["scheduling_failed", "misconfigured"]

@@ -7,7 +7,8 @@ Items (table ``StateTable``, keys ``pk``/``sk``; see docs/architecture.md):
     ``updatedAt``, ``ownerId``?, ``classifiedId``?, ``openProblems`` (kinds, for people reading the
     table), ``state`` (map: the :class:`~vitrine.core.reconcile.records.StatusState` — open problems, notified
     fingerprints, per-media retry bookkeeping, the send being watched and its AVIV revision) and
-    ``outbox`` (gzip JSON: notifications decided but not yet confirmed published).
+    ``outbox`` (gzip JSON: notifications decided but not yet confirmed published); while problems are
+    open, ``problemShard`` and ``problemCount``, which put it in the sparse ``ProblemIndex``.
 ``pk = CLASSIFIED#<classifiedId>``, ``sk = LISTING``
     ``listingId``: finds the listing of an AVIV status push, which names only the classified.
 
@@ -24,7 +25,7 @@ its ``rejection.desiredVersion`` is the one reconciled.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -34,6 +35,8 @@ import boto3
 from botocore.exceptions import ClientError
 
 from vitrine.adapters.dynamo.table import (
+    PROBLEM_INDEX,
+    PROBLEM_SHARD_COUNT,
     SK_CLASSIFIED_ALIAS,
     SK_DESIRED,
     SK_SENT,
@@ -49,6 +52,7 @@ from vitrine.adapters.dynamo.table import (
     is_condition_failure,
     listing_id_of,
     listing_pk,
+    problem_shard,
     query_items,
     to_item,
     watch_shard,
@@ -163,13 +167,7 @@ class StatusStore(ListingTable):
 
     def load(self, listing_id: str) -> StatusState:
         """The listing's reconciliation state (a fresh one, ``rev`` 0, when none is stored)."""
-        item = self._get(listing_id, SK_STATUS)
-        if not item:
-            return StatusState(listing_id=listing_id)
-        document = dict(item.get("state") or {})
-        document["listingId"] = listing_id
-        document["outbox"] = decompress_json(item["outbox"]) if "outbox" in item else []
-        return StatusState.from_dict(_plain(document), rev=int(item.get("rev", 0)))
+        return status_from_item(listing_id, self._get(listing_id, SK_STATUS))
 
     def save(self, state: StatusState, *, now: datetime) -> StatusState:
         """Store ``state`` if nobody wrote since it was loaded (``rev``); the stored state, ``rev`` + 1.
@@ -192,6 +190,8 @@ class StatusStore(ListingTable):
             "classifiedId": state.classified_id,
             "openProblems": sorted({p.kind for p in state.problems.values()}) or None,
             "outbox": compress_json(outbox) if outbox else None,
+            "problemShard": problem_shard(state.listing_id) if state.problems else None,
+            "problemCount": len(state.problems),
         }
         item.update({name: value for name, value in optional.items() if value})
         unchanged = ItemUpdate()
@@ -217,6 +217,25 @@ class StatusStore(ListingTable):
         trimmed.outbox = remaining
         return self.save(trimmed, now=now)
 
+    def open_problem_count(self, *, shard_count: int = PROBLEM_SHARD_COUNT) -> int:
+        """Problems open across all listings: the sum of ``problemCount`` over the sparse ProblemIndex.
+
+        Only STATUS items with an open problem are in the index (``save`` writes the attributes only
+        then), so this reads a few bytes per troubled listing and nothing for the others; eventually
+        consistent, like every GSI read.
+        """
+        total = 0
+        for n in range(shard_count):
+            request: dict[str, Any] = {
+                "TableName": self.table_name,
+                "IndexName": PROBLEM_INDEX,
+                "KeyConditionExpression": "problemShard = :shard",
+                "ExpressionAttributeValues": {":shard": {"S": f"PROBLEM#{n}"}},
+                "ProjectionExpression": "problemCount",
+            }
+            total += sum(int(item["problemCount"]["N"]) for item in query_items(self._client, request))
+        return total
+
     # ------------------------------------------------------------------ classified aliases
 
     def remember_classified(self, classified_id: str, listing_id: str) -> None:
@@ -232,6 +251,16 @@ class StatusStore(ListingTable):
         )
         item = answer.get("Item")
         return str(item["listingId"]["S"]) if item and "listingId" in item else None
+
+
+def status_from_item(listing_id: str, item: Mapping[str, Any] | None) -> StatusState:
+    """The STATUS item as a :class:`StatusState` (a fresh one, ``rev`` 0, when there is none)."""
+    if not item:
+        return StatusState(listing_id=listing_id)
+    document = dict(item.get("state") or {})
+    document["listingId"] = listing_id
+    document["outbox"] = decompress_json(item["outbox"]) if "outbox" in item else []
+    return StatusState.from_dict(_plain(document), rev=int(item.get("rev", 0)))
 
 
 def _notified_rejection(desired_version: int) -> ItemUpdate:

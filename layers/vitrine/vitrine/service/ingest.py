@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import cached_property
+from typing import Literal
 
 from aws_lambda_powertools.event_handler import Response
 
@@ -28,10 +29,23 @@ from vitrine.core.ingest import DeliveryConflict, RecentListings, ingest_event
 from vitrine.core.model import Delivery, body_digest
 from vitrine.core.scheduling import SyncSchedulingFailed
 from vitrine.core.webhook_signing import MAX_BODY_BYTES, SignatureError, verify
-from vitrine.observability import MetricUnit, logger, metrics
+from vitrine.observability import MetricUnit, add_dimensioned_metric, logger, metrics
 from vitrine.service import PerInstance
 from vitrine.service.http import accepted, problem
 from vitrine.settings import Settings
+
+RefusalReason = Literal[
+    "too_large", "not_json", "too_deep", "unsupported_media_type", "signature", "misconfigured",
+    "invalid", "conflict", "busy", "scheduling_failed",
+]  # fmt: skip
+"""Why a webhook was refused: the ``reason`` dimension of ``WebhookRefused`` (docs/operations.md)."""
+
+
+def refusal(reason: RefusalReason, answer: Response) -> Response:
+    """Count a refused webhook once, by reason, on its own EMF line (``WebhookRefused``); pass the
+    answer through. Every non-2xx answer of ingest goes through here."""
+    add_dimensioned_metric("WebhookRefused", MetricUnit.Count, 1, {"reason": reason})
+    return answer
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:
@@ -72,7 +86,7 @@ class IngestService:
             event = parse_event(decode_body(raw_body))
         except MalformedBody as exc:
             metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
-            return problem(400, f"body is not valid JSON: {exc}")
+            return refusal("not_json", problem(400, f"body is not valid JSON: {exc}"))
         except ValidationFailed as exc:
             return self._invalid(exc.errors)
         logger.append_keys(listing_id=event.listing_id, event_type=event.type)
@@ -87,7 +101,8 @@ class IngestService:
         """The answer to a body too large or not signed by the CRM; None when it may be read."""
         if len(raw_body) > MAX_BODY_BYTES:
             metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
-            return problem(413, f"body is {len(raw_body)} bytes; the limit is {MAX_BODY_BYTES}")
+            detail = f"body is {len(raw_body)} bytes; the limit is {MAX_BODY_BYTES}"
+            return refusal("too_large", problem(413, detail))
         try:
             verify(headers, raw_body, self.secrets(), now=time.time())
         except SignatureError as exc:
@@ -95,10 +110,10 @@ class IngestService:
                 # Our misconfiguration (no or malformed secret), not the sender's fault: alert, 500.
                 logger.error("webhook signing secrets are missing or malformed")
                 metrics.add_metric(name="WebhookMisconfigured", unit=MetricUnit.Count, value=1)
-                return problem(500, "webhook verification is not configured")
+                return refusal("misconfigured", problem(500, "webhook verification is not configured"))
             metrics.add_metric(name="WebhookUnauthorized", unit=MetricUnit.Count, value=1)
             logger.warning("webhook signature refused", extra={"reason": exc.reason})
-            return problem(401, f"webhook signature refused: {exc.reason}")
+            return refusal("signature", problem(401, f"webhook signature refused: {exc.reason}"))
         return None
 
     def _ingest(self, event: ListingEvent, delivery: Delivery) -> Response:
@@ -117,16 +132,16 @@ class IngestService:
         except ValidationFailed as exc:
             return self._invalid(exc.errors)
         except DeliveryConflict:
-            return problem(409, "this webhook-id was already used for a different body")
+            return refusal("conflict", problem(409, "this webhook-id was already used for a different body"))
         except ConcurrentModification:
-            return problem(
-                503, "too many concurrent changes to this listing; retry", headers={"Retry-After": "1"}
-            )
+            detail = "too many concurrent changes to this listing; retry"
+            return refusal("busy", problem(503, detail, headers={"Retry-After": "1"}))
         except SyncSchedulingFailed:
             # Nothing is recorded as delivered: the sender's retry re-applies (harmlessly) and schedules.
             logger.exception("sync could not be scheduled")
             metrics.add_metric(name="WebhookSchedulingFailed", unit=MetricUnit.Count, value=1)
-            return problem(503, "the change could not be scheduled; retry", headers={"Retry-After": "5"})
+            detail = "the change could not be scheduled; retry"
+            return refusal("scheduling_failed", problem(503, detail, headers={"Retry-After": "5"}))
         body = {**result.to_body(), "webhookId": delivery.webhook_id}
         if body.get("duplicate"):
             metrics.add_metric(name="WebhookDuplicate", unit=MetricUnit.Count, value=1)
@@ -140,7 +155,7 @@ class IngestService:
     def _invalid(self, errors: list[FieldError]) -> Response:
         metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
         logger.info("webhook rejected", extra={"errors": [e.to_dict() for e in errors]})
-        return problem(422, "the event is invalid; nothing was changed", errors=errors)
+        return refusal("invalid", problem(422, "the event is invalid; nothing was changed", errors=errors))
 
 
 _instance: PerInstance[IngestService] = PerInstance(IngestService)

@@ -28,6 +28,7 @@ from vitrine.core.errors import AvivRetryable
 from vitrine.core.ports import (
     AvivStatusPort,
     NotifierPort,
+    OwnerPageLinks,
     ReconcileStateStore,
     ReconcileStatusStore,
     SyncScheduler,
@@ -77,6 +78,7 @@ class ReconcileService:
         scheduler: SyncScheduler,
         probe: UrlProbePort,
         push_token: Callable[[], str],
+        owner_links: OwnerPageLinks | None = None,
         policy: ReconcilePolicy | None = None,
         clock: Callable[[], datetime] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
@@ -101,6 +103,7 @@ class ReconcileService:
             scheduler=scheduler,
             probe=probe,
             outbox=NotificationOutbox(status_store, notifier),
+            owner_links=owner_links,
         )
         self.status_push = StatusPush(
             push_token=push_token, store=store, status_store=status_store, aviv=aviv, listings=self.listings
@@ -156,6 +159,7 @@ class ReconcileService:
         now = self.clock()
         self._sweep(now, deadlines.start_until, report)
         self._reconcile_due(now, deadlines, report)
+        report.open_problems = self._open_problems()
         report.seconds = self.monotonic() - started
         self._run_metrics(report)
         logger.info("reconcile run finished", extra={"run": report.to_dict()})
@@ -233,7 +237,20 @@ class ReconcileService:
             report.retried_media += len(listing_report.retried_media)
             report.listings.append(listing_report)
 
+    def _open_problems(self) -> int | None:
+        """The gauge's value at the end of the run; None (no data point) when it cannot be read."""
+        try:
+            return self.status_store.open_problem_count()
+        except Exception:
+            logger.exception("could not count the open problems")
+            return None
+
     def _run_metrics(self, report: RunReport) -> None:
+        metrics.add_metric(
+            name="ReconcileDurationMs", unit=MetricUnit.Milliseconds, value=round(report.seconds * 1000, 1)
+        )
+        if report.open_problems is not None:
+            metrics.add_metric(name="OpenProblems", unit=MetricUnit.Count, value=report.open_problems)
         metrics.add_metric(name="ReconcileListings", unit=MetricUnit.Count, value=report.reconciled)
         metrics.add_metric(name="ReconcileSwept", unit=MetricUnit.Count, value=report.sync_scheduled)
         metrics.add_metric(
@@ -254,12 +271,14 @@ class ReconcileService:
 def build_reconcile_service(settings: Settings) -> ReconcileService:
     """Production wiring: the DynamoDB stores, the AVIV client, SNS, SQS, the URL probe and the push
     token secret. The adapters are imported here, so importing the handler stays light."""
+    from vitrine.adapters.aviv.call_metrics import AvivCallMetrics
     from vitrine.adapters.aviv.wiring import build_aviv_client
     from vitrine.adapters.dynamo.state_store import DynamoStateStore
     from vitrine.adapters.media_probe import MediaProbe
     from vitrine.adapters.sns_notifier import SnsNotifier
     from vitrine.adapters.sqs_scheduler import SqsSyncScheduler
     from vitrine.adapters.status_store import StatusStore
+    from vitrine.service.owner_links import owner_links_from_settings
 
     def push_token() -> str:
         from vitrine.adapters.secrets import push_token  # read on a push only (a run never needs it)
@@ -270,11 +289,12 @@ def build_reconcile_service(settings: Settings) -> ReconcileService:
         settings,
         store=DynamoStateStore(settings.state_table),
         status_store=StatusStore(settings.state_table),
-        aviv=build_aviv_client(settings),
+        aviv=build_aviv_client(settings, observer=AvivCallMetrics()),
         notifier=SnsNotifier(settings.topic_arn),
         scheduler=SqsSyncScheduler(settings.sync_queue_url),
         probe=MediaProbe(allow_private=settings.allow_private_media_urls),
         push_token=push_token,
+        owner_links=owner_links_from_settings(settings),
     )
 
 

@@ -62,6 +62,13 @@ def test_portals_absent_means_default() -> None:
     assert apply_event(None, upsert(portals=...), NOW).desired.portals is None
 
 
+def test_an_empty_portal_list_is_kept_as_on_no_portal_and_differs_from_absent() -> None:
+    nowhere = apply_event(None, upsert(1, portals=[]), NOW)
+    assert nowhere.desired.portals == []
+    back_to_default = apply_event(nowhere.desired, upsert(2, portals=...), LATER)
+    assert back_to_default.desired.portals is None and back_to_default.needs_sync
+
+
 def test_apply_never_mutates_current() -> None:
     current = listing_with("m-1", "m-2", "m-3", sequence=1)
     snapshot = copy.deepcopy(current)

@@ -19,7 +19,9 @@ from vitrine.adapters.dynamo.table import (
     dirty_shard,
     optional_int,
 )
-from vitrine.core.model import DesiredListing, Media
+from vitrine.core.errors import FieldError
+from vitrine.core.model import DesiredListing, Media, Rejection, SyncState
+from vitrine.core.moments import parse_moment
 
 
 def desired_fields(desired: DesiredListing) -> dict[str, Any]:
@@ -74,6 +76,41 @@ def desired_from_item(listing_id: str, item: Mapping[str, Any]) -> DesiredListin
         version=int(item["version"]),
         last_sequence=optional_int(item.get("lastSequence")),
         updated_at=item.get("updatedAt"),
+    )
+
+
+def sync_state_from_item(listing_id: str, item: Mapping[str, Any]) -> SyncState:
+    """The DESIRED item's bookkeeping, without decompressing its documents."""
+    rejection = item.get("rejection")
+    return SyncState(
+        listing_id=listing_id,
+        owner_id=str(item.get("ownerId", "")),
+        version=int(item["version"]),
+        sent_version=int(item.get("sentVersion", 0)),
+        dirty=bool(item.get("dirty", False)),
+        first_unsent_at=parse_moment(item.get("firstUnsentAt")),
+        last_edit_at=parse_moment(item.get("lastEditAt")),
+        lease_owner=item.get("leaseOwner"),
+        lease_expires_at=parse_moment(item.get("leaseExpiresAt")),
+        deleted=bool(item.get("deleted", False)),
+        has_data=bool(item.get("hasData", False)),
+        rejected_version=optional_int(rejection.get("desiredVersion")) if rejection else None,
+        sync_scheduled_until=parse_moment(item.get("syncScheduledUntil")),
+    )
+
+
+def rejection_from_item(listing_id: str, item: Mapping[str, Any] | None) -> Rejection | None:
+    """The last refusal recorded on the DESIRED item (``rejection``, written by sync), if any."""
+    raw = item.get("rejection") if item else None
+    if not raw:
+        return None
+    return Rejection(
+        listing_id=listing_id,
+        desired_version=int(raw["desiredVersion"]),
+        errors=tuple(FieldError(str(e["pointer"]), str(e["reason"])) for e in raw.get("errors", [])),
+        detail=str(raw.get("detail", "")),
+        at=parse_moment(raw.get("at")),
+        action=str(raw["action"]) if raw.get("action") else None,
     )
 
 

@@ -18,6 +18,7 @@ from vitrine.adapters.dynamo.desired_item import (
     desired_attributes,
     desired_from_item,
     record_new_version,
+    sync_state_from_item,
     syncable_condition,
     update_dirty_index,
 )
@@ -28,11 +29,10 @@ from vitrine.adapters.dynamo.table import (
     ItemUpdate,
     ListingTable,
     listing_id_of,
-    optional_int,
     query_items,
 )
 from vitrine.core.model import DesiredListing, SyncState
-from vitrine.core.moments import format_moment, parse_moment
+from vitrine.core.moments import format_moment
 
 
 class DesiredStateStore(ListingTable):
@@ -81,22 +81,7 @@ class DesiredStateStore(ListingTable):
         item = self._get(listing_id, SK_DESIRED)
         if item is None or "version" not in item:
             return None
-        rejection = item.get("rejection")
-        return SyncState(
-            listing_id=listing_id,
-            owner_id=str(item.get("ownerId", "")),
-            version=int(item["version"]),
-            sent_version=int(item.get("sentVersion", 0)),
-            dirty=bool(item.get("dirty", False)),
-            first_unsent_at=parse_moment(item.get("firstUnsentAt")),
-            last_edit_at=parse_moment(item.get("lastEditAt")),
-            lease_owner=item.get("leaseOwner"),
-            lease_expires_at=parse_moment(item.get("leaseExpiresAt")),
-            deleted=bool(item.get("deleted", False)),
-            has_data=bool(item.get("hasData", False)),
-            rejected_version=optional_int(rejection.get("desiredVersion")) if rejection else None,
-            sync_scheduled_until=parse_moment(item.get("syncScheduledUntil")),
-        )
+        return sync_state_from_item(listing_id, item)
 
     # ------------------------------------------------------------------ the sweep's DirtyIndex
 
