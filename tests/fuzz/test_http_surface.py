@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
 from devtools.local_stack.stack import LocalStack
-from tests.fuzz.generated import PUSH, WEBHOOK, operation_cases, push_case, webhook_case
+from tests.fuzz.generated import WEBHOOK, operation_cases, push_case, webhook_case
 from tests.fuzz.harness import FuzzRun, push_token
 from tests.fuzz.mutations import HEADER_ATTACKS, MUTATIONS, FuzzCase, header_attack
 from tests.support.proof import report_figures, scaled
