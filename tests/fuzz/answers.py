@@ -103,7 +103,8 @@ def answer_problems(method: str, path_template: str, answer: Answer) -> list[str
         return [f"status {answer.status} is not documented for {method} {path_template}"]
     if answer.media_type not in documented[answer.status]:
         return [
-            f"{answer.status} with Content-Type {answer.content_type!r}, documented: {documented[answer.status]}"
+            f"{answer.status} with Content-Type {answer.content_type!r}, "
+            f"documented: {sorted(documented[answer.status])}"
         ]
     if answer.status >= 400:
         if answer.media_type == PROBLEM_JSON:

@@ -41,6 +41,8 @@ SIGNED = frozenset({202})
 UNSIGNED = frozenset({401})
 DEEP_LEVELS = (1_000, 3_000)  # far beyond any depth limit a JSON API needs
 
+FEW_MEDIA = st.integers(0, 4)
+
 _listing_numbers = itertools.count(1)
 
 
@@ -116,7 +118,7 @@ def media_item(draw: st.DrawFn, listing_id: str, index: int) -> dict[str, Any]:
 
 
 @st.composite
-def valid_upsert(draw: st.DrawFn, media_count: st.SearchStrategy[int] = st.integers(0, 4)) -> dict[str, Any]:
+def valid_upsert(draw: st.DrawFn, media_count: st.SearchStrategy[int] = FEW_MEDIA) -> dict[str, Any]:
     """A listing.upserted AVIV would accept, on a listing of its own."""
     listing_id = new_listing_id()
     count = draw(media_count)
