@@ -114,6 +114,8 @@ def answer_problems(method: str, path_template: str, answer: Answer) -> list[str
                 return _schema_problems("GatewayMessage", answer.json())
             except ValueError:
                 return [f"gateway {answer.status} body is not JSON: {answer.body[:200]!r}"]
+        if answer.media_type == "text/html":
+            return []  # the owner page's refusal shown to a browser (documented as such)
         return [f"{answer.status} is neither problem+json nor API Gateway's message"]
     if answer.media_type in ("application/json", PROBLEM_JSON):
         try:

@@ -11,8 +11,9 @@ import functools
 import json
 import re
 import string
+import time
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import schemathesis
 from hypothesis import strategies as st
@@ -28,9 +29,11 @@ from tests.fuzz.mutations import (
     encode,
     expected_for,
 )
+from vitrine.core.owner_links import owner_page_path
 
 WEBHOOK = "/webhooks/listings"
 PUSH = "/aviv/{token}/classifieds/{classifiedId}/statuses"
+OWNER_PAGE = "/owners/{ownerId}/listings"
 SIGNATURE_HEADERS = frozenset({"webhook-id", "webhook-timestamp", "webhook-signature", "content-type"})
 JSON_TYPES = ("application/json",)
 # The path segment Powertools' router matches for a ``<classified_id>``; any other is no route (404).
@@ -143,3 +146,40 @@ def _is_json(raw: bytes) -> bool:
     except ValueError:
         return False
     return True
+
+
+@st.composite
+def owner_page_case(draw: st.DrawFn, secret: bytes) -> FuzzCase:
+    """The owner page: a signed link (200), or an expired, tampered, partial or made-up one (403)."""
+    owner_id = draw(
+        st.one_of(
+            st.just("agence-fuzz"),
+            st.text(
+                st.characters(exclude_characters="/", exclude_categories=["Cs"]), min_size=1, max_size=40
+            ),
+        )
+    )
+    now = int(time.time())
+    shape = draw(st.sampled_from(["signed", "expired", "tampered", "partial", "made_up"]))
+    if shape == "signed":
+        path = owner_page_path(secret, owner_id, now + draw(st.integers(60, 10**7)))
+    elif shape == "expired":
+        path = owner_page_path(secret, owner_id, now - draw(st.integers(0, 10**7)))
+    elif shape == "tampered":
+        signed_path = owner_page_path(secret, owner_id, now + 3_600)
+        path = signed_path[:-1] + ("A" if signed_path[-1] != "A" else "B")
+    else:
+        base = OWNER_PAGE.replace("{ownerId}", quote(owner_id, safe=""))
+        query = draw(st.dictionaries(st.sampled_from(["expires", "signature", "x"]), st.text(max_size=30)))
+        path = base + ("?" + urlencode(query) if query and shape == "made_up" else "")
+    accept = draw(st.sampled_from(["text/html", "application/json", "*/*"]))
+    return FuzzCase(
+        f"owner_page_{shape}",
+        b"",
+        frozenset({200}) if shape == "signed" else frozenset({403}),
+        headers={"Accept": accept},
+        sign=False,
+        path=path,
+        path_template=OWNER_PAGE,
+        method="GET",
+    )

@@ -27,6 +27,7 @@ from tests.fuzz.known_defects import SECTION0_FIXED, section0_defect
 from tests.fuzz.mutations import FUZZ_SECRET, FuzzCase, signed
 from vitrine.adapters.dynamo.state_store import DynamoStateStore
 from vitrine.adapters.dynamo.table import listing_id_of
+from vitrine.adapters.secrets import parse_webhook_secrets
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 SETTLE_SECONDS = 30.0
@@ -73,6 +74,13 @@ def fuzz_stack() -> Iterator[LocalStack]:
 def push_token(local: LocalStack) -> str:
     arn = local.info.function_environment["VITRINE_PUSH_TOKEN_SECRET_ARN"]  # type: ignore[union-attr]
     return str(local.secretsmanager.get_secret_value(SecretId=arn)["SecretString"])
+
+
+def owner_page_secret(local: LocalStack) -> bytes:
+    """The key the owner status page links are signed with (the first of the stored secrets)."""
+    arn = local.info.function_environment["VITRINE_OWNER_PAGE_SECRET_ARN"]  # type: ignore[union-attr]
+    raw = str(local.secretsmanager.get_secret_value(SecretId=arn)["SecretString"])
+    return parse_webhook_secrets(raw, arn)[0].encode("utf-8")
 
 
 def _wire_headers(headers: dict[str, str]) -> dict[str, str | bytes]:
@@ -135,8 +143,12 @@ class FuzzRun:
             headers["Content-Type"] = case.headers.get("Content-Type", "application/json")
         before = self._fingerprint(case.listing_id)
         try:
-            response = self.session.post(
-                self.info.api_url + case.path, data=case.body, headers=_wire_headers(headers), timeout=120
+            response = self.session.request(
+                case.method,
+                self.info.api_url + case.path,
+                data=case.body or None,
+                headers=_wire_headers(headers),
+                timeout=120,
             )
         except ValueError:  # a header value http.client refuses to send (a line break): never reaches us
             self.unsendable += 1
@@ -145,7 +157,7 @@ class FuzzRun:
             self._record(case, 0, [f"no answer: {exc}"], None)
             return
         answer = Answer(response.status_code, response.headers.get("Content-Type", ""), response.content)
-        problems = answer_problems("POST", case.path_template, answer)
+        problems = answer_problems(case.method, case.path_template, answer)
         if answer.status not in case.expected:
             problems.append(f"expected {sorted(case.expected)}, got {answer.status}: {answer.body[:300]!r}")
         if answer.status < 300:

@@ -60,6 +60,7 @@ class FuzzCase:
     follow_up: FuzzCase | None = None
     path: str = "/webhooks/listings"
     path_template: str = "/webhooks/listings"
+    method: str = "POST"
 
     def describe(self) -> str:
         body = self.body if len(self.body) <= 300 else self.body[:300] + b"..."

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
 from devtools.local_stack.stack import LocalStack
-from tests.fuzz.generated import WEBHOOK, operation_cases, push_case, webhook_case
-from tests.fuzz.harness import FuzzRun, push_token
+from tests.fuzz.generated import WEBHOOK, operation_cases, owner_page_case, push_case, webhook_case
+from tests.fuzz.harness import FuzzRun, owner_page_secret, push_token
 from tests.fuzz.mutations import HEADER_ATTACKS, MUTATIONS, FuzzCase, header_attack
 from tests.support.proof import report_figures, scaled
 
@@ -42,12 +42,13 @@ def test_the_http_surface_answers_every_fuzzed_request_cleanly_and_keeps_nothing
     run = FuzzRun(local)
     for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
         generated = operation_cases(WEBHOOK, mode).map(lambda case, mode=mode: webhook_case(case, mode))
-        _run_cases(run, generated, scaled(60, 1_600))
+        _run_cases(run, generated, scaled(50, 1_500))
     for mutation in MUTATIONS.values():
-        _run_cases(run, mutation(), scaled(12, 170))
+        _run_cases(run, mutation(), scaled(10, 170))
     for attack in HEADER_ATTACKS:
-        _run_cases(run, header_attack(attack), scaled(5, 60))
-    _run_cases(run, push_case(push_token(local)), scaled(40, 400))
+        _run_cases(run, header_attack(attack), scaled(4, 60))
+    _run_cases(run, push_case(push_token(local)), scaled(30, 400))
+    _run_cases(run, owner_page_case(owner_page_secret(local)), scaled(20, 300))
     run.send(FuzzCase("over_gateway_quota", b"{}" + b" " * GATEWAY_QUOTA_EXCEEDED, frozenset({413})))
 
     settled = run.settle()
