@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler import Response
 
 from devtools.template import create_queues, create_secrets
 from tests.support.aws import REGION, make_tables, mocked_aws
+from tests.support.listings import sample_data
 from vitrine.adapters.dynamo.state_store import DynamoStateStore
 from vitrine.core.errors import ConcurrentModification
 from vitrine.core.model import IngestWrite
@@ -70,7 +71,7 @@ def upserted(listing_id: str = "L-1", **fields: Any) -> dict[str, Any]:
         "listingId": listing_id,
         "ownerId": "agency-1",
         "occurredAt": "2026-11-27T10:00:00Z",
-        "listing": {"data": {"estateType": "HOUSE"}, "media": []},
+        "listing": {"data": sample_data(listing_id), "media": []},
     }
     event.update(fields)
     return event

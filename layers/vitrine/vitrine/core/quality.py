@@ -16,8 +16,8 @@ class QualityWarning:
     """Valid for AVIV but probably not what the owner wants the portals to show. Never blocks a send."""
 
     code: str
-    pointer: str
-    message: str
+    pointer: str  # into the classified (``/media/3``); ingest maps it into the webhook body
+    message: str  # names other media by their CRM id, which means the same in every body
 
 
 _POOR_FIRST_PICTURE = frozenset({"FLOOR_PLAN", "MAP", "LOGO", "ENERGY_CERTIFICATE"})
@@ -44,7 +44,7 @@ def quality_warnings(media: Sequence[Media]) -> list[QualityWarning]:
             else:
                 warnings.append(QualityWarning(
                     "extra_video", pointer,
-                    f"only the first video (/media/{first_video}) is displayed by the portals",
+                    f"only the first video (media {media[first_video].id!r}) is displayed by the portals",
                 ))  # fmt: skip
         elif item.media_type == "VIRTUAL_TOUR":
             if first_virtual_tour is None:
@@ -52,7 +52,8 @@ def quality_warnings(media: Sequence[Media]) -> list[QualityWarning]:
             else:
                 warnings.append(QualityWarning(
                     "extra_virtual_tour", pointer,
-                    f"only the first virtual tour (/media/{first_virtual_tour}) is displayed by the portals",
+                    f"only the first virtual tour (media {media[first_virtual_tour].id!r}) "
+                    "is displayed by the portals",
                 ))  # fmt: skip
         elif item.media_type == "PICTURE" and first_picture is None:
             first_picture = index
