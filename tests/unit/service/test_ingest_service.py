@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -20,7 +21,8 @@ from tests.support.aws import REGION, make_tables, mocked_aws
 from tests.support.listings import sample_data
 from vitrine.adapters.dynamo.state_store import DynamoStateStore
 from vitrine.core.errors import ConcurrentModification
-from vitrine.core.model import IngestWrite
+from vitrine.core.ingest import plan_write
+from vitrine.core.model import Delivery, DesiredListing, IngestWrite
 from vitrine.core.webhook_signing import MAX_BODY_BYTES, signed_headers
 from vitrine.service.http import PROBLEM_JSON
 from vitrine.service.ingest import IngestService
@@ -246,3 +248,116 @@ def test_a_sync_queue_that_cannot_be_reached_answers_503_and_records_nothing_as_
     assert response.headers["Retry-After"] == "5"
     snapshot = DynamoStateStore(aws.state_table).load_ingest_snapshot("L-1")
     assert snapshot is not None and not snapshot.deliveries, "the sender's retry is not taken for a duplicate"
+
+
+def queued_messages(aws: Aws) -> list[Any]:
+    sqs = boto3.client("sqs", region_name=REGION)
+    answer = sqs.receive_message(QueueUrl=aws.env["VITRINE_SYNC_QUEUE_URL"], MaxNumberOfMessages=10)
+    return list(answer.get("Messages", []))
+
+
+def media_event(event_type: str, listing_id: str = "L-1", **fields: Any) -> dict[str, Any]:
+    event = {key: value for key, value in upserted(listing_id).items() if key != "listing"}
+    return {**event, "type": event_type, **fields}
+
+
+def test_a_listing_avivs_schema_refuses_gets_422_with_every_error_in_the_webhook_body_and_changes_nothing(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = ingest_service(aws, monkeypatch)
+    event = upserted()
+    data = event["listing"]["data"]
+    data["prices"]["buy"]["price"]["amount"] = "420000"
+    data["estateType"] = "CASTLE"
+    data["energy"] = {"countrySpecific": {"fr": {"energyCertificate": {"efficiencyClass": "H"}}}}
+    data["garden"] = True
+    body = json.dumps(event).encode()
+
+    problem = problem_of(service.handle(signed(body), body), 422)
+
+    assert problem["detail"] == "AVIV would refuse the listing this event produces; nothing was changed"
+    reasons = {error["pointer"]: error["reason"] for error in problem["errors"]}
+    assert reasons == {
+        "/listing/data/energy/countrySpecific/fr/energyCertificate/efficiencyClass": (
+            "must be one of: A, B, C, D, E, F, G"
+        ),
+        "/listing/data/estateType": reasons["/listing/data/estateType"],
+        "/listing/data/garden": "unknown property 'garden'",
+        "/listing/data/prices/buy/price/amount": "must be a number",
+    }
+    assert reasons["/listing/data/estateType"].startswith("must be one of: HOUSE, APARTMENT")
+    assert DynamoStateStore(aws.state_table).load_ingest_snapshot("L-1") is None, "nothing was stored"
+    assert queued_messages(aws) == [], "no sync was scheduled"
+
+
+def test_a_media_event_on_a_listing_stored_before_the_check_names_the_stored_field(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = ingest_service(aws, monkeypatch)
+    store = DynamoStateStore(aws.state_table)
+    now = datetime.now(UTC)
+    legacy = DesiredListing("L-1", "agency-1", data={**sample_data("L-1"), "estateType": "CASTLE"}, version=1)
+    store.commit_ingest(plan_write(None, legacy, Delivery("msg_0", "0" * 16, now), now, 60))
+    body = json.dumps(media_event("media.added", media={"id": "m-1", "url": "https://a.fr/1.jpg",
+                                                        "mediaType": "PICTURE"})).encode()  # fmt: skip
+
+    problem = problem_of(service.handle(signed(body), body), 422)
+
+    assert [error["pointer"] for error in problem["errors"]] == [""]
+    assert problem["errors"][0]["reason"].startswith("the listing as stored, at /listing/data/estateType: ")
+    after = store.load_desired("L-1")
+    assert after is not None and (after.version, after.media) == (1, []), "nothing was changed"
+
+
+def test_a_media_url_with_its_own_timestamp_parameter_is_refused_naming_that_url(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = ingest_service(aws, monkeypatch)
+    signed_url = "https://cdn.example/1.jpg?expires=1770971157&timestamp=1770967557&signature=c2ln"
+    body = json.dumps(
+        media_event("media.added", media={"id": "m-1", "url": signed_url, "mediaType": "PICTURE"})
+    ).encode()
+
+    problem = problem_of(service.handle(signed(body), body), 422)
+
+    assert [error["pointer"] for error in problem["errors"]] == ["/media/url"]
+    assert "own 'timestamp' query parameter" in problem["errors"][0]["reason"]
+    assert DynamoStateStore(aws.state_table).load_ingest_snapshot("L-1") is None
+
+
+def test_an_accepted_event_lists_the_quality_warnings_of_the_listing_it_produces(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = ingest_service(aws, monkeypatch)
+    event = upserted()
+    event["listing"]["media"] = [
+        {"id": f"v-{n}", "url": f"https://videos.example/{n}.mp4", "mediaType": "VIDEO"} for n in (1, 2)
+    ]
+    body = json.dumps(event).encode()
+
+    answer = service.handle(signed(body), body)
+
+    assert answer.status_code == 202, answer.body
+    assert json.loads(str(answer.body))["warnings"] == [
+        {
+            "code": "extra_video",
+            "pointer": "/listing/media/1",
+            "reason": "only the first video (media 'v-1') is displayed by the portals",
+        }
+    ]
+    duplicate = json.loads(str(service.handle(signed(body), body).body))
+    assert duplicate["duplicate"] is True and "warnings" not in duplicate
+
+
+def test_media_sent_before_the_listing_are_checked_for_what_they_are_and_accepted(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = ingest_service(aws, monkeypatch)
+    body = json.dumps(
+        media_event("media.added", media={"id": "m-1", "url": "https://a.fr/1.jpg", "mediaType": "PICTURE"})
+    ).encode()
+
+    answer = service.handle(signed(body), body)
+
+    assert answer.status_code == 202, answer.body
+    assert json.loads(str(answer.body))["warnings"] == []
