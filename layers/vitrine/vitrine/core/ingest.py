@@ -1,7 +1,9 @@
 """The ingest use case: apply one verified webhook event to the listing's desired state.
 
-Ingest never talks to AVIV. It records what the CRM wants and makes sure one sync message is
-pending for the listing — in **one conditional write** per webhook, because the CRM is waiting:
+Ingest never talks to AVIV. It checks the listing the event produces against AVIV's schema (a
+listing AVIV would refuse is refused now, not hours later: ``core.events.review``), records what the
+CRM wants and makes sure one sync message is pending for the listing — in **one conditional write**
+per webhook, because the CRM is waiting:
 
 * the new desired state, conditional on the version that was read (concurrent webhooks on one
   listing never lose an update: the loser re-reads and re-applies);

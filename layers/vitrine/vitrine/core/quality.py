@@ -1,6 +1,7 @@
 """Quality warnings: valid for AVIV, but probably not what the owner wants the portals to show.
 
-They never block a send; sync reports them with its outcome so the owner can fix the order.
+They never block a send: ingest returns them in the 202 (pointed into the webhook body by
+``core.events.review``), and sync reports them with its outcome, so the CRM can fix the order.
 """
 
 from __future__ import annotations
