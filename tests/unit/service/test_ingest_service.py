@@ -10,11 +10,14 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from aws_lambda_powertools.event_handler import Response
+from jsonschema import Draft202012Validator
 
 from devtools.template import create_queues, create_secrets
 from tests.support.aws import REGION, make_tables, mocked_aws
@@ -29,6 +32,7 @@ from vitrine.service.ingest import IngestService
 from vitrine.settings import Settings
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+ANSWER_SCHEMA = Path(__file__).resolve().parents[3] / "schemas" / "webhook-answer.schema.json"
 
 
 @dataclass
@@ -83,11 +87,26 @@ def signed(body: bytes, webhook_id: str = "msg_1", secret: str = SECRET) -> dict
     return signed_headers(secret, body, webhook_id=webhook_id)
 
 
+@cache
+def answer_validator() -> Draft202012Validator:
+    schema = json.loads(ANSWER_SCHEMA.read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def answer_of(response: Response, status: int = 202) -> dict[str, Any]:
+    """The body of ``response``, once its status is checked and the body found as documented in
+    schemas/webhook-answer.schema.json."""
+    assert response.status_code == status, response.body
+    body: dict[str, Any] = json.loads(str(response.body))
+    answer_validator().validate(body)
+    return body
+
+
 def problem_of(response: Response, status: int) -> dict[str, Any]:
     """The problem+json body of ``response``, once its status and content type are checked."""
-    assert response.status_code == status, response.body
+    body = answer_of(response, status)
     assert response.headers["Content-Type"] == PROBLEM_JSON
-    body: dict[str, Any] = json.loads(str(response.body))
     assert body["status"] == status
     assert body["type"] == "about:blank"
     return body
@@ -208,8 +227,7 @@ def test_the_same_delivery_twice_is_answered_as_a_duplicate_not_a_conflict(
 
     again = service.handle(headers, body)
 
-    assert again.status_code == 202
-    assert json.loads(str(again.body))["duplicate"] is True
+    assert answer_of(again)["duplicate"] is True
 
 
 class AlwaysLosingStore(DynamoStateStore):
@@ -337,15 +355,14 @@ def test_an_accepted_event_lists_the_quality_warnings_of_the_listing_it_produces
 
     answer = service.handle(signed(body), body)
 
-    assert answer.status_code == 202, answer.body
-    assert json.loads(str(answer.body))["warnings"] == [
+    assert answer_of(answer)["warnings"] == [
         {
             "code": "extra_video",
             "pointer": "/listing/media/1",
             "reason": "only the first video (media 'v-1') is displayed by the portals",
         }
     ]
-    duplicate = json.loads(str(service.handle(signed(body), body).body))
+    duplicate = answer_of(service.handle(signed(body), body))
     assert duplicate["duplicate"] is True and "warnings" not in duplicate
 
 
@@ -357,7 +374,27 @@ def test_media_sent_before_the_listing_are_checked_for_what_they_are_and_accepte
         media_event("media.added", media={"id": "m-1", "url": "https://a.fr/1.jpg", "mediaType": "PICTURE"})
     ).encode()
 
-    answer = service.handle(signed(body), body)
+    assert answer_of(service.handle(signed(body), body))["warnings"] == []
 
-    assert answer.status_code == 202, answer.body
-    assert json.loads(str(answer.body))["warnings"] == []
+
+def test_an_unchanged_listing_still_hears_its_warnings_and_a_stale_event_only_that_it_was_ignored(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = ingest_service(aws, monkeypatch)
+    event = upserted(sequence=5)
+    event["listing"]["media"] = [
+        {"id": "plan", "url": "https://a.fr/plan.png", "mediaType": "PICTURE", "category": "FLOOR_PLAN"}
+    ]
+    body = json.dumps(event).encode()
+    assert answer_of(service.handle(signed(body, "msg_1"), body))["version"] == 1
+    again = json.dumps({key: value for key, value in event.items() if key != "sequence"}).encode()
+    stale = json.dumps({**event, "sequence": 4}).encode()
+
+    unchanged = answer_of(service.handle(signed(again, "msg_2"), again))
+    ignored = answer_of(service.handle(signed(stale, "msg_3"), stale))
+
+    assert unchanged["unchanged"] is True
+    assert [(w["code"], w["pointer"]) for w in unchanged["warnings"]] == [
+        ("poor_first_picture", "/listing/media/0")
+    ]
+    assert ignored["ignored"] == "stale_sequence" and "warnings" not in ignored
