@@ -10,12 +10,14 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from vitrine.core.errors import FieldError
 from vitrine.core.model import DesiredListing, IngestSnapshot, IngestWrite, LastSent, Rejection, SyncState
-from vitrine.core.reconcile.records import Notification, StatusState
-from vitrine.core.tokens import IssuedToken, TokenKey
+
+if TYPE_CHECKING:  # only named in annotations: the ingest function's cold start need not load them
+    from vitrine.core.reconcile.records import Notification, StatusState
+    from vitrine.core.tokens import IssuedToken, TokenKey
 
 
 @dataclass(frozen=True, slots=True)

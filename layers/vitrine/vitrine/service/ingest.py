@@ -19,7 +19,7 @@ from functools import cached_property
 
 from aws_lambda_powertools.event_handler import Response
 
-from vitrine.adapters.dynamo.state_store import DynamoStateStore
+from vitrine.adapters.dynamo.ingest_store import IngestStateStore
 from vitrine.adapters.secrets import webhook_secrets
 from vitrine.adapters.sqs_scheduler import SqsSyncScheduler
 from vitrine.core.errors import ConcurrentModification, FieldError, RefusedByAvivSchema, ValidationFailed
@@ -53,8 +53,9 @@ class IngestService:
         self.defaults = settings.classified_defaults()
 
     @cached_property
-    def store(self) -> DynamoStateStore:
-        return DynamoStateStore(self.settings.state_table)
+    def store(self) -> IngestStateStore:
+        # Only the ingest part of the state table's stores: the sync's is not loaded on a cold start.
+        return IngestStateStore(self.settings.state_table)
 
     @cached_property
     def scheduler(self) -> SqsSyncScheduler:
