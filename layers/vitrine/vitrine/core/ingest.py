@@ -24,6 +24,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from vitrine.core.builder import ClassifiedDefaults
 from vitrine.core.errors import ConcurrentModification, RefusedByAvivSchema, VitrineError
@@ -31,9 +32,11 @@ from vitrine.core.events.apply import ApplyResult, apply_event
 from vitrine.core.events.review import ListingReview, review_listing
 from vitrine.core.events.vocabulary import ListingEvent
 from vitrine.core.model import Delivery, DesiredListing, IngestSnapshot, IngestWrite
-from vitrine.core.ports import IngestStore, SyncScheduler
 from vitrine.core.quality import QualityWarning
 from vitrine.core.scheduling import SyncSchedulingFailed
+
+if TYPE_CHECKING:  # Protocols named in annotations only: not loaded on the ingest function's cold start
+    from vitrine.core.ports import IngestStore, SyncScheduler
 
 logger = logging.getLogger(__name__)
 
