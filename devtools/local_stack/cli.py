@@ -159,7 +159,8 @@ def stack_description(
     """What ``.local/stack.json`` holds for ``make demo`` and the ``vitrine`` CLI (docs/cli.md): where
     every endpoint and resource of the running ``make local`` is. Secrets stay in their own files."""
     emulator = info.emulator
-    environment = info.function_environment
+    environment = info.function_environment or {}
+    queue_urls = info.queue_urls or {}
     return {
         "pid": os.getpid(),
         "api_url": info.api_url,
@@ -173,8 +174,8 @@ def stack_description(
         "moto_endpoint": info.moto_endpoint,
         "region": info.region,
         "state_table": environment.get("VITRINE_STATE_TABLE"),
-        "sync_queue_url": info.queue_urls.get("SyncQueue"),
-        "dead_letter_queue_url": info.queue_urls.get("SyncDeadLetterQueue"),
+        "sync_queue_url": queue_urls.get("SyncQueue"),
+        "dead_letter_queue_url": queue_urls.get("SyncDeadLetterQueue"),
         "topic_arn": environment.get("VITRINE_TOPIC_ARN"),
         "webhook_secret_arn": environment.get("VITRINE_WEBHOOK_SECRET_ARN"),
         "aviv_secret_arn": environment.get("VITRINE_AVIV_SECRET_ARN"),

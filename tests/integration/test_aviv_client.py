@@ -665,7 +665,7 @@ def test_every_attempt_is_one_aviv_call_by_operation_and_result(
     measured.statuses(classified_id)
     measured.delete(classified_id)
     with pytest.raises(AvivNotFound):
-        measured.get("no-such-classified")
+        measured.get("00000000-0000-4000-8000-000000000000")
 
     assert calls_of(capsys) == [
         ("token", "2xx"), ("find", "5xx"), ("find", "2xx"), ("create", "2xx"), ("update", "2xx"),

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from vitrine import __version__
+from vitrine.core.builder import ClassifiedDefaults
 from vitrine.core.model import PORTALS
 from vitrine.core.owner_links import DEFAULT_LINK_DAYS, MAX_LINK_DAYS
 
@@ -109,6 +110,16 @@ class Settings:
         """How long a sync-schedule claim stays valid: past it, a lost message no longer blocks
         re-scheduling (the longest a pending message can legitimately take: max delay + a receive)."""
         return self.max_delay_seconds + SYNC_VISIBILITY_TIMEOUT_SECONDS + 60
+
+    def classified_defaults(self) -> ClassifiedDefaults:
+        """What vitrine fills in a classified when the CRM leaves it out: the same at ingest (which
+        checks the classified) and at sync (which sends it)."""
+        return ClassifiedDefaults(
+            source_system=self.source_system,
+            source_system_version=self.source_system_version,
+            default_portals=self.default_portals,
+            default_intermediary_id=self.default_intermediary_id,
+        )
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -9,24 +9,31 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from aws_lambda_powertools.event_handler import Response
+from jsonschema import Draft202012Validator
 
 from devtools.template import create_queues, create_secrets
 from tests.support.aws import REGION, make_tables, mocked_aws
 from tests.support.emf import flushed, single_metrics
+from tests.support.listings import sample_data
 from vitrine.adapters.dynamo.state_store import DynamoStateStore
 from vitrine.core.errors import ConcurrentModification
-from vitrine.core.model import IngestWrite
+from vitrine.core.ingest import plan_write
+from vitrine.core.model import Delivery, DesiredListing, IngestWrite
 from vitrine.core.webhook_signing import MAX_BODY_BYTES, signed_headers
 from vitrine.service.http import PROBLEM_JSON
 from vitrine.service.ingest import IngestService
 from vitrine.settings import Settings
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+ANSWER_SCHEMA = Path(__file__).resolve().parents[3] / "schemas" / "webhook-answer.schema.json"
 
 
 @dataclass
@@ -71,7 +78,7 @@ def upserted(listing_id: str = "L-1", **fields: Any) -> dict[str, Any]:
         "listingId": listing_id,
         "ownerId": "agency-1",
         "occurredAt": "2026-11-27T10:00:00Z",
-        "listing": {"data": {"estateType": "HOUSE"}, "media": []},
+        "listing": {"data": sample_data(listing_id), "media": []},
     }
     event.update(fields)
     return event
@@ -81,11 +88,26 @@ def signed(body: bytes, webhook_id: str = "msg_1", secret: str = SECRET) -> dict
     return signed_headers(secret, body, webhook_id=webhook_id)
 
 
+@cache
+def answer_validator() -> Draft202012Validator:
+    schema = json.loads(ANSWER_SCHEMA.read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def answer_of(response: Response, status: int = 202) -> dict[str, Any]:
+    """The body of ``response``, once its status is checked and the body found as documented in
+    schemas/webhook-answer.schema.json."""
+    assert response.status_code == status, response.body
+    body: dict[str, Any] = json.loads(str(response.body))
+    answer_validator().validate(body)
+    return body
+
+
 def problem_of(response: Response, status: int) -> dict[str, Any]:
     """The problem+json body of ``response``, once its status and content type are checked."""
-    assert response.status_code == status, response.body
+    body = answer_of(response, status)
     assert response.headers["Content-Type"] == PROBLEM_JSON
-    body: dict[str, Any] = json.loads(str(response.body))
     assert body["status"] == status
     assert body["type"] == "about:blank"
     return body
@@ -206,8 +228,7 @@ def test_the_same_delivery_twice_is_answered_as_a_duplicate_not_a_conflict(
 
     again = service.handle(headers, body)
 
-    assert again.status_code == 202
-    assert json.loads(str(again.body))["duplicate"] is True
+    assert answer_of(again)["duplicate"] is True
 
 
 class AlwaysLosingStore(DynamoStateStore):
@@ -302,3 +323,135 @@ def test_a_misconfigured_secret_and_an_unreachable_queue_are_refusals_of_their_o
 
     refused = single_metrics(capsys.readouterr().out, "WebhookRefused")
     assert [r["reason"] for r in refused] == ["scheduling_failed", "misconfigured"]
+
+
+def queued_messages(aws: Aws) -> list[Any]:
+    sqs = boto3.client("sqs", region_name=REGION)
+    answer = sqs.receive_message(QueueUrl=aws.env["VITRINE_SYNC_QUEUE_URL"], MaxNumberOfMessages=10)
+    return list(answer.get("Messages", []))
+
+
+def media_event(event_type: str, listing_id: str = "L-1", **fields: Any) -> dict[str, Any]:
+    event = {key: value for key, value in upserted(listing_id).items() if key != "listing"}
+    return {**event, "type": event_type, **fields}
+
+
+def test_a_listing_avivs_schema_refuses_gets_422_with_every_error_in_the_webhook_body_and_changes_nothing(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = ingest_service(aws, monkeypatch)
+    event = upserted()
+    data = event["listing"]["data"]
+    data["prices"]["buy"]["price"]["amount"] = "420000"
+    data["estateType"] = "CASTLE"
+    data["energy"] = {"countrySpecific": {"fr": {"energyCertificate": {"efficiencyClass": "H"}}}}
+    data["garden"] = True
+    body = json.dumps(event).encode()
+
+    problem = problem_of(service.handle(signed(body), body), 422)
+
+    assert problem["detail"] == "AVIV would refuse the listing this event produces; nothing was changed"
+    reasons = {error["pointer"]: error["reason"] for error in problem["errors"]}
+    assert reasons == {
+        "/listing/data/energy/countrySpecific/fr/energyCertificate/efficiencyClass": (
+            "must be one of: A, B, C, D, E, F, G"
+        ),
+        "/listing/data/estateType": reasons["/listing/data/estateType"],
+        "/listing/data/garden": "unknown property 'garden'",
+        "/listing/data/prices/buy/price/amount": "must be a number",
+    }
+    assert reasons["/listing/data/estateType"].startswith("must be one of: HOUSE, APARTMENT")
+    assert DynamoStateStore(aws.state_table).load_ingest_snapshot("L-1") is None, "nothing was stored"
+    assert queued_messages(aws) == [], "no sync was scheduled"
+
+
+def test_a_media_event_on_a_listing_stored_before_the_check_names_the_stored_field(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = ingest_service(aws, monkeypatch)
+    store = DynamoStateStore(aws.state_table)
+    now = datetime.now(UTC)
+    legacy = DesiredListing("L-1", "agency-1", data={**sample_data("L-1"), "estateType": "CASTLE"}, version=1)
+    store.commit_ingest(plan_write(None, legacy, Delivery("msg_0", "0" * 16, now), now, 60))
+    body = json.dumps(media_event("media.added", media={"id": "m-1", "url": "https://a.fr/1.jpg",
+                                                        "mediaType": "PICTURE"})).encode()  # fmt: skip
+
+    problem = problem_of(service.handle(signed(body), body), 422)
+
+    assert [error["pointer"] for error in problem["errors"]] == [""]
+    assert problem["errors"][0]["reason"].startswith("the listing as stored, at /listing/data/estateType: ")
+    after = store.load_desired("L-1")
+    assert after is not None and (after.version, after.media) == (1, []), "nothing was changed"
+
+
+def test_a_media_url_with_its_own_timestamp_parameter_is_refused_naming_that_url(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = ingest_service(aws, monkeypatch)
+    signed_url = "https://cdn.example/1.jpg?expires=1770971157&timestamp=1770967557&signature=c2ln"
+    body = json.dumps(
+        media_event("media.added", media={"id": "m-1", "url": signed_url, "mediaType": "PICTURE"})
+    ).encode()
+
+    problem = problem_of(service.handle(signed(body), body), 422)
+
+    assert [error["pointer"] for error in problem["errors"]] == ["/media/url"]
+    assert "own 'timestamp' query parameter" in problem["errors"][0]["reason"]
+    assert DynamoStateStore(aws.state_table).load_ingest_snapshot("L-1") is None
+
+
+def test_an_accepted_event_lists_the_quality_warnings_of_the_listing_it_produces(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = ingest_service(aws, monkeypatch)
+    event = upserted()
+    event["listing"]["media"] = [
+        {"id": f"v-{n}", "url": f"https://videos.example/{n}.mp4", "mediaType": "VIDEO"} for n in (1, 2)
+    ]
+    body = json.dumps(event).encode()
+
+    answer = service.handle(signed(body), body)
+
+    assert answer_of(answer)["warnings"] == [
+        {
+            "code": "extra_video",
+            "pointer": "/listing/media/1",
+            "reason": "only the first video (media 'v-1') is displayed by the portals",
+        }
+    ]
+    duplicate = answer_of(service.handle(signed(body), body))
+    assert duplicate["duplicate"] is True and "warnings" not in duplicate
+
+
+def test_media_sent_before_the_listing_are_checked_for_what_they_are_and_accepted(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = ingest_service(aws, monkeypatch)
+    body = json.dumps(
+        media_event("media.added", media={"id": "m-1", "url": "https://a.fr/1.jpg", "mediaType": "PICTURE"})
+    ).encode()
+
+    assert answer_of(service.handle(signed(body), body))["warnings"] == []
+
+
+def test_an_unchanged_listing_still_hears_its_warnings_and_a_stale_event_only_that_it_was_ignored(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = ingest_service(aws, monkeypatch)
+    event = upserted(sequence=5)
+    event["listing"]["media"] = [
+        {"id": "plan", "url": "https://a.fr/plan.png", "mediaType": "PICTURE", "category": "FLOOR_PLAN"}
+    ]
+    body = json.dumps(event).encode()
+    assert answer_of(service.handle(signed(body, "msg_1"), body))["version"] == 1
+    again = json.dumps({key: value for key, value in event.items() if key != "sequence"}).encode()
+    stale = json.dumps({**event, "sequence": 4}).encode()
+
+    unchanged = answer_of(service.handle(signed(again, "msg_2"), again))
+    ignored = answer_of(service.handle(signed(stale, "msg_3"), stale))
+
+    assert unchanged["unchanged"] is True
+    assert [(w["code"], w["pointer"]) for w in unchanged["warnings"]] == [
+        ("poor_first_picture", "/listing/media/0")
+    ]
+    assert ignored["ignored"] == "stale_sequence" and "warnings" not in ignored

@@ -196,6 +196,7 @@ FORCED = '{"listingId":"L1","force":true}'
 
 class SentOutcome:
     status = "sent"
+    operation = None
     diff = None
 
     def to_log(self) -> dict[str, Any]:

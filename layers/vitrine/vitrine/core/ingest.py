@@ -1,7 +1,9 @@
 """The ingest use case: apply one verified webhook event to the listing's desired state.
 
-Ingest never talks to AVIV. It records what the CRM wants and makes sure one sync message is
-pending for the listing — in **one conditional write** per webhook, because the CRM is waiting:
+Ingest never talks to AVIV. It checks the listing the event produces against AVIV's schema (a
+listing AVIV would refuse is refused now, not hours later: ``core.events.review``), records what the
+CRM wants and makes sure one sync message is pending for the listing — in **one conditional write**
+per webhook, because the CRM is waiting:
 
 * the new desired state, conditional on the version that was read (concurrent webhooks on one
   listing never lose an update: the loser re-reads and re-applies);
@@ -22,13 +24,19 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from vitrine.core.errors import ConcurrentModification, VitrineError
-from vitrine.core.events.apply import apply_event
+from vitrine.core.builder import ClassifiedDefaults
+from vitrine.core.errors import ConcurrentModification, RefusedByAvivSchema, VitrineError
+from vitrine.core.events.apply import ApplyResult, apply_event
+from vitrine.core.events.review import ListingReview, review_listing
 from vitrine.core.events.vocabulary import ListingEvent
 from vitrine.core.model import Delivery, DesiredListing, IngestSnapshot, IngestWrite
-from vitrine.core.ports import IngestStore, SyncScheduler
+from vitrine.core.quality import QualityWarning
 from vitrine.core.scheduling import SyncSchedulingFailed
+
+if TYPE_CHECKING:  # Protocols named in annotations only: not loaded on the ingest function's cold start
+    from vitrine.core.ports import IngestStore, SyncScheduler
 
 logger = logging.getLogger(__name__)
 
@@ -78,15 +86,23 @@ class IngestResult:
     ignored_reason: str | None
     sync_scheduled: bool
     duplicate: bool = False
+    # Of the listing the event produced, pointing into the webhook body (see core.events.review).
+    warnings: tuple[QualityWarning, ...] = ()
 
     def to_body(self) -> dict[str, object]:
+        """The 202 body; ``warnings`` only when the event was applied (not a duplicate, not ignored)."""
         body: dict[str, object] = {"accepted": True, "listingId": self.listing_id, "version": self.version}
         if self.duplicate:
             body["duplicate"] = True
-        elif self.ignored_reason:
+            return body
+        if self.ignored_reason:
             body["ignored"] = self.ignored_reason
-        elif not self.changed:
+            return body
+        if not self.changed:
             body["unchanged"] = True
+        body["warnings"] = [
+            {"code": w.code, "pointer": w.pointer, "reason": w.message} for w in self.warnings
+        ]
         return body
 
 
@@ -107,9 +123,14 @@ def ingest_event(
     clock: Callable[[], datetime],
     consolidation_window: int,
     hold_seconds: int,
+    defaults: ClassifiedDefaults,
     recent: RecentListings | None = None,
 ) -> IngestResult:
     """Apply ``event`` once (ValidationFailed propagates: nothing is written), then ensure a sync is pending.
+
+    The listing the event produces is reviewed as the next sync would send it (``defaults`` fill
+    what the CRM left out): :class:`RefusedByAvivSchema` when AVIV's schema refuses it, nothing
+    written; otherwise its quality warnings come back in the result.
 
     The clock is read on every attempt: a write that lost races for a while must still stamp its
     real time as the listing's last edit, or the consolidation window would close too early.
@@ -126,6 +147,9 @@ def ingest_event(
             )
         current = snapshot.desired if snapshot is not None else None
         result = apply_event(current, event, now)
+        review = _review(event, result, defaults, now)
+        if review.errors:
+            raise RefusedByAvivSchema(list(review.errors), "AVIV's schema refuses the listing")
         if current is None and not result.changed:
             # Nothing known and nothing to record (e.g. removing a media of an unknown listing).
             return IngestResult(event.listing_id, 0, False, result.ignored_reason, False)
@@ -145,8 +169,18 @@ def ingest_event(
             changed=result.changed,
             ignored_reason=result.ignored_reason,
             sync_scheduled=write.claim_until is not None,
+            warnings=review.warnings,
         )
     raise ConcurrentModification(f"listing {event.listing_id}: too many concurrent writers")
+
+
+def _review(
+    event: ListingEvent, result: ApplyResult, defaults: ClassifiedDefaults, now: datetime
+) -> ListingReview:
+    """An ignored event (stale, or removing an unknown media) produced nothing new to review."""
+    if result.ignored_reason is not None:
+        return ListingReview()
+    return review_listing(event, result.desired, defaults, now)
 
 
 def _already_delivered(snapshot: IngestSnapshot, delivery: Delivery) -> bool:

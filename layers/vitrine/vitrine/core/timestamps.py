@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from urllib.parse import unquote
 
 from vitrine.core.model import Media, SentMedia, StampedMedia
 
@@ -86,6 +87,23 @@ def timestamp_in(url: str) -> str | None:
             if name == TIMESTAMP_PARAMETER:
                 found = value
     return found
+
+
+def carries_own_timestamp(url: str) -> bool:
+    """True when the CRM's URL already has a ``timestamp`` query parameter: any letter case,
+    percent-encoded or not, with or without a value (the fragment does not count).
+
+    AVIV reads that parameter as the media's timestamp, so vitrine must add its own, and dropping the
+    CRM's would break a URL that needs it (a signed URL, say). Such a URL is refused at ingest. The
+    name is compared case-blind and decoded because AVIV does not say how it parses the query: a
+    parser that folds case or decodes names would read ``Timestamp=`` or ``%74imestamp=`` as its own.
+    """
+    _path, question_mark, query = url.partition("#")[0].partition("?")
+    if not question_mark or ("%" not in query and TIMESTAMP_PARAMETER not in query.lower()):
+        return False  # the common case, kept cheap
+    return any(
+        unquote(parameter.partition("=")[0]).lower() == TIMESTAMP_PARAMETER for parameter in query.split("&")
+    )
 
 
 def _next_second(timestamp: str) -> str:

@@ -1,8 +1,9 @@
 """Ingest service: one signed CRM webhook → the listing's desired state, answered fast.
 
-Order matters: size → signature → JSON → event validation (all before anything is stored), then
-one conditional write that applies the event, records its ``webhook-id`` (dedupe, kept 48 h) and
-claims the listing's sync; then the one sync message. A rejected request changes nothing.
+Order matters: size → signature → JSON → event validation → the listing the event produces checked
+against AVIV's schema (all before anything is stored), then one conditional write that applies the
+event, records its ``webhook-id`` (dedupe, kept 48 h) and claims the listing's sync; then the one
+sync message. A rejected request changes nothing; an accepted one hears the listing's quality warnings.
 
 Why not Powertools Idempotency: it costs two extra writes to a second table on every webhook,
 while the listing's own conditional write can carry the delivery record for free, and the CRM is
@@ -19,10 +20,10 @@ from typing import Literal
 
 from aws_lambda_powertools.event_handler import Response
 
-from vitrine.adapters.dynamo.state_store import DynamoStateStore
+from vitrine.adapters.dynamo.ingest_store import IngestStateStore
 from vitrine.adapters.secrets import webhook_secrets
 from vitrine.adapters.sqs_scheduler import SqsSyncScheduler
-from vitrine.core.errors import ConcurrentModification, FieldError, ValidationFailed
+from vitrine.core.errors import ConcurrentModification, FieldError, RefusedByAvivSchema, ValidationFailed
 from vitrine.core.events.parse import MalformedBody, decode_body, parse_event
 from vitrine.core.events.vocabulary import ListingEvent
 from vitrine.core.ingest import DeliveryConflict, RecentListings, ingest_event
@@ -63,10 +64,12 @@ class IngestService:
         self.settings = settings
         self.recent = RecentListings()
         self.hold_seconds = settings.sync_claim_hold_seconds
+        self.defaults = settings.classified_defaults()
 
     @cached_property
-    def store(self) -> DynamoStateStore:
-        return DynamoStateStore(self.settings.state_table)
+    def store(self) -> IngestStateStore:
+        # Only the ingest part of the state table's stores: the sync's is not loaded on a cold start.
+        return IngestStateStore(self.settings.state_table)
 
     @cached_property
     def scheduler(self) -> SqsSyncScheduler:
@@ -127,7 +130,12 @@ class IngestService:
                 clock=lambda: datetime.now(UTC),
                 consolidation_window=self.settings.consolidation_window_seconds,
                 hold_seconds=self.hold_seconds,
+                defaults=self.defaults,
                 recent=self.recent,
+            )
+        except RefusedByAvivSchema as exc:
+            return self._invalid(
+                exc.errors, "AVIV would refuse the listing this event produces; nothing was changed"
             )
         except ValidationFailed as exc:
             return self._invalid(exc.errors)
@@ -152,10 +160,12 @@ class IngestService:
         logger.info("webhook accepted", extra={"answer": body})
         return accepted(body)
 
-    def _invalid(self, errors: list[FieldError]) -> Response:
+    def _invalid(
+        self, errors: list[FieldError], detail: str = "the event is invalid; nothing was changed"
+    ) -> Response:
         metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
-        logger.info("webhook rejected", extra={"errors": [e.to_dict() for e in errors]})
-        return refusal("invalid", problem(422, "the event is invalid; nothing was changed", errors=errors))
+        logger.info("webhook rejected", extra={"detail": detail, "errors": [e.to_dict() for e in errors]})
+        return refusal("invalid", problem(422, detail, errors=errors))
 
 
 _instance: PerInstance[IngestService] = PerInstance(IngestService)

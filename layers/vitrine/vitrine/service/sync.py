@@ -17,7 +17,6 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from vitrine.adapters.dynamo.state_store import DynamoStateStore
 from vitrine.adapters.sqs_scheduler import SqsSyncScheduler, SyncRequest, parse_sync_request
-from vitrine.core.builder import ClassifiedDefaults
 from vitrine.core.consolidation import ConsolidationPolicy, next_step, retry_delay_seconds
 from vitrine.core.errors import AvivRetryable, LeaseHeld
 from vitrine.core.model import SyncFailure
@@ -42,12 +41,7 @@ class SyncService:
         self.policy = ConsolidationPolicy.from_seconds(
             settings.consolidation_window_seconds, settings.max_delay_seconds
         )
-        self.defaults = ClassifiedDefaults(
-            source_system=settings.source_system,
-            source_system_version=settings.source_system_version,
-            default_portals=settings.default_portals,
-            default_intermediary_id=settings.default_intermediary_id,
-        )
+        self.defaults = settings.classified_defaults()
         self.hold_seconds = settings.sync_claim_hold_seconds
         # Unique per Lambda instance: the lease names who is syncing a listing.
         self.worker_id = f"sync-{uuid.uuid4().hex[:12]}"
