@@ -13,9 +13,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OPENAPI_PATH = REPO_ROOT / "docs" / "openapi.yaml"
@@ -51,10 +54,22 @@ def documented_answers(method: str, path_template: str) -> dict[int, set[str]]:
     return answers
 
 
+def _retrieve(uri: str) -> Resource[Any]:
+    """The JSON Schemas the document references by relative path (``../schemas/…``)."""
+    path = Path(urlsplit(uri).path)
+    return Resource.from_contents(
+        json.loads(path.read_text(encoding="utf-8")), default_specification=DRAFT202012
+    )
+
+
 @functools.cache
 def component_validator(name: str) -> Draft202012Validator:
-    schema = {"$ref": f"#/components/schemas/{name}", "components": openapi()["components"]}
-    return Draft202012Validator(schema)
+    schema = {
+        "$id": OPENAPI_PATH.as_uri(),
+        "$ref": f"#/components/schemas/{name}",
+        "components": openapi()["components"],
+    }
+    return Draft202012Validator(schema, registry=Registry(retrieve=_retrieve))
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,13 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from tests.properties.strategies import T0
+from tests.properties.strategies import DEFAULTS, T0
 from tests.support.listings import sample_data
 from vitrine.adapters.dynamo.state_store import DynamoStateStore
 from vitrine.core.errors import ValidationFailed
 from vitrine.core.events.apply import apply_event
 from vitrine.core.events.parse import decode_body, parse_event
+from vitrine.core.events.review import review_listing
 from vitrine.core.ingest import ingest_event
 from vitrine.core.model import Delivery, DesiredListing, body_digest
 
@@ -133,6 +134,7 @@ class Receiver:
                 clock=lambda: self.now,
                 consolidation_window=WINDOW_SECONDS,
                 hold_seconds=HOLD_SECONDS,
+                defaults=DEFAULTS,
             )
         except ValidationFailed:
             self.answers.append("422")
@@ -141,17 +143,21 @@ class Receiver:
 
 
 def fold(deliveries: list[tuple[bytes, str]], now: datetime = T0) -> DesiredListing | None:
-    """Applying the delivered events one by one with the pure core, each webhook-id once."""
+    """Applying the delivered events one by one with the pure core, each webhook-id once, each
+    reviewed as ingest reviews it (an event making a listing AVIV would refuse is refused)."""
     state: DesiredListing | None = None
     seen: set[str] = set()
     for body, webhook_id in deliveries:
         if webhook_id in seen:
             continue
         seen.add(webhook_id)
+        event = parse_event(decode_body(body))
         try:
-            result = apply_event(state, parse_event(decode_body(body)), now)
+            result = apply_event(state, event, now)
         except ValidationFailed:
             continue
+        if result.ignored_reason is None and review_listing(event, result.desired, DEFAULTS, now).errors:
+            continue  # AVIV's schema would refuse the listing: refused at the door
         if result.changed or state is not None:
             state = result.desired
     return state
