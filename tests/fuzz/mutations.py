@@ -10,7 +10,6 @@ not JSON → 400, too deep → 400, over 1 MiB → 413, not a JSON Content-Type 
 from __future__ import annotations
 
 import base64
-import copy
 import functools
 import itertools
 import json
@@ -23,6 +22,8 @@ from typing import Any
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
+from tests.support.classified_samples import with_value
+from tests.support.listings import ESTATE_TYPES, sample_data
 from vitrine.core.model import MEDIA_CATEGORIES, MEDIA_TYPES
 from vitrine.core.webhook_signing import MAX_BODY_BYTES, sign
 
@@ -98,8 +99,12 @@ def signed(
     }
 
 
+def unique_number() -> int:
+    return next(_listing_numbers)
+
+
 def new_listing_id() -> str:
-    return f"fuzz-{next(_listing_numbers)}"
+    return f"fuzz-{unique_number()}"
 
 
 @st.composite
@@ -131,18 +136,11 @@ def valid_upsert(draw: st.DrawFn, media_count: st.SearchStrategy[int] = FEW_MEDI
         "sequence": draw(st.integers(0, 1_000)),
         "listing": {
             "portals": ["SL"],
-            "data": {
-                "estateType": draw(st.sampled_from(["APARTMENT", "HOUSE"])),
-                "distributionType": "BUY",
-                "prices": {"currency": "EUR", "buy": {"price": {"amount": draw(st.integers(1, 10**7))}}},
-                "location": {
-                    "postalcode": "69002",
-                    "city": "Lyon",
-                    "street": "Rue de la République",
-                    "houseNumber": "27",
-                    "country": "FRA",
-                },
-            },
+            "data": sample_data(
+                listing_id,
+                draw(st.sampled_from(["BUY", "RENT"])),
+                estate_type=draw(st.sampled_from(ESTATE_TYPES)),
+            ),
             "media": [draw(media_item(listing_id, index)) for index in range(count)],
         },
     }
@@ -173,16 +171,6 @@ ANY_PATHS: tuple[tuple[str | int, ...], ...] = (
 )
 
 
-def put(document: Any, path: tuple[str | int, ...], value: Any) -> Any:
-    """A copy of ``document`` with ``value`` at ``path``."""
-    changed = copy.deepcopy(document)
-    target = changed
-    for part in path[:-1]:
-        target = target[part]
-    target[path[-1]] = value
-    return changed
-
-
 def json_values(max_leaves: int = 6) -> st.SearchStrategy[Any]:
     scalars = st.one_of(
         st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.text()
@@ -202,7 +190,7 @@ def _upsert_with_media() -> st.SearchStrategy[dict[str, Any]]:
 
 @st.composite
 def wrong_type(draw: st.DrawFn) -> FuzzCase:
-    event = put(draw(_upsert_with_media()), draw(st.sampled_from(ANY_PATHS)), draw(json_values()))
+    event = with_value(draw(_upsert_with_media()), draw(st.sampled_from(ANY_PATHS)), draw(json_values()))
     return FuzzCase("wrong_type", encode(event), expected_for(event), listing_id=_listing_of(event))
 
 
@@ -225,7 +213,7 @@ def odd_string(draw: st.DrawFn) -> FuzzCase:
     )
     path = draw(st.sampled_from(STRING_PATHS))
     base = draw(_upsert_with_media())
-    event = put(base, path, text)
+    event = with_value(base, path, text)
     kind = "nul" if "\x00" in text else "unicode"
     body = encode(event)
     expected = TOO_LARGE if len(body) > MAX_BODY_BYTES else expected_for(event)
@@ -240,9 +228,9 @@ def lone_surrogate(draw: st.DrawFn) -> FuzzCase:
     base = draw(_upsert_with_media())
     if draw(st.booleans()):
         path = draw(st.sampled_from(STRING_PATHS))
-        event = put(base, path, draw(st.sampled_from(["", "abc"])) + surrogate)
+        event = with_value(base, path, draw(st.sampled_from(["", "abc"])) + surrogate)
     else:
-        event = put(base, ("listing", "data", "x" + surrogate), "value")
+        event = with_value(base, ("listing", "data", "x" + surrogate), "value")
     return FuzzCase("lone_surrogate", encode(event), INVALID, listing_id=base["listingId"])
 
 
@@ -274,7 +262,7 @@ def numbers_as_strings(draw: st.DrawFn) -> FuzzCase:
             current = current[part]
         else:
             current = current.get(part) if isinstance(current, dict) else None
-    event = put(event, path, str(current if current is not None else 7))
+    event = with_value(event, path, str(current if current is not None else 7))
     return FuzzCase("numbers_as_strings", encode(event), expected_for(event), listing_id=event["listingId"])
 
 
@@ -293,22 +281,15 @@ def non_finite(draw: st.DrawFn) -> FuzzCase:
             ]
         )
     )
-    text = encode(put(event, path, marker)).decode("utf-8").replace(str(marker), token, 1)
+    text = encode(with_value(event, path, marker)).decode("utf-8").replace(str(marker), token, 1)
     return FuzzCase("non_finite", text.encode("utf-8"), NON_FINITE, listing_id=event["listingId"])
-
-
-def nested(depth: int) -> Any:
-    value: Any = "bottom"
-    for level in range(depth):
-        value = [value] if level % 2 else {"n": value}
-    return value
 
 
 @st.composite
 def deep(draw: st.DrawFn) -> FuzzCase:
     event = draw(valid_upsert())
     depth = draw(st.integers(*DEEP_LEVELS))
-    text = encode(put(event, ("listing", "data", "deep"), "@@DEEP@@")).decode("utf-8")
+    text = encode(with_value(event, ("listing", "data", "deep"), "@@DEEP@@")).decode("utf-8")
     # Built as text: the encoder itself would recurse as deep as the document.
     opening = "".join('{"n": ' if level % 2 == 0 else "[" for level in range(depth))
     closing = "".join("}" if level % 2 == 0 else "]" for level in reversed(range(depth)))
@@ -333,9 +314,9 @@ def sized_body(draw: st.DrawFn) -> FuzzCase:
         )
     )
     event = draw(valid_upsert())
-    padded = put(event, ("listing", "data", "description"), "")
+    padded = with_value(event, ("listing", "data", "description"), "")
     room = target - len(encode(padded))
-    body = encode(put(event, ("listing", "data", "description"), "x" * max(room, 0)))
+    body = encode(with_value(event, ("listing", "data", "description"), "x" * max(room, 0)))
     kind = "body_6mb" if target > 5_000_000 else "body_1mb"
     expected = TOO_LARGE if len(body) > MAX_BODY_BYTES else ACCEPTABLE
     return FuzzCase(kind, body, expected, listing_id=event["listingId"])
@@ -384,137 +365,6 @@ def content_type(draw: st.DrawFn) -> FuzzCase:
     )
 
 
-# -- header attacks (valid body) -----------------------------------------------------------------
-
-
-@st.composite
-def header_attack(draw: st.DrawFn, attack: str) -> FuzzCase:
-    event = draw(valid_upsert())
-    body = encode(event)
-    headers, expected = HEADER_ATTACKS[attack](draw, body)
-    return FuzzCase(
-        f"header_{attack}", body, expected, headers=headers, listing_id=event["listingId"], sign=False
-    )
-
-
-def _several_signatures(draw: st.DrawFn, body: bytes) -> tuple[dict[str, str], frozenset[int]]:
-    headers = signed(body)
-    good = headers["webhook-signature"]
-    bad = signed(body, webhook_id=headers["webhook-id"], secret=OTHER_SECRET)["webhook-signature"]
-    entries = draw(
-        st.lists(
-            st.sampled_from([bad, "v1a," + good[3:], "v2," + good[3:], "v1,", good]), min_size=2, max_size=60
-        )
-    )
-    headers["webhook-signature"] = " ".join(entries)
-    return headers, SIGNED if good in entries else UNSIGNED
-
-
-def _bad_base64(draw: st.DrawFn, body: bytes) -> tuple[dict[str, str], frozenset[int]]:
-    headers = signed(body)
-    garbage = draw(st.sampled_from(["!!!!", "v1", "====", "a", "\u00e9\u00e9", "AAAA" * 2_000]))
-    headers["webhook-signature"] = draw(st.sampled_from(["v1,", "", "v1"])) + garbage
-    return headers, UNSIGNED
-
-
-def _timestamp_text(draw: st.DrawFn, body: bytes) -> tuple[dict[str, str], frozenset[int]]:
-    now = int(time.time())
-    text = draw(
-        st.sampled_from(
-            [f"{now}a", f"{now}.0", f" {now}", f"+{now}", "1.7e9", "-1", "", "0x10", f"{now * 1000}"]
-        )
-    )
-    headers = signed(body)
-    headers["webhook-timestamp"] = text
-    return headers, UNSIGNED
-
-
-def _timestamp_far(draw: st.DrawFn, body: bytes) -> tuple[dict[str, str], frozenset[int]]:
-    offset = draw(st.one_of(st.integers(301, 10**10), st.integers(-(10**9), -301)))
-    at = max(0, int(time.time()) + offset)
-    return signed(body, at=at), UNSIGNED
-
-
-def _timestamp_near(draw: st.DrawFn, body: bytes) -> tuple[dict[str, str], frozenset[int]]:
-    return signed(body, at=int(time.time()) + draw(st.integers(-240, 240))), SIGNED
-
-
-def _long_headers(draw: st.DrawFn, body: bytes) -> tuple[dict[str, str], frozenset[int]]:
-    """A very long webhook-id, or many extra headers: signed, or refused by the gateway (431)."""
-    if draw(st.booleans()):
-        headers = signed(body, webhook_id="msg_" + "x" * draw(st.integers(1_000, 80_000)))
-    else:
-        headers = signed(body)
-        headers.update({f"x-fuzz-{n}": "y" * 50 for n in range(draw(st.integers(10, 150)))})
-    return headers, frozenset({202, 400, 431})
-
-
-def _missing(draw: st.DrawFn, body: bytes) -> tuple[dict[str, str], frozenset[int]]:
-    headers = signed(body)
-    for name in draw(
-        st.sets(st.sampled_from(["webhook-id", "webhook-timestamp", "webhook-signature"]), min_size=1)
-    ):
-        if draw(st.booleans()):
-            del headers[name]
-        else:
-            headers[name] = ""
-    return headers, UNSIGNED
-
-
-def _wrong_secret(draw: st.DrawFn, body: bytes) -> tuple[dict[str, str], frozenset[int]]:
-    return signed(body, secret=OTHER_SECRET), UNSIGNED
-
-
-def _other_body(draw: st.DrawFn, body: bytes) -> tuple[dict[str, str], frozenset[int]]:
-    """Signed for one byte more or less: the signature covers the exact bytes."""
-    return signed(body + b" " if draw(st.booleans()) else body[:-1] + b" }"), UNSIGNED
-
-
-def _name_case(draw: st.DrawFn, body: bytes) -> tuple[dict[str, str], frozenset[int]]:
-    headers = signed(body)
-    style = draw(st.sampled_from([str.upper, str.title, str.lower]))
-    return {style(name): value for name, value in headers.items()}, SIGNED
-
-
-HEADER_ATTACKS: Mapping[str, Callable[[st.DrawFn, bytes], tuple[dict[str, str], frozenset[int]]]] = {
-    "several_signatures": _several_signatures,
-    "bad_base64": _bad_base64,
-    "timestamp_not_numeric": _timestamp_text,
-    "timestamp_far": _timestamp_far,
-    "timestamp_near": _timestamp_near,
-    "long_headers": _long_headers,
-    "missing": _missing,
-    "wrong_secret": _wrong_secret,
-    "signed_other_body": _other_body,
-    "name_case": _name_case,
-}
-
-
-@st.composite
-def reused_webhook_id(draw: st.DrawFn) -> FuzzCase:
-    """A delivery, then the same webhook-id: with the same body a duplicate (202), with another a 409."""
-    event = draw(valid_upsert())
-    body = encode(event)
-    webhook_id = f"msg_reused_{next(_listing_numbers)}"
-    same = draw(st.booleans())
-    second = body if same else encode(put(event, ("ownerId",), "agence-autre"))
-    follow_up = FuzzCase(
-        "reused_id_same_body" if same else "reused_id_other_body",
-        second,
-        SIGNED if same else frozenset({409}),
-        listing_id=event["listingId"],
-        webhook_id=webhook_id,
-    )
-    return FuzzCase(
-        "reused_id_first",
-        body,
-        SIGNED,
-        listing_id=event["listingId"],
-        webhook_id=webhook_id,
-        follow_up=follow_up,
-    )
-
-
 MUTATIONS: Mapping[str, Callable[[], st.SearchStrategy[FuzzCase]]] = {
     "wrong_type": wrong_type,
     "odd_string": odd_string,
@@ -527,6 +377,5 @@ MUTATIONS: Mapping[str, Callable[[], st.SearchStrategy[FuzzCase]]] = {
     "sized_body": sized_body,
     "not_json": not_json,
     "content_type": content_type,
-    "reused_webhook_id": reused_webhook_id,
 }
 """Every structure-aware mutation, by name: each runs with its own case count."""

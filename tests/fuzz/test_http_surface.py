@@ -14,7 +14,8 @@ from schemathesis import GenerationMode
 from devtools.local_stack.stack import LocalStack
 from tests.fuzz.generated import WEBHOOK, operation_cases, owner_page_case, push_case, webhook_case
 from tests.fuzz.harness import FuzzRun, owner_page_secret, push_token
-from tests.fuzz.mutations import HEADER_ATTACKS, MUTATIONS, FuzzCase, header_attack
+from tests.fuzz.header_attacks import HEADER_ATTACKS, header_attack, reused_webhook_id
+from tests.fuzz.mutations import MUTATIONS, FuzzCase
 from tests.support.proof import report_figures, scaled
 
 GATEWAY_QUOTA_EXCEEDED = 10 * 1024 * 1024 + 1
@@ -45,6 +46,7 @@ def test_the_http_surface_answers_every_fuzzed_request_cleanly_and_keeps_nothing
         _run_cases(run, generated, scaled(50, 1_500))
     for mutation in MUTATIONS.values():
         _run_cases(run, mutation(), scaled(10, 170))
+    _run_cases(run, reused_webhook_id(), scaled(10, 170))
     for attack in HEADER_ATTACKS:
         _run_cases(run, header_attack(attack), scaled(4, 60))
     _run_cases(run, push_case(push_token(local)), scaled(30, 400))

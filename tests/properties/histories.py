@@ -24,6 +24,7 @@ from vitrine.core.errors import ValidationFailed
 from vitrine.core.events.apply import apply_event
 from vitrine.core.events.parse import decode_body, parse_event
 from vitrine.core.events.review import review_listing
+from vitrine.core.events.vocabulary import EVENT_TYPES
 from vitrine.core.ingest import ingest_event
 from vitrine.core.model import Delivery, DesiredListing, body_digest
 
@@ -51,7 +52,7 @@ def histories(draw: st.DrawFn, kinds: tuple[str, ...] | None = None, max_events:
     data = sample_data(listing_id)
     events = [_upsert(listing_id, data, media)]
     for _ in range(draw(st.integers(0, max_events - 1))):
-        kind = draw(st.sampled_from(kinds or EVENT_KINDS))
+        kind = draw(st.sampled_from(kinds or EVENT_TYPES))
         event = _next_event(draw, kind, listing_id, data, media, numbers)
         events.append(event)
     bodies = []
@@ -59,16 +60,6 @@ def histories(draw: st.DrawFn, kinds: tuple[str, ...] | None = None, max_events:
         envelope = {"listingId": listing_id, "ownerId": "owner-1", "occurredAt": "2026-03-02T09:00:00Z"}
         bodies.append(json.dumps({**envelope, "sequence": sequence, **event}, ensure_ascii=False).encode())
     return bodies
-
-
-EVENT_KINDS = (
-    "listing.upserted",
-    "media.added",
-    "media.updated",
-    "media.removed",
-    "media.reordered",
-    "listing.deleted",
-)
 
 
 def _upsert(listing_id: str, data: dict[str, Any], media: list[dict[str, Any]]) -> dict[str, Any]:
