@@ -136,11 +136,7 @@ def valid_upsert(draw: st.DrawFn, media_count: st.SearchStrategy[int] = FEW_MEDI
         "sequence": draw(st.integers(0, 1_000)),
         "listing": {
             "portals": ["SL"],
-            "data": sample_data(
-                listing_id,
-                draw(st.sampled_from(["BUY", "RENT"])),
-                estate_type=draw(st.sampled_from(ESTATE_TYPES)),
-            ),
+            "data": sample_data(listing_id, "BUY", estate_type=draw(st.sampled_from(ESTATE_TYPES))),
             "media": [draw(media_item(listing_id, index)) for index in range(count)],
         },
     }
