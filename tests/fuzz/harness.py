@@ -8,6 +8,7 @@ media downloads are kept on loopback (fuzzed URLs name any host; none is ever co
 
 from __future__ import annotations
 
+import resource
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -68,7 +69,14 @@ def fuzz_stack() -> Iterator[LocalStack]:
         try:
             yield local
         finally:
+            forget_moto_state(local)
             local.stop()
+
+
+def forget_moto_state(local: LocalStack) -> None:
+    """Drop every table, queue and topic moto holds in this process: a stack's state outlives its server."""
+    if local.info is not None:
+        requests.post(f"{local.info.moto_endpoint}/moto-api/reset", timeout=30)
 
 
 def push_token(local: LocalStack) -> str:
@@ -123,6 +131,8 @@ class FuzzRun:
         self.refused: set[str] = set()
         self.poisoned: set[str] = set()  # listings a known (section 0) defect got into
         self.unsendable = 0
+        self.checked: dict[str, Any] = {}
+        """What the after-run checks found (see :meth:`verify_nothing_refused_was_kept`)."""
         self.started = time.monotonic()
 
     @property
@@ -298,5 +308,23 @@ class FuzzRun:
             "accepted_listings": len(self.accepted),
             "refused_listings": len(self.refused),
             "unsendable": self.unsendable,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
             **extra,
         }
+
+
+def merge_figures(total: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]:
+    """Figures of several runs as one: counts added, ``peak_*`` the largest, flags all true."""
+    merged = dict(total)
+    for key, value in part.items():
+        if key not in merged:
+            merged[key] = value
+        elif isinstance(value, dict):
+            merged[key] = merge_figures(merged[key], value)
+        elif isinstance(value, bool):
+            merged[key] = merged[key] and value
+        elif key.startswith("peak_"):
+            merged[key] = max(merged[key], value)
+        else:
+            merged[key] = round(merged[key] + value, 2)
+    return merged
