@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,6 +20,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from tests.properties.strategies import DEFAULTS, T0
+from tests.support.aws import dynamodb_client, make_tables, mocked_aws
 from tests.support.listings import sample_data
 from vitrine.adapters.dynamo.state_store import DynamoStateStore
 from vitrine.core.errors import ValidationFailed
@@ -134,14 +137,13 @@ class Receiver:
 
 
 def fold(deliveries: list[tuple[bytes, str]], now: datetime = T0) -> DesiredListing | None:
-    """Applying the delivered events one by one with the pure core, each webhook-id once, each
-    reviewed as ingest reviews it (an event making a listing AVIV would refuse is refused)."""
+    """Applying the delivered events one by one with the pure core, each webhook-id once it was
+    recorded, each reviewed as ingest reviews it (an event making a listing AVIV would refuse is refused)."""
     state: DesiredListing | None = None
-    seen: set[str] = set()
+    recorded: set[str] = set()  # deliveries written; a refused one is not, and its retry is applied
     for body, webhook_id in deliveries:
-        if webhook_id in seen:
+        if webhook_id in recorded:
             continue
-        seen.add(webhook_id)
         event = parse_event(decode_body(body))
         try:
             result = apply_event(state, event, now)
@@ -151,6 +153,7 @@ def fold(deliveries: list[tuple[bytes, str]], now: datetime = T0) -> DesiredList
             continue  # AVIV's schema would refuse the listing: refused at the door
         if result.changed or state is not None:
             state = result.desired
+            recorded.add(webhook_id)
     return state
 
 
@@ -176,3 +179,35 @@ def shown(listing: DesiredListing | None) -> Any:
     if listing is None or listing.deleted:
         return None
     return (listing.portals, listing.data, listing.specific, [media.to_dict() for media in listing.media])
+
+
+@dataclass
+class PropertyTable:
+    """The StateTable on moto in-process, for the properties that go through the real store."""
+
+    store: DynamoStateStore
+    client: Any
+
+    def forget(self, listing_id: str) -> None:
+        """Delete the listing's items once an example is checked: moto copies the whole table on
+        every transaction, so keeping every example's listing would make each write slower and bigger."""
+        found = self.client.query(
+            TableName=self.store.table_name,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"LISTING#{listing_id}"}},
+            ProjectionExpression="pk, sk",
+        )
+        for key in found["Items"]:
+            self.client.delete_item(TableName=self.store.table_name, Key=key)
+
+
+@contextmanager
+def property_table() -> Iterator[PropertyTable]:
+    with mocked_aws():
+        client = dynamodb_client()
+        yield PropertyTable(DynamoStateStore(make_tables()["StateTable"], client), client)
+
+
+def listing_of(body: bytes) -> str:
+    listing_id: str = json.loads(body)["listingId"]
+    return listing_id

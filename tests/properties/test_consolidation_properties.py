@@ -16,9 +16,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.properties.histories import HOLD_SECONDS, WINDOW_SECONDS, Receiver, histories
+from tests.properties.histories import (
+    HOLD_SECONDS,
+    WINDOW_SECONDS,
+    PropertyTable,
+    Receiver,
+    histories,
+    listing_of,
+    property_table,
+)
 from tests.properties.strategies import DEFAULTS, T0
-from tests.support.aws import dynamodb_client, make_tables, mocked_aws
 from tests.support.proof import report_figures, scaled
 from tests.unit.core.test_sync import FakeAviv
 from vitrine.adapters.dynamo.state_store import DynamoStateStore
@@ -33,9 +40,9 @@ FIGURES = {"bursts": 0, "edits": 0, "aviv_writes": 0}
 
 
 @pytest.fixture(scope="module")
-def store() -> Iterator[DynamoStateStore]:
-    with mocked_aws():
-        yield DynamoStateStore(make_tables()["StateTable"], dynamodb_client())
+def table() -> Iterator[PropertyTable]:
+    with property_table() as created:
+        yield created
     report_figures("properties_consolidation", FIGURES)
 
 
@@ -92,8 +99,9 @@ class VirtualSync:
     st.data(),
 )
 def test_a_burst_of_edits_reaches_aviv_as_one_send_of_the_final_state(
-    store: DynamoStateStore, bodies: list[bytes], data: st.DataObject
+    table: PropertyTable, bodies: list[bytes], data: st.DataObject
 ) -> None:
+    store = table.store
     budget = MAX_DELAY_SECONDS - WINDOW_SECONDS - 1
     gaps = data.draw(
         st.lists(
@@ -128,7 +136,8 @@ def test_a_burst_of_edits_reaches_aviv_as_one_send_of_the_final_state(
     FIGURES["edits"] += len(bodies)
     FIGURES["aviv_writes"] += len(writes)
     assert len(writes) == 1, [call[0] for call in sync.aviv.calls]
-    listing_id = bodies[0].split(b'"listingId": "', 1)[1].split(b'"', 1)[0].decode()
+    listing_id = listing_of(bodies[0])
     final = store.load_desired(listing_id)
+    table.forget(listing_id)
     assert final is not None
     assert writes[0][2] == plan_sync(final, None, None, DEFAULTS, sync.sent_at[0]).body

@@ -13,10 +13,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.properties.histories import Receiver, content, fold, histories, shown
-from tests.support.aws import dynamodb_client, make_tables, mocked_aws
+from tests.properties.histories import (
+    PropertyTable,
+    Receiver,
+    content,
+    fold,
+    histories,
+    listing_of,
+    property_table,
+    shown,
+)
 from tests.support.proof import report_figures, scaled
-from vitrine.adapters.dynamo.state_store import DynamoStateStore
 from vitrine.core.model import DesiredListing
 
 EXAMPLES = scaled(25, 1_000)
@@ -24,23 +31,22 @@ DELIVERIES = {"examples": 0, "deliveries": 0}
 
 
 @pytest.fixture(scope="module")
-def store() -> Iterator[DynamoStateStore]:
-    with mocked_aws():
-        yield DynamoStateStore(make_tables()["StateTable"], dynamodb_client())
+def table() -> Iterator[PropertyTable]:
+    with property_table() as created:
+        yield created
     report_figures("properties_events", DELIVERIES)
 
 
-def _listing_of(body: bytes) -> str:
-    return body.split(b'"listingId": "', 1)[1].split(b'"', 1)[0].decode()
-
-
-def _deliver(store: DynamoStateStore, deliveries: list[tuple[bytes, str]]) -> DesiredListing | None:
-    receiver = Receiver(store)
+def _deliver(table: PropertyTable, deliveries: list[tuple[bytes, str]]) -> DesiredListing | None:
+    receiver = Receiver(table.store)
     for body, webhook_id in deliveries:
         receiver.deliver(body, webhook_id)
     DELIVERIES["examples"] += 1
     DELIVERIES["deliveries"] += len(deliveries)
-    return store.load_desired(_listing_of(deliveries[0][0]))
+    listing_id = listing_of(deliveries[0][0])
+    stored = table.store.load_desired(listing_id)
+    table.forget(listing_id)
+    return stored
 
 
 @st.composite
@@ -58,30 +64,30 @@ def deliveries_of(draw: st.DrawFn, bodies: list[bytes], shuffle: bool) -> list[t
 @settings(max_examples=EXAMPLES)
 @given(st.data(), histories())
 def test_the_stored_state_is_the_delivered_events_applied_one_by_one_in_any_order(
-    store: DynamoStateStore, data: st.DataObject, bodies: list[bytes]
+    table: PropertyTable, data: st.DataObject, bodies: list[bytes]
 ) -> None:
     deliveries = data.draw(deliveries_of(bodies, shuffle=True))
-    assert content(_deliver(store, deliveries)) == content(fold(deliveries))
+    assert content(_deliver(table, deliveries)) == content(fold(deliveries))
 
 
 @settings(max_examples=EXAMPLES)
 @given(st.data(), histories())
 def test_duplicates_and_stale_re_deliveries_change_nothing_the_crms_order_would_not(
-    store: DynamoStateStore, data: st.DataObject, bodies: list[bytes]
+    table: PropertyTable, data: st.DataObject, bodies: list[bytes]
 ) -> None:
     deliveries = data.draw(deliveries_of(bodies, shuffle=False))
     in_order = [(body, f"wh-{index}") for index, body in enumerate(bodies)]
-    assert content(_deliver(store, deliveries)) == content(fold(in_order))
+    assert content(_deliver(table, deliveries)) == content(fold(in_order))
 
 
 @settings(max_examples=EXAMPLES)
 @given(st.data(), histories(kinds=("listing.upserted", "listing.deleted")))
 def test_whole_state_events_end_in_the_latest_state_whatever_the_delivery_order(
-    store: DynamoStateStore, data: st.DataObject, bodies: list[bytes]
+    table: PropertyTable, data: st.DataObject, bodies: list[bytes]
 ) -> None:
     deliveries = data.draw(deliveries_of(bodies, shuffle=True))
     latest = fold([(body, f"wh-{index}") for index, body in enumerate(bodies)])
-    stored = _deliver(store, deliveries)
+    stored = _deliver(table, deliveries)
     assert stored is not None and latest is not None
     assert shown(stored) == shown(latest)
     assert stored.last_sequence == len(bodies)
