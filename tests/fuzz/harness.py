@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from moto.moto_api._internal.models import moto_api_backend
 
 from devtools.aviv_emulator import outbound
 from devtools.aviv_emulator.records import Download, now
@@ -69,14 +70,10 @@ def fuzz_stack() -> Iterator[LocalStack]:
         try:
             yield local
         finally:
-            forget_moto_state(local)
             local.stop()
-
-
-def forget_moto_state(local: LocalStack) -> None:
-    """Drop every table, queue and topic moto holds in this process: a stack's state outlives its server."""
-    if local.info is not None:
-        requests.post(f"{local.info.moto_endpoint}/moto-api/reset", timeout=30)
+            # moto's server runs in this process and its state outlives it: drop every table,
+            # queue and topic, or each stack of a long run would add to the memory of the last.
+            moto_api_backend.reset()
 
 
 def push_token(local: LocalStack) -> str:
