@@ -105,8 +105,8 @@ def _decide(
     return decision.state, decision.notifications
 
 
-def example_bodies() -> dict[str, Mapping[str, Any]]:
-    """One notification body of each kind (and the unlocated media error), by name."""
+def example_notifications() -> dict[str, Notification]:
+    """One notification of each kind (and the unlocated media error), by name."""
     failing = {1: "DOWNLOADING_FAILED", 4: "CREATING_FAILED"}
     state, [media_error, quality_warning] = _decide(
         _status("UPDATED_WITH_MEDIA_ERROR", failing), after=timedelta(minutes=4)
@@ -136,7 +136,7 @@ def example_bodies() -> dict[str, Mapping[str, Any]]:
     sync_rejected = reconcile_rejection(
         StatusState(listing_id=LISTING), rejection, CONTEXT, now=SENT_AT, last_sent_version=7
     ).notifications[0]
-    found = {
+    return {
         "media_error": media_error,
         "media_error (unlocated)": unlocated,
         "classified_error": classified_error,
@@ -145,7 +145,6 @@ def example_bodies() -> dict[str, Mapping[str, Any]]:
         "quality_warning": quality_warning,
         "resolved": resolved,
     }
-    return {name: notification.body for name, notification in found.items()}
 
 
 def rendered(body: Mapping[str, Any], locale: str) -> str:
@@ -156,7 +155,7 @@ def rendered(body: Mapping[str, Any], locale: str) -> str:
 def examples_section() -> str:
     """The generated section: every kind in English, then the media error in French."""
     parts = []
-    bodies = example_bodies()
+    bodies = {name: notification.body for name, notification in example_notifications().items()}
     for name, body in bodies.items():
         parts.append(f"**{name}**\n\n```text\n{rendered(body, 'en')}```")
     parts.append(f'**media_error, `"locale": "fr"`**\n\n```text\n{rendered(bodies["media_error"], "fr")}```')

@@ -41,8 +41,8 @@ class ApplyResult:
     ``changed``: ``desired`` differs from what is stored and must be written (its ``version`` was bumped).
     ``needs_sync``: what AVIV should show changed (portals, data, specific, media, deleted or
     intermediary) — mark the listing dirty. A write without sync happens when only bookkeeping moved
-    (a newer ``sequence``, a new ``ownerId`` or ``locale``): the sequence watermark must be stored, or a late older
-    event could later be applied over a newer one.
+    (a newer ``sequence``, a new ``ownerId`` or ``locale``): the sequence watermark must be stored,
+    or a late older event could later be applied over a newer one.
     ``ignored_reason``: why the event was not applied to the content: ``stale_sequence`` (nothing at
     all was applied) or ``unknown_media`` (media.removed of an id the listing does not have); ``None``
     otherwise, including an event that leaves the content as it was (``needs_sync`` is then False).
