@@ -32,8 +32,10 @@ class InboxNotification:
 
     @property
     def email(self) -> OwnerMessage | None:
-        """The notification as an e-mail subscriber reads it (None: the message is not a JSON document)."""
-        return render_message(self.message) if isinstance(self.message, dict) else None
+        """The notification as an e-mail subscriber reads it (None: not one of vitrine's notifications)."""
+        if isinstance(self.message, dict) and "schemaVersion" in self.message and "kind" in self.message:
+            return render_message(self.message)
+        return None
 
 
 def describe_notification(notification: InboxNotification) -> str:
@@ -41,14 +43,19 @@ def describe_notification(notification: InboxNotification) -> str:
     header = " ".join(f"{k}={v}" for k, v in sorted(notification.attributes.items()))
     title = f"[notification] {notification.subject or ''} {header}".rstrip()
     email = notification.email
-    body = email.text if email is not None else str(notification.message)
+    if email is not None:
+        body = email.text
+    elif isinstance(notification.message, str):
+        body = notification.message
+    else:
+        body = json.dumps(notification.message, indent=2, ensure_ascii=False)
     return title + "\n" + "\n".join(("    " + line).rstrip() for line in body.splitlines())
 
 
 def mailbox_entry(notification: InboxNotification) -> str:
     """One e-mail of the readable mailbox file: its subject line, its text, a separator."""
     email = notification.email
-    text = email.text if email is not None else str(notification.message) + "\n"
+    text = email.text if email is not None else json.dumps(notification.message, ensure_ascii=False) + "\n"
     return f"Subject: {notification.subject or ''}\n\n{text}\n{'=' * 72}\n\n"
 
 
