@@ -8,13 +8,13 @@ doc is stale, and ``python -m devtools.notification_examples`` rewrites it in pl
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from devtools.generated_doc import GeneratedSection
 from vitrine.core.errors import FieldError
 from vitrine.core.model import LastSent, Rejection, SentMedia
 from vitrine.core.notification_text.email import render_message
@@ -162,22 +162,16 @@ def examples_section() -> str:
     return "\n\n".join(parts)
 
 
+SECTION = GeneratedSection(DOC, BEGIN, END, lambda: examples_section())
+
+
 def with_examples(document: str, section: str) -> str:
     """``document`` with the text between the markers replaced by ``section``."""
-    start, end = document.index(BEGIN) + len(BEGIN), document.index(END)
-    return document[:start] + "\n" + section + "\n" + document[end:]
+    return SECTION.within(document, section)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 when the examples are stale")
-    args = parser.parse_args(argv)
-    current = DOC.read_text(encoding="utf-8")
-    wanted = with_examples(current, examples_section())
-    if args.check:
-        return 0 if current == wanted else 1
-    DOC.write_text(wanted, encoding="utf-8")
-    return 0
+    return SECTION.main(argv, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":
