@@ -13,6 +13,7 @@ from functools import lru_cache
 
 from vitrine import __version__
 from vitrine.core.builder import ClassifiedDefaults
+from vitrine.core.locales import LOCALES
 from vitrine.core.model import PORTALS
 from vitrine.core.owner_links import DEFAULT_LINK_DAYS, MAX_LINK_DAYS
 
@@ -80,6 +81,7 @@ class Settings:
     owner_page_secret_arn: str
     public_url_parameter: str
     owner_link_days: int
+    default_locale: str
     aviv_api_url: str
     aviv_auth_url: str
     aviv_audience: str
@@ -134,6 +136,9 @@ class Settings:
         max_delay = _int("VITRINE_MAX_DELAY_SECONDS", 600)
         if window < 0 or max_delay < window:
             raise SettingsError("need 0 <= VITRINE_DEBOUNCE_SECONDS <= VITRINE_MAX_DELAY_SECONDS")
+        locale = _env("VITRINE_DEFAULT_LOCALE", "en")
+        if locale not in LOCALES:
+            raise SettingsError(f"VITRINE_DEFAULT_LOCALE must be one of {', '.join(LOCALES)}, got {locale!r}")
         if not 1 <= _int("VITRINE_OWNER_LINK_DAYS", DEFAULT_LINK_DAYS) <= MAX_LINK_DAYS:
             raise SettingsError(f"VITRINE_OWNER_LINK_DAYS must be 1 to {MAX_LINK_DAYS}")
         return cls(
@@ -148,6 +153,8 @@ class Settings:
             # The SSM parameter holding the API's public base URL (owner page links); empty: no links.
             public_url_parameter=_env("VITRINE_PUBLIC_URL_PARAMETER"),
             owner_link_days=_int("VITRINE_OWNER_LINK_DAYS", DEFAULT_LINK_DAYS),
+            # The owners' language when their webhooks give no ``locale`` (notifications, status page).
+            default_locale=locale,
             aviv_api_url=api_url,
             aviv_auth_url=_env("AVIV_AUTH_URL", AVIV_AUTH_URL),
             aviv_audience=_env("AVIV_AUDIENCE", api_url),

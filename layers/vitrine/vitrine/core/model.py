@@ -122,7 +122,8 @@ class DesiredListing:
 
     ``data`` is AVIV's ``data`` object; ``None`` until a ``listing.upserted`` supplies it
     (media events may arrive first and are kept). ``version`` counts accepted changes and
-    guards every conditional write.
+    guards every conditional write. ``locale`` is the language the owner reads (None: the stack's
+    default).
     """
 
     listing_id: str
@@ -136,6 +137,7 @@ class DesiredListing:
     version: int = 0
     last_sequence: int | None = None
     updated_at: str | None = None
+    locale: str | None = None
 
     @property
     def is_syncable(self) -> bool:

@@ -122,6 +122,14 @@ def test_an_empty_portal_list_is_accepted_by_schema_and_parser_as_on_no_portal()
     assert schema_accepts(body) and "portals" not in parse_event(body).payload["listing"]
 
 
+def test_the_owners_locale_is_accepted_by_schema_and_parser_on_every_event() -> None:
+    for path in SAMPLES:
+        body = {**load(path), "locale": "en"}
+        assert schema_accepts(body) and parse_event(body).locale == "en"
+    assert parse_event(sample("listing-upserted")).locale == "fr"
+    assert parse_event(sample("listing-deleted")).locale is None
+
+
 def test_upserted_sample_is_a_valid_aviv_classified() -> None:
     """The sample's data is what AVIV would accept, so demos built on it reach the portals."""
     if not OPENAPI_PATH.is_file():
@@ -181,6 +189,9 @@ INVALID: list[tuple[str, dict[str, Any], list[str]]] = [
     ("sequence negative", edit("media-removed", (("sequence",), -4)), ["/sequence"]),
     ("sequence as text", edit("media-removed", (("sequence",), "44")), ["/sequence"]),
     ("intermediaryId empty", edit("media-removed", (("intermediaryId",), "")), ["/intermediaryId"]),
+    ("locale unknown", edit("media-removed", (("locale",), "de")), ["/locale"]),
+    ("locale regional", edit("media-removed", (("locale",), "fr-FR")), ["/locale"]),
+    ("locale not a string", edit("listing-deleted", (("locale",), ["fr"])), ["/locale"]),
     ("unknown envelope property", edit("listing-deleted", (("reason",), "vendu")), ["/reason"]),
     ("another type's property", edit("media-removed", (("order",), ["med-1"])), ["/order"]),
     ("listing missing", edit(UPSERT, (("listing",), ...)), ["/listing"]),

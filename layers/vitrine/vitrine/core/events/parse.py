@@ -14,6 +14,7 @@ from typing import Any
 from vitrine.core.errors import FieldError, ValidationFailed, VitrineError
 from vitrine.core.events.fields import (
     read_integer,
+    read_locale,
     read_occurred_at,
     read_string,
     unknown_properties,
@@ -79,6 +80,7 @@ def parse_event(raw: Any) -> ListingEvent:
     occurred_at = read_occurred_at(raw, errors)
     sequence = read_integer(raw, "sequence", "/sequence", errors, maximum=MAX_SEQUENCE)
     intermediary_id = read_string(raw, "intermediaryId", "/intermediaryId", errors, required=False)
+    locale = read_locale(raw, errors)
 
     payload: dict[str, Any] = {}
     if known_type:
@@ -100,4 +102,5 @@ def parse_event(raw: Any) -> ListingEvent:
         sequence=sequence,
         intermediary_id=intermediary_id,
         payload=MappingProxyType(payload),
+        locale=locale,
     )
