@@ -245,3 +245,118 @@ def test_a_sync_queue_that_cannot_be_reached_answers_503_and_records_nothing_as_
     assert response.headers["Retry-After"] == "5"
     snapshot = DynamoStateStore(aws.state_table).load_ingest_snapshot("L-1")
     assert snapshot is not None and not snapshot.deliveries, "the sender's retry is not taken for a duplicate"
+
+
+# --------------------------------------------------------------------------------------------------
+# Values that are JSON but cannot be stored, and documents nested too deep
+# --------------------------------------------------------------------------------------------------
+
+LONE_SURROGATE = "\ud800"
+
+
+def stored_items(aws: Aws) -> list[dict[str, Any]]:
+    """Every item of the state table, read raw (a partial write would show here)."""
+    items: list[dict[str, Any]] = boto3.client("dynamodb", region_name=REGION).scan(
+        TableName=aws.state_table
+    )["Items"]
+    return items
+
+
+def with_media(**fields: Any) -> dict[str, Any]:
+    media = {"id": "m-1", "url": "https://photos.example/a.jpg", "mediaType": "PICTURE", "title": "Séjour"}
+    media.update(fields)
+    return upserted(listing={"data": {"estateType": "HOUSE"}, "media": [media]})
+
+
+@pytest.mark.parametrize(
+    ("event", "pointer"),
+    [
+        (upserted(listingId="L-" + LONE_SURROGATE), "/listingId"),
+        (upserted(ownerId="agency-" + LONE_SURROGATE), "/ownerId"),
+        (upserted(intermediaryId=LONE_SURROGATE + "x"), "/intermediaryId"),
+        (upserted(listing={"data": {"title": "a" + LONE_SURROGATE}, "media": []}), "/listing/data/title"),
+        (upserted(listing={"data": {"k" + LONE_SURROGATE: 1}, "media": []}), "/listing/data"),
+        (with_media(title="Séjour \udfff"), "/listing/media/0/title"),
+        (with_media(url="https://photos.example/\ud83d.jpg"), "/listing/media/0/url"),
+        (with_media(id="m-\udc00"), "/listing/media/0/id"),
+    ],
+    ids=["listingId", "ownerId", "intermediaryId", "data", "data key", "title", "url", "media id"],
+)
+def test_a_lone_surrogate_anywhere_is_refused_with_422_naming_its_field_and_stores_nothing(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, event: dict[str, Any], pointer: str
+) -> None:
+    service = ingest_service(aws, monkeypatch)
+    body = json.dumps(event).encode()  # ensure_ascii: the surrogate travels as a valid \\udXXX escape
+
+    problem = problem_of(service.handle(signed(body), body), 422)
+
+    assert [error["pointer"] for error in problem["errors"]] == [pointer]
+    assert "surrogate" in problem["errors"][0]["reason"]
+    assert stored_items(aws) == [], "nothing was written, not even part of an item"
+
+
+def test_a_listing_once_sent_a_surrogate_owner_takes_the_next_valid_webhook(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = ingest_service(aws, monkeypatch)
+    bad = json.dumps(upserted(ownerId="agency-" + LONE_SURROGATE)).encode()
+    problem_of(service.handle(signed(bad, "msg_bad"), bad), 422)
+    good = json.dumps(upserted()).encode()
+
+    response = service.handle(signed(good, "msg_good"), good)
+
+    assert response.status_code == 202, response.body
+    desired = DynamoStateStore(aws.state_table).load_desired("L-1")
+    assert desired is not None and desired.owner_id == "agency-1"
+
+
+@pytest.mark.parametrize(
+    ("literal", "pointer"),
+    [
+        ("1e99999", "/listing/data/price"),
+        ("-1e99999", "/listing/data/price"),
+        ("NaN", "/listing/data/price"),
+        ("Infinity", "/listing/data/price"),
+        ("-Infinity", "/listing/data/price"),
+        ("1" * 400 + ".5", "/listing/data/price"),
+    ],
+)
+def test_a_number_that_is_not_finite_is_refused_with_422_naming_its_field(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, literal: str, pointer: str
+) -> None:
+    service = ingest_service(aws, monkeypatch)
+    body = json.dumps(upserted(listing={"data": {"price": 0}, "media": []})).encode()
+    body = body.replace(b'"price": 0', b'"price": ' + literal.encode())
+
+    problem = problem_of(service.handle(signed(body), body), 422)
+
+    assert [error["pointer"] for error in problem["errors"]] == [pointer]
+    assert "finite" in problem["errors"][0]["reason"]
+    assert stored_items(aws) == []
+
+
+def deep_body(levels: int) -> bytes:
+    """An upsert whose ``listing.data`` holds objects nested ``levels`` deep."""
+    template = json.dumps(upserted(listing={"data": {"x": "HOLE"}, "media": []}))
+    deep = '{"a":' * levels + "1" + "}" * levels
+    return template.replace('"HOLE"', deep).encode()
+
+
+@pytest.mark.parametrize("levels", [70, 500, 999, 5000])
+def test_a_body_nested_too_deep_is_refused_with_400_naming_the_depth_limit(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, levels: int
+) -> None:
+    service = ingest_service(aws, monkeypatch)
+    body = deep_body(levels)
+
+    problem = problem_of(service.handle(signed(body), body), 400)
+
+    assert "the limit is 64 levels" in problem["detail"]
+    assert stored_items(aws) == []
+
+
+def test_a_body_just_within_the_depth_limit_is_accepted(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    service = ingest_service(aws, monkeypatch)
+    body = deep_body(64 - 3)  # the envelope, listing and data objects are the first three levels
+
+    assert service.handle(signed(body), body).status_code == 202

@@ -70,9 +70,9 @@ class IngestService:
         logger.set_correlation_id(webhook_id)
         try:
             event = parse_event(decode_body(raw_body))
-        except MalformedBody as exc:
+        except MalformedBody as exc:  # not JSON, a repeated key, or nested too deep
             metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
-            return problem(400, f"body is not valid JSON: {exc}")
+            return problem(400, str(exc))
         except ValidationFailed as exc:
             return self._invalid(exc.errors)
         logger.append_keys(listing_id=event.listing_id, event_type=event.type)
