@@ -12,8 +12,9 @@ import json
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from vitrine.core.errors import AvivNotFound, AvivRetryable
+from vitrine.core.errors import AvivNotFound, AvivRetryable, ValidationFailed
 from vitrine.core.ports import AvivStatusPort, ReconcileStateStore, ReconcileStatusStore
+from vitrine.core.strict_json import MalformedBody, decode_strict_json
 from vitrine.observability import MetricUnit, logger, metrics
 from vitrine.service.reconcile_listing import ListingReconciler
 
@@ -51,9 +52,11 @@ class StatusPush:
             metrics.add_metric(name="PushUnauthorized", unit=MetricUnit.Count, value=1)
             return problem(403, "unknown push URL")
         try:
-            status = json.loads(raw_body or b"null")
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return problem(400, f"body is not valid JSON: {exc}")
+            status = decode_strict_json(raw_body)
+        except MalformedBody as exc:  # not JSON, or nested too deep
+            return problem(400, str(exc))
+        except ValidationFailed as exc:  # text or numbers that could not be stored
+            return problem(400, "body holds values that cannot be stored", errors=exc.errors)
         if not isinstance(status, dict) or not isinstance(status.get("status"), str):
             return problem(400, "body is not an AVIV status object (no 'status')")
         metrics.add_metric(name="PushReceived", unit=MetricUnit.Count, value=1)
