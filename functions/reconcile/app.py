@@ -30,7 +30,9 @@ def push_api() -> APIGatewayRestResolver:
     @app.post("/aviv/<token>/classifieds/<classified_id>/statuses")
     def receive_status_push(token: str, classified_id: str) -> Response:
         # The token is a secret: it is compared in constant time and never logged.
-        return get_reconcile_service().status_push.handle(token, classified_id, raw_body(app.current_event))
+        return get_reconcile_service().status_push.handle(
+            token, classified_id, raw_body(app.current_event), app.current_event.headers
+        )
 
     return app
 

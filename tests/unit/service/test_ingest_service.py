@@ -77,7 +77,8 @@ def upserted(listing_id: str = "L-1", **fields: Any) -> dict[str, Any]:
 
 
 def signed(body: bytes, webhook_id: str = "msg_1", secret: str = SECRET) -> dict[str, str]:
-    return signed_headers(secret, body, webhook_id=webhook_id)
+    """The headers a CRM sends with ``body``: its JSON media type and its signature."""
+    return {"Content-Type": "application/json", **signed_headers(secret, body, webhook_id=webhook_id)}
 
 
 def problem_of(response: Response, status: int) -> dict[str, Any]:
@@ -360,3 +361,64 @@ def test_a_body_just_within_the_depth_limit_is_accepted(aws: Aws, monkeypatch: p
     body = deep_body(64 - 3)  # the envelope, listing and data objects are the first three levels
 
     assert service.handle(signed(body), body).status_code == 202
+
+
+# --------------------------------------------------------------------------------------------------
+# Media type
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/xml",
+        "text/json",
+        "application/json; charset=iso-8859-1",
+        "",
+    ],
+)
+def test_a_body_not_declared_as_json_is_refused_with_415_and_changes_nothing(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, content_type: str
+) -> None:
+    service = ingest_service(aws, monkeypatch)
+    body = json.dumps(upserted()).encode()
+    headers = {**signed(body), "Content-Type": content_type}
+
+    response = service.handle(headers, body)
+
+    problem = problem_of(response, 415)
+    assert problem["title"] == "Unsupported media type"
+    assert "Content-Type must be application/json" in problem["detail"]
+    assert response.headers["Accept-Post"] == "application/json"
+    assert stored_items(aws) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type"),
+    [
+        ("content-type", "application/json"),
+        ("CONTENT-TYPE", "Application/JSON"),
+        ("Content-Type", "application/json; charset=utf-8"),
+        ("Content-Type", 'application/json;charset="UTF-8"'),
+        ("Content-Type", "application/cloudevents+json"),
+    ],
+)
+def test_json_is_accepted_in_any_case_with_parameters_or_as_a_json_suffix(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, name: str, content_type: str
+) -> None:
+    service = ingest_service(aws, monkeypatch)
+    body = json.dumps(upserted()).encode()
+    headers = {**signed_headers(SECRET, body), name: content_type}
+
+    assert service.handle(headers, body).status_code == 202
+
+
+def test_an_unsigned_body_of_any_type_is_refused_with_401_first(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = ingest_service(aws, monkeypatch)
+
+    problem_of(service.handle({"Content-Type": "text/plain"}, b"hello"), 401)

@@ -15,6 +15,7 @@ from vitrine.service.http import PROBLEM_JSON
 from vitrine.service.status_push import StatusPush
 
 TOKEN = "push-token-0123456789abcdefghijklmnopqrstuvwxyzAB"
+JSON = {"Content-Type": "application/json"}
 
 
 class Untouchable:
@@ -41,7 +42,7 @@ def problem_of(response: Response, status: int) -> dict[str, Any]:
 def test_a_body_nested_too_deep_is_refused_with_400_naming_the_depth_limit(levels: int) -> None:
     body = b'{"status": "CREATED", "x": ' + b"[" * levels + b"]" * levels + b"}"
 
-    problem = problem_of(status_push().handle(TOKEN, "cl-1", body), 400)
+    problem = problem_of(status_push().handle(TOKEN, "cl-1", body, JSON), 400)
 
     assert "the limit is 64 levels" in problem["detail"]
 
@@ -57,16 +58,27 @@ def test_a_body_nested_too_deep_is_refused_with_400_naming_the_depth_limit(level
 def test_text_or_numbers_that_cannot_be_stored_are_refused_with_400_naming_the_field(
     body: bytes, pointer: str
 ) -> None:
-    problem = problem_of(status_push().handle(TOKEN, "cl-1", body), 400)
+    problem = problem_of(status_push().handle(TOKEN, "cl-1", body, JSON), 400)
 
     assert [error["pointer"] for error in problem["errors"]] == [pointer]
 
 
 def test_a_body_that_is_not_json_is_refused_with_400() -> None:
-    problem = problem_of(status_push().handle(TOKEN, "cl-1", b"<status/>"), 400)
+    problem = problem_of(status_push().handle(TOKEN, "cl-1", b"<status/>", JSON), 400)
 
     assert problem["detail"].startswith("body is not valid JSON")
 
 
 def test_a_wrong_token_is_refused_with_403_before_the_body_is_read() -> None:
-    problem_of(status_push().handle("not-the-token", "cl-1", b"[" * 100_000), 403)
+    problem_of(status_push().handle("not-the-token", "cl-1", b"[" * 100_000, {}), 403)
+
+
+@pytest.mark.parametrize(
+    "content_type", [None, "text/plain", "application/xml", "application/json; charset=latin-1"]
+)
+def test_a_body_that_is_not_declared_json_is_refused_with_415(content_type: str | None) -> None:
+    headers = {} if content_type is None else {"content-type": content_type}
+
+    problem = problem_of(status_push().handle(TOKEN, "cl-1", b'{"status": "CREATED"}', headers), 415)
+
+    assert "Content-Type must be application/json" in problem["detail"]

@@ -1,8 +1,8 @@
 """Ingest service: one signed CRM webhook → the listing's desired state, answered fast.
 
-Order matters: size → signature → JSON → event validation (all before anything is stored), then
-one conditional write that applies the event, records its ``webhook-id`` (dedupe, kept 48 h) and
-claims the listing's sync; then the one sync message. A rejected request changes nothing.
+Order matters: size → signature → media type → JSON → event validation (all before anything is
+stored), then one conditional write that applies the event, records its ``webhook-id`` (dedupe,
+kept 48 h) and claims the listing's sync; then the one sync message. A rejected request changes nothing.
 
 Why not Powertools Idempotency: it costs two extra writes to a second table on every webhook,
 while the listing's own conditional write can carry the delivery record for free, and the CRM is
@@ -30,16 +30,8 @@ from vitrine.core.scheduling import SyncSchedulingFailed
 from vitrine.core.webhook_signing import MAX_BODY_BYTES, SignatureError, verify
 from vitrine.observability import MetricUnit, logger, metrics
 from vitrine.service import PerInstance
-from vitrine.service.http import accepted, problem
+from vitrine.service.http import accepted, header_value, problem, refuse_unless_json
 from vitrine.settings import Settings
-
-
-def _header(headers: Mapping[str, str], name: str) -> str:
-    """Header lookup in any case (API Gateway passes names as the sender wrote them)."""
-    for key, value in headers.items():
-        if key.lower() == name:
-            return value
-    return ""
 
 
 class IngestService:
@@ -66,7 +58,11 @@ class IngestService:
         refused = self._refuse_unverified(headers, raw_body)
         if refused is not None:
             return refused
-        webhook_id = _header(headers, "webhook-id")
+        not_json = refuse_unless_json(headers)
+        if not_json is not None:
+            metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
+            return not_json
+        webhook_id = header_value(headers, "webhook-id")
         logger.set_correlation_id(webhook_id)
         try:
             event = parse_event(decode_body(raw_body))

@@ -41,16 +41,20 @@ class StatusPush:
         self.aviv = aviv
         self.listings = listings
 
-    def handle(self, token: str, classified_id: str, raw_body: bytes) -> Response:
-        """403 on a wrong token, 400 on a body that is not an AVIV status, else 201."""
+    def handle(self, token: str, classified_id: str, raw_body: bytes, headers: Mapping[str, str]) -> Response:
+        """403 on a wrong token, 415 on a body that is not JSON, 400 on one that is not an AVIV
+        status, else 201."""
         from aws_lambda_powertools.event_handler import Response
 
-        from vitrine.service.http import problem
+        from vitrine.service.http import problem, refuse_unless_json
 
         expected = self.push_token()
         if not hmac.compare_digest(token.encode("utf-8"), expected.encode("utf-8")):
             metrics.add_metric(name="PushUnauthorized", unit=MetricUnit.Count, value=1)
             return problem(403, "unknown push URL")
+        not_json = refuse_unless_json(headers)
+        if not_json is not None:
+            return not_json
         try:
             status = decode_strict_json(raw_body)
         except MalformedBody as exc:  # not JSON, or nested too deep
