@@ -8,10 +8,11 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vitrine.observability import logger, metrics
-from vitrine.service.http import raw_body
+from vitrine.service.http import raw_body, route_not_found
 from vitrine.service.ingest import get_ingest_service
 
 app = APIGatewayRestResolver()
+app.not_found(route_not_found)
 
 
 @app.post("/webhooks/listings")

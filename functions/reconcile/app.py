@@ -23,9 +23,10 @@ def push_api() -> APIGatewayRestResolver:
     """The push route, built on the first push: a scheduled run never loads powertools' event handler."""
     from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
-    from vitrine.service.http import raw_body
+    from vitrine.service.http import raw_body, route_not_found
 
     app = APIGatewayRestResolver()
+    app.not_found(route_not_found)
 
     @app.post("/aviv/<token>/classifieds/<classified_id>/statuses")
     def receive_status_push(token: str, classified_id: str) -> Response:

@@ -48,6 +48,12 @@ def problem(
     return Response(status_code=status, content_type=PROBLEM_JSON, body=json.dumps(body), headers=headers)
 
 
+def route_not_found(_: Exception) -> Response:
+    """What a function answers when no route of its own matches (Powertools' own 404 is not
+    problem+json): API Gateway passed a path whose parameters hold a character the routes refuse."""
+    return problem(404, "no route of this API matches the path")
+
+
 def accepted(body: dict[str, object], status: int = 202) -> Response:
     return Response(status_code=status, content_type="application/json", body=json.dumps(body))
 
