@@ -7,7 +7,8 @@ case-sensitively breaks here as it would on AWS. Use ``devtools.proxy_event.head
 case-insensitive lookup in tests. The event and response formats live in ``devtools.proxy_event``.
 
 Behaviour copied from API Gateway: unknown route → 404 JSON, function error or malformed
-response → 502 ``{"message": "Internal server error"}``, request over 10 MB → 413. Bodies between
+response → 502 ``{"message": "Internal server error"}``, request over 10 MB → 413; every refusal
+of its own (431, 414, 400…) is JSON ``{"message": …}``, like API Gateway's. Bodies between
 1 MB and 10 MB reach the handler, which enforces its own 1 MB limit. ``GET /health`` is answered
 here: 503 until :attr:`ApiGateway.ready` is set, then 200.
 """
@@ -233,6 +234,20 @@ class _GatewayHandler(BaseHTTPRequestHandler):
             self._send(json_response(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"message": "Request Too Long"}))
             return False
         return super().handle_expect_100()
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The HTTP layer's own refusals (431, 414, 400, 505…) worded as API Gateway words its own:
+        JSON ``{"message": …}``, not the standard library's HTML page."""
+        self.close_connection = True
+        if self.request_version == "HTTP/0.9":
+            # The request line could not be read: answer in HTTP/1.1 anyway, as API Gateway does.
+            self.request_version = self.protocol_version
+        try:
+            phrase = HTTPStatus(code).phrase
+        except ValueError:
+            phrase = message or "Error"
+        log.info("refused before routing: %d %s", code, message or phrase)
+        self._send(json_response(code, {"message": phrase}))
 
     def _send(self, response: ProxyResponse) -> None:
         self.send_response(response.status)
