@@ -4,11 +4,14 @@ JSON ``{"message": …}`` with ``application/json``, never the HTTP server's HTM
 from __future__ import annotations
 
 import json
+import logging
 import socket
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import pytest
+import requests
 
 from devtools.apigw import ApiGateway
 
@@ -60,3 +63,41 @@ def test_a_request_refused_before_any_function_gets_api_gateways_json_message(
     assert headers["content-type"] == "application/json"
     assert set(json.loads(body)) == {"message"}
     assert int(headers["content-length"]) == len(body)
+
+
+PUSH_ROUTE = "/aviv/{token}/classifieds/{classifiedId}/statuses"
+TOKEN = "push-token-0123456789abcdefghijklmnopqrstuvwxyzAB"
+
+
+def failing(event: Any, context: Any) -> Any:
+    raise RuntimeError(f"boom on {event['path']}")
+
+
+@pytest.mark.parametrize("token", [TOKEN, "a token with spaces"])
+def test_the_push_token_is_never_logged_even_when_the_function_fails(
+    caplog: pytest.LogCaptureFixture, token: str
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="devtools.apigw")
+    raw_token = quote(token)
+    with ApiGateway([("POST", PUSH_ROUTE, failing)]) as api:
+        url = f"{api.base_url}/aviv/{raw_token}/classifieds/cl-1/statuses"
+        answer = requests.post(url, json={}, timeout=10)
+        refused = exchange(
+            api, f"POST /aviv/{raw_token}/classifieds/cl-1/statuses HTTP/1.1 x\r\n\r\n".encode()
+        )
+
+    assert (answer.status_code, refused[0]) == (502, 400)
+    lines = [record.getMessage() for record in caplog.records]
+    assert any(record.levelno == logging.ERROR for record in caplog.records)
+    assert any("/aviv/***/classifieds/cl-1/statuses" in line for line in lines)
+    assert not [line for line in lines if token in line or raw_token in line]
+
+
+def test_redaction_covers_the_raw_and_the_decoded_path_and_leaves_other_routes_alone() -> None:
+    with ApiGateway([("POST", PUSH_ROUTE, failing), ("POST", "/webhooks/{token2}", failing)]) as api:
+        assert api.redact('"POST /aviv/a%20b/classifieds/c/statuses HTTP/1.1" 502') == (
+            '"POST /aviv/***/classifieds/c/statuses HTTP/1.1" 502'
+        )
+        assert api.redact("/aviv/token/classifieds/c/statuses") == "/aviv/***/classifieds/c/statuses"
+        assert api.redact("failed for 'a b'", secrets=["a b"]) == "failed for '***'"
+        assert api.redact("/webhooks/listings") == "/webhooks/listings"
