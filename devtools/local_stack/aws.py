@@ -48,8 +48,10 @@ class LocalAws:
         from moto.server import ThreadedMotoServer
 
         from devtools.moto_atomic import make_moto_dynamodb_writes_atomic
+        from devtools.moto_memory import stop_moto_keeping_every_instance
 
         make_moto_dynamodb_writes_atomic()  # DynamoDB's per-item atomicity, which moto lacks
+        stop_moto_keeping_every_instance()  # a server never reset would keep every item version
 
         # moto's request handler logs every call at INFO through werkzeug: keep the terminal readable.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
