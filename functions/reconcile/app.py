@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vitrine.observability import logger, metrics
+from vitrine.observability import metrics, per_invocation
 from vitrine.service.reconcile import get_reconcile_service
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ def is_api_event(event: Any) -> bool:
     return isinstance(event, dict) and "httpMethod" in event and "requestContext" in event
 
 
-@logger.inject_lambda_context(clear_state=True)
+@per_invocation
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if is_api_event(event):

@@ -2,13 +2,20 @@
 
 Powertools reads POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRICS_NAMESPACE from the environment
 (set in template.yaml); the defaults here keep tests and `make local` working without them.
+
+Log keys that belong to one invocation (the Lambda context, the webhook id, the listing) are kept
+per invocation: :func:`per_invocation` wraps a handler, :func:`log_keys` adds to its keys.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.lambda_context import build_lambda_context_model
 from aws_lambda_powertools.metrics import MetricResolution, MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
@@ -63,4 +70,35 @@ def _build_metrics() -> Metrics:
 logger = Logger(service=SERVICE)
 metrics = _build_metrics()
 
-__all__ = ["MetricUnit", "logger", "metrics"]
+Result = TypeVar("Result")
+
+
+def log_keys(**keys: object) -> None:
+    """Add keys to every line this invocation logs from now on, and to no other invocation's."""
+    logger.thread_safe_append_keys(**keys)
+
+
+def per_invocation(handler: Callable[[Any, Any], Result]) -> Callable[[Any, Any], Result]:
+    """``logger.inject_lambda_context(clear_state=True)``, with the keys kept per invocation.
+
+    Lambda runs one invocation at a time per instance, but the local stack runs several at once in
+    one process, and keys added with ``append_keys`` are shared by every thread there: a line of
+    one listing carried another's ``listing_id``. Powertools' thread-safe keys live in a context
+    variable, one per thread; each invocation starts and ends with them cleared.
+    """
+    cold = [True]
+
+    @functools.wraps(handler)
+    def wrapper(event: Any, context: Any) -> Result:
+        cold_start, cold[0] = cold[0], False
+        logger.thread_safe_clear_keys()
+        log_keys(cold_start=cold_start, **vars(build_lambda_context_model(context)))
+        try:
+            return handler(event, context)
+        finally:
+            logger.thread_safe_clear_keys()
+
+    return wrapper
+
+
+__all__ = ["MetricUnit", "log_keys", "logger", "metrics", "per_invocation"]

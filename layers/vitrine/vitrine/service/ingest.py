@@ -28,7 +28,7 @@ from vitrine.core.ingest import DeliveryConflict, RecentListings, ingest_event
 from vitrine.core.model import Delivery, body_digest
 from vitrine.core.scheduling import SyncSchedulingFailed
 from vitrine.core.webhook_signing import MAX_BODY_BYTES, SignatureError, verify
-from vitrine.observability import MetricUnit, logger, metrics
+from vitrine.observability import MetricUnit, log_keys, logger, metrics
 from vitrine.service import PerInstance
 from vitrine.service.http import accepted, header_value, problem, refuse_unless_json
 from vitrine.settings import Settings
@@ -63,7 +63,7 @@ class IngestService:
             metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
             return not_json
         webhook_id = header_value(headers, "webhook-id")
-        logger.set_correlation_id(webhook_id)
+        log_keys(correlation_id=webhook_id)
         try:
             event = parse_event(decode_body(raw_body))
         except MalformedBody as exc:  # not JSON, a repeated key, or nested too deep
@@ -71,7 +71,7 @@ class IngestService:
             return problem(400, str(exc))
         except ValidationFailed as exc:
             return self._invalid(exc.errors)
-        logger.append_keys(listing_id=event.listing_id, event_type=event.type)
+        log_keys(listing_id=event.listing_id, event_type=event.type)
         delivery = Delivery(
             webhook_id=webhook_id,
             body_digest=body_digest(raw_body),

@@ -22,7 +22,7 @@ from vitrine.core.consolidation import ConsolidationPolicy, next_step, retry_del
 from vitrine.core.errors import AvivRetryable, LeaseHeld
 from vitrine.core.scheduling import ensure_sync_scheduled
 from vitrine.core.sync import SyncOutcome, sync_listing
-from vitrine.observability import MetricUnit, logger, metrics
+from vitrine.observability import MetricUnit, log_keys, logger, metrics
 from vitrine.service import PerInstance
 from vitrine.settings import Settings
 
@@ -78,7 +78,7 @@ class SyncService:
             metrics.add_metric(name="SyncMessageMalformed", unit=MetricUnit.Count, value=1)
             return "malformed"
         receive_count = int(record.attributes.approximate_receive_count or 1)
-        logger.append_keys(listing_id=listing_id, receive_count=receive_count)
+        log_keys(listing_id=listing_id, receive_count=receive_count)
         backoff = retry_delay_seconds(receive_count, base=self.settings.sync_retry_base_seconds)
         try:
             return self.process(listing_id, now=datetime.now(UTC))
