@@ -6,12 +6,14 @@ STAMP := $(VENV)/.installed
 SAM_PYTHON ?= $(shell ls -d $$(pyenv root 2>/dev/null)/versions/3.13*/bin 2>/dev/null | head -1)
 PYTEST_ARGS ?=
 
-.PHONY: venv test lint typecheck cfn-lint unit local demo bench build deploy subscribe clean
+.PHONY: venv test lint typecheck cfn-lint chromium unit local demo bench build deploy deploy-guided secrets subscribe clean aviv-contract
 
-$(STAMP): requirements/dev.txt layers/vitrine/requirements.txt
+# The vitrine CLI (cli/, docs/cli.md) goes in editable, its dependencies already pinned above.
+$(STAMP): requirements/dev.txt layers/vitrine/requirements.txt cli/pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "vitrine needs Python >= 3.11"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e cli
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -24,9 +26,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy layers/vitrine/vitrine functions devtools
+	$(BIN)/mypy layers/vitrine/vitrine functions devtools ops cli/vitrine_cli
 
-test: $(STAMP) cfn-lint lint typecheck
+# Headless Chromium (Debian's package) for the browser tests; installed when missing.
+chromium:
+	sh devtools/ensure_chromium.sh
+
+test: $(STAMP) chromium cfn-lint lint typecheck
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 local: $(STAMP)
@@ -62,11 +68,31 @@ $(SAM): requirements/sam.txt
 build: $(SAM)
 	PATH="$(SAM_PYTHON):$$PATH" $(SAM) build
 
+# Deploying: samconfig.toml's environments (docs/operations.md). ENV=sandbox|production.
+ENV ?= sandbox
+SAM_DEPLOY_ARGS ?=
+SECRETS_ARGS ?=
+
 deploy: build
-	$(SAM) deploy --guided
+	$(SAM) deploy --config-env $(ENV) $(SAM_DEPLOY_ARGS)
+
+deploy-guided: build
+	$(SAM) deploy --guided --config-env $(ENV) $(SAM_DEPLOY_ARGS)
+
+secrets: $(STAMP)
+	$(BIN)/python -m ops.put_secrets --env $(ENV) $(SECRETS_ARGS)
+
+# The stack and region samconfig.toml gives ENV.
+STACK ?= vitrine-$(ENV)
+REGION ?= eu-west-3
 
 subscribe: $(STAMP)
-	$(BIN)/python -m devtools.subscribe
+	$(BIN)/python -m devtools.subscribe --stack-name $(STACK) --region $(REGION)
+
+# The layer's copy of AVIV's AvivClassified schema, from the official OpenAPI export ($$AVIV_OPENAPI
+# or ../shared/aviv); a unit test fails when it is stale.
+aviv-contract: $(STAMP)
+	$(BIN)/python -m devtools.aviv_contract
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .local

@@ -26,9 +26,10 @@ from typing import Any
 
 from tests.support.aws import dynamodb_client, make_tables, mocked_aws
 from vitrine.adapters.aviv.config import AvivClientConfig
-from vitrine.adapters.dynamo_store import DynamoStateStore, compress_json, listing_pk
+from vitrine.adapters.dynamo.state_store import DynamoStateStore
+from vitrine.adapters.dynamo.table import compress_json, listing_pk, watch_shard
 from vitrine.adapters.media_probe import MediaProbe
-from vitrine.adapters.status_store import StatusStore, watch_shard
+from vitrine.adapters.status_store import StatusStore
 from vitrine.core.moments import format_moment
 from vitrine.core.ports import AvivClassifiedCopy
 from vitrine.core.reconcile.policy import ReconcilePolicy

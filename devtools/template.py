@@ -1,7 +1,7 @@
 """Create AWS resources *from template.yaml*, so tests, `make local` and the deployed stack cannot drift.
 
 Only the resource types vitrine uses are understood (DynamoDB tables, SQS queues, SNS topics,
-Secrets Manager secrets); CloudFormation intrinsics are resolved as far as local setup needs.
+Secrets Manager secrets, SSM parameters); CloudFormation intrinsics are resolved as far as local setup needs.
 """
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ class LocalResources:
     queue_arns: dict[str, str] = field(default_factory=dict)
     topics: dict[str, str] = field(default_factory=dict)  # logical id -> topic ARN
     secrets: dict[str, str] = field(default_factory=dict)  # logical id -> secret ARN
+    parameters: dict[str, str] = field(default_factory=dict)  # logical id -> SSM parameter name
 
 
 def create_tables(
@@ -180,3 +181,20 @@ def create_secrets(
             Name=f"{prefix}{logical_id}", SecretString=secret_string
         )["ARN"]
     return arns
+
+
+def create_parameters(
+    ssm: Any,
+    values: dict[str, str],
+    prefix: str = "vitrine-",
+    template: dict[str, Any] | None = None,
+) -> dict[str, str]:
+    """Create every AWS::SSM::Parameter as ``/<prefix><logical id>`` holding ``values[logical_id]``."""
+    names: dict[str, str] = {}
+    for logical_id in resources_of_type("AWS::SSM::Parameter", template):
+        if logical_id not in values:
+            raise ValueError(f"no local value for the SSM parameter {logical_id} of template.yaml")
+        name = f"/{prefix}{logical_id}"
+        ssm.put_parameter(Name=name, Value=values[logical_id], Type="String", Overwrite=True)
+        names[logical_id] = name
+    return names

@@ -34,17 +34,25 @@ from devtools.aviv_emulator.records import (
     now,
     offerer_estate_id,
 )
+from devtools.aviv_emulator.settings import EmulatorSettings
 from devtools.aviv_emulator.state import EmulatorState
-from devtools.aviv_emulator.validation import BodyValidation
+from devtools.aviv_emulator.validation import BodyValidation, uuid_errors
 
 
 class ClassifiedRoutes:
     """The authenticated endpoints, scoped by the token's intermediary."""
 
-    def __init__(self, state: EmulatorState, validation: BodyValidation, processing: Processing) -> None:
+    def __init__(
+        self,
+        state: EmulatorState,
+        validation: BodyValidation,
+        processing: Processing,
+        settings: EmulatorSettings,
+    ) -> None:
         self._state = state
         self._validation = validation
         self._processing = processing
+        self._settings = settings
 
     def route(self, incoming: Incoming, path: str, ctx: Context) -> Outgoing:
         segments = [s for s in path.split("/") if s]
@@ -55,6 +63,9 @@ class ClassifiedRoutes:
             if method == "GET":
                 return self._list(incoming, ctx)
         elif len(segments) == 2 and segments[0] == "classifieds":
+            malformed = uuid_errors("classifiedId", segments[1])
+            if malformed and method in ("GET", "PUT", "DELETE"):
+                return validation_problem(malformed, ctx, source="requestParameter")
             if method == "GET":
                 return self._get(segments[1], ctx)
             if method == "PUT":
@@ -78,7 +89,9 @@ class ClassifiedRoutes:
         body = self._validation.accepted_body(incoming, ctx)
         state = self._state
         with state.lock:
-            self._check_duplicate_classified(body, ctx, exclude=None)
+            self._check_duplicate_classified(
+                body, ctx, exclude=None, reserved=self._settings.reserve_deleted_ids
+            )
             state.sequence += 1
             classified = Classified(
                 classified_id=str(uuid.uuid4()),
@@ -91,7 +104,7 @@ class ClassifiedRoutes:
                 sequence=state.sequence,
             )
             state.classifieds[classified.classified_id] = classified
-            self._processing.accept(classified, "POST")
+            self._processing.accept(classified, "POST", previous_body=None)
         return accepted(classified.classified_id)
 
     def _update(self, classified_id: str, incoming: Incoming, ctx: Context) -> Outgoing:
@@ -109,10 +122,10 @@ class ClassifiedRoutes:
                     "you are trying to operate with.",
                     ctx,
                 )
-            self._check_duplicate_classified(body, ctx, exclude=classified_id)
-            classified.body = body
+            self._check_duplicate_classified(body, ctx, exclude=classified_id, reserved=False)
+            previous_body, classified.body = classified.body, body
             classified.revision += 1
-            self._processing.accept(classified, "PUT")
+            self._processing.accept(classified, "PUT", previous_body)
         return accepted(classified_id)
 
     def _delete(self, classified_id: str, ctx: Context) -> Outgoing:
@@ -122,7 +135,7 @@ class ClassifiedRoutes:
                 return not_found(classified_id, ctx)
             classified.deleted = True
             classified.revision += 1
-            self._processing.accept(classified, "DELETE")
+            self._processing.accept(classified, "DELETE", classified.body)
         return accepted(classified_id)
 
     def _get(self, classified_id: str, ctx: Context) -> Outgoing:
@@ -198,29 +211,27 @@ class ClassifiedRoutes:
         return Outgoing(200, "success")
 
     # ------------------------------------------------------------------ checks
-    def _check_duplicate_classified(self, body: dict[str, Any], ctx: Context, exclude: str | None) -> None:
-        """Refuse a second live classified with this offererEstateId in the scope (caller holds the lock)."""
+    def _check_duplicate_classified(
+        self, body: dict[str, Any], ctx: Context, exclude: str | None, *, reserved: bool
+    ) -> None:
+        """Refuse a second classified with this offererEstateId in the scope: a live one, or with
+        ``reserved`` (the reserved-id mode, POST only) a deleted one (caller holds the lock)."""
         wanted = offerer_estate_id(body)
         if wanted is None:
             return
-        for other in self._state.classifieds.values():
-            if (
-                other.scope == ctx.scope
-                and not other.deleted
-                and other.classified_id != exclude
-                and other.offerer_estate_id == wanted
-            ):
-                raise BadBody(
-                    problem(
-                        400,
-                        "Duplicated classified",
-                        f"This offererEstateId: {wanted} is already associated with an existing "
-                        f"classified identified by classifiedId: {other.classified_id}. "
-                        "Classifieds must have unique offerEstateId.",
-                        ctx,
-                        type_=DUPLICATED_CLASSIFIED_TYPE,
-                    )
+        other = self._state.holder_of(wanted, ctx.scope, exclude=exclude, reserved=reserved)
+        if other is not None:
+            raise BadBody(
+                problem(
+                    400,
+                    "Duplicated classified",
+                    f"This offererEstateId: {wanted} is already associated with an existing "
+                    f"classified identified by classifiedId: {other.classified_id}. "
+                    "Classifieds must have unique offerEstateId.",
+                    ctx,
+                    type_=DUPLICATED_CLASSIFIED_TYPE,
                 )
+            )
 
 
 def _status_query_errors(

@@ -3,6 +3,7 @@ and the HTTP server into one object tests and ``make local`` start, inspect and 
 
 from __future__ import annotations
 
+import copy
 import logging
 import socket
 from pathlib import Path
@@ -10,20 +11,22 @@ from typing import Any
 
 from devtools.aviv_emulator.inspection_routes import InspectionRoutes, is_inspection
 from devtools.aviv_emulator.messages import Incoming, Outgoing
+from devtools.aviv_emulator.outcomes import ForcedFailure
+from devtools.aviv_emulator.preload import preload_classified
 from devtools.aviv_emulator.processing import Processing
 from devtools.aviv_emulator.records import (
     API_PREFIX,
     TOKEN_PATH,
     Download,
-    EmulatorSettings,
     Fault,
     RecordedRequest,
-    Setting,
     WebhookPush,
 )
 from devtools.aviv_emulator.routes import ApiRoutes
 from devtools.aviv_emulator.server import EmulatorHTTPServer, hold_unanswered
+from devtools.aviv_emulator.settings import DEFAULT_MAX_MEDIA_BYTES, EmulatorSettings, Setting
 from devtools.aviv_emulator.state import EmulatorState
+from devtools.aviv_emulator.statuses import new_status
 from devtools.aviv_emulator.validation import BodyValidation, default_openapi_path
 from devtools.loopback_server import ServedInThread
 
@@ -39,9 +42,14 @@ class AvivEmulator(ServedInThread[EmulatorHTTPServer]):
     client_id = Setting[str]()
     client_secret = Setting[str]()
     token_ttl_seconds = Setting[int]()
+    receive_delay_seconds = Setting[float]()
     process_delay_seconds = Setting[float]()
     download_timeout_seconds = Setting[float]()
+    max_media_bytes = Setting[int]()
+    webhook_attempts = Setting[int]()
+    webhook_backoff_seconds = Setting[float]()
     fault_hang_seconds = Setting[float]()
+    reserve_deleted_ids = Setting[bool]()
 
     def __init__(
         self,
@@ -52,23 +60,33 @@ class AvivEmulator(ServedInThread[EmulatorHTTPServer]):
         client_id: str = "vitrine-test",
         client_secret: str = "vitrine-test-secret",  # noqa: S107 - the emulator's public test secret
         token_ttl_seconds: int = 86400,
+        receive_delay_seconds: float = 0.0,
         process_delay_seconds: float = 0.0,
         download_timeout_seconds: float = 5.0,
+        max_media_bytes: int = DEFAULT_MAX_MEDIA_BYTES,
+        webhook_attempts: int = 3,
+        webhook_backoff_seconds: float = 1.0,
         fault_hang_seconds: float = 30.0,
         max_recorded: int = 50_000,
+        reserve_deleted_ids: bool = False,
     ) -> None:
+        """Raises ``MissingContract`` when the official OpenAPI file is not found (no fallback)."""
         super().__init__(host, port)
         self._settings = EmulatorSettings(
             client_id=client_id,
             client_secret=client_secret,
             token_ttl_seconds=token_ttl_seconds,
+            receive_delay_seconds=receive_delay_seconds,
             process_delay_seconds=process_delay_seconds,
             download_timeout_seconds=download_timeout_seconds,
+            max_media_bytes=max_media_bytes,
+            webhook_attempts=webhook_attempts,
+            webhook_backoff_seconds=webhook_backoff_seconds,
             fault_hang_seconds=fault_hang_seconds,
+            reserve_deleted_ids=reserve_deleted_ids,
         )
         self.openapi_path = Path(openapi_path) if openapi_path is not None else default_openapi_path()
-        validation = BodyValidation(self.openapi_path)
-        self.schema_validation: bool = validation.schema_validation
+        validation = self._validation = BodyValidation(self.openapi_path)
         self._state = EmulatorState(max_recorded)
         processing = Processing(self._state, self._settings, self.stopping)
         self._api = ApiRoutes(self._state, self._settings, validation, processing)
@@ -136,7 +154,7 @@ class AvivEmulator(ServedInThread[EmulatorHTTPServer]):
 
     def state(self) -> dict[str, Any]:
         """Everything AVIV holds, JSON-ready (what ``GET /_emulator/state`` answers)."""
-        return {**self._state.snapshot(), "schema_validation": self.schema_validation}
+        return self._state.snapshot()
 
     # ------------------------------------------------------------------ test controls
     def inject_faults(
@@ -174,8 +192,71 @@ class AvivEmulator(ServedInThread[EmulatorHTTPServer]):
         )
         self._state.add_fault(fault)
 
+    def preload_classified(self, body: dict[str, Any], *, intermediary_id: str | None) -> str:
+        """Store ``body`` as a classified another sender created earlier under ``intermediary_id``'s
+        agency, already processed (media held, CREATED), without downloading; its classifiedId.
+        See ``devtools.aviv_emulator.preload``."""
+        return preload_classified(self._state, self._validation, body, intermediary_id=intermediary_id)
+
     def clear_faults(self) -> None:
         self._state.clear_faults()
+
+    def fail_next(
+        self,
+        status: str,
+        count: int = 1,
+        *,
+        offerer_estate_id: str | None = None,
+        details: str | None = None,
+    ) -> None:
+        """The next ``count`` accepted calls (of this offererEstateId, when given) end in ``status``
+        instead of being applied: RECEIVING_FAILED (any call), CREATING_FAILED (POST),
+        UPDATING_FAILED (PUT) or DELETING_FAILED (DELETE), with ``details`` as subStatusDetails.
+        AVIV then holds what it held before the call (a failed POST created nothing)."""
+        failure = ForcedFailure(
+            remaining=count, status=status, details=details, offerer_estate_id=offerer_estate_id
+        )
+        with self._state.lock:
+            self._state.outcomes.add_failure(failure)
+
+    def set_media_status(self, url: str, status: str | None) -> None:
+        """Every download of this media (matched without its timestamp) from now on ends in
+        ``status``: CREATING_FAILED (fetched, then refused), ACCEPTED or DOWNLOADING (still in
+        progress); None goes back to the real outcome of the download."""
+        with self._state.lock:
+            self._state.outcomes.set_media_status(url, status)
+
+    def clear_outcomes(self) -> None:
+        """Forget the failures and media statuses asked for with fail_next() and set_media_status()."""
+        with self._state.lock:
+            self._state.outcomes.clear()
+
+    def wait_for_status(self, classified_id: str, status: str, timeout: float = 10) -> dict[str, Any]:
+        """Block until this classified's latest status is ``status`` (e.g. CREATING during the
+        processing delay); that status."""
+        return self._state.wait_for_status(classified_id, status, timeout)
+
+    def report_status(self, classified_id: str, status: str, **fields: Any) -> dict[str, Any]:
+        """Append a status to the classified's history as its latest (what ``filter=latest`` then
+        answers): an answer AVIV gives that the emulator's processing does not produce by itself.
+
+        The status is the one the processing would write for ``status`` at the classified's current
+        revision, with ``fields`` replacing or adding fields (``mediaStatuses=None`` leaves that
+        field out, as AVIV may).
+        """
+        with self._state.lock:
+            classified = self._state.classifieds[classified_id]
+            kind = "POST" if classified.revision <= 1 else "PUT"
+            reported = new_status(
+                classified, status, kind=kind, revision=classified.revision, body=classified.body
+            )
+            for name, value in fields.items():
+                if value is None:
+                    reported.pop(name, None)
+                else:
+                    reported[name] = value
+            classified.statuses.append(reported)
+            return copy.deepcopy(reported)
 
     def expire_tokens(self) -> None:
         """Every token issued so far now answers 401 (tokens issued afterwards are fine)."""

@@ -1,8 +1,14 @@
-"""``/_emulator/``: the Python inspection and test controls over HTTP, for a stack run by hand."""
+"""``/_emulator/``: the Python inspection and test controls over HTTP, for a stack run by hand.
+
+GET ``requests``, ``downloads``, ``webhooks``, ``state``, ``health``; POST ``faults``, ``failures``
+(``fail_next``), ``media_statuses`` (``set_media_status``) with the method's keyword arguments as a
+JSON object, and ``clear_outcomes``, ``reset``, ``expire_tokens``, ``wait_idle``.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from devtools.aviv_emulator.messages import Incoming, Outgoing, parse_json_quietly
@@ -57,7 +63,18 @@ class InspectionRoutes:
     def _control(self, action: str, incoming: Incoming) -> Outgoing | None:
         emulator = self._emulator
         if action == "faults":
-            return self._inject_faults(incoming)
+            return self._call_with_options(emulator.inject_faults, incoming)
+        if action == "failures":
+            return self._call_with_options(emulator.fail_next, incoming)
+        if action == "media_statuses":
+            return self._call_with_options(emulator.set_media_status, incoming)
+        if action == "clear_outcomes":
+            emulator.clear_outcomes()
+            return _ok()
+        if action == "classifieds":
+            return self._preload(incoming)
+        if action == "settings":
+            return self._settings(incoming)
         if action == "reset":
             emulator.reset()
             return _ok()
@@ -72,15 +89,42 @@ class InspectionRoutes:
             return _ok()
         return None
 
-    def _inject_faults(self, incoming: Incoming) -> Outgoing:
+    @staticmethod
+    def _call_with_options(control: Callable[..., None], incoming: Incoming) -> Outgoing:
+        """Call a test control with the JSON object body as its keyword arguments."""
         options = parse_json_quietly(incoming.body)
         if not isinstance(options, dict):
-            return Outgoing(400, {"error": "expected a JSON object like inject_faults' keyword arguments"})
+            name = getattr(control, "__name__", "the control")
+            return Outgoing(400, {"error": f"expected a JSON object like {name}'s keyword arguments"})
         try:
-            self._emulator.inject_faults(**options)
+            control(**options)
         except (TypeError, ValueError) as exc:
             return Outgoing(400, {"error": str(exc)})
         return _ok()
+
+    def _preload(self, incoming: Incoming) -> Outgoing:
+        """``{"body": <AvivClassified>, "intermediaryId": ...}`` → ``{"classifiedId": ...}``."""
+        options = parse_json_quietly(incoming.body)
+        if not isinstance(options, dict) or not isinstance(options.get("body"), dict):
+            return Outgoing(400, {"error": 'expected {"body": <classified>, "intermediaryId": <agency>}'})
+        try:
+            classified_id = self._emulator.preload_classified(
+                options["body"], intermediary_id=options.get("intermediaryId")
+            )
+        except ValueError as exc:
+            return Outgoing(400, {"error": str(exc)})
+        return Outgoing(201, {"classifiedId": classified_id})
+
+    def _settings(self, incoming: Incoming) -> Outgoing:
+        """``{"reserve_deleted_ids": true}``: switch the reserved-id mode."""
+        options = parse_json_quietly(incoming.body)
+        if not isinstance(options, dict) or set(options) - {"reserve_deleted_ids"}:
+            return Outgoing(400, {"error": 'expected {"reserve_deleted_ids": true|false}'})
+        if "reserve_deleted_ids" in options:
+            if not isinstance(options["reserve_deleted_ids"], bool):
+                return Outgoing(400, {"error": "reserve_deleted_ids must be true or false"})
+            self._emulator.reserve_deleted_ids = options["reserve_deleted_ids"]
+        return Outgoing(200, {"reserve_deleted_ids": self._emulator.reserve_deleted_ids})
 
 
 def _ok() -> Outgoing:

@@ -86,10 +86,16 @@ def parse_json_quietly(raw: bytes) -> Any:
         return None
 
 
+def is_json(incoming: Incoming) -> bool:
+    """Whether the call declares ``Content-Type: application/json`` (parameters such as charset allowed)."""
+    declared = (incoming.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+    return declared == _JSON_CONTENT_TYPE
+
+
 def parse_body(incoming: Incoming, ctx: Context) -> Any:
-    """The JSON body, or BadBody with AVIV's wording for an empty or unparsable one."""
-    content_type = (incoming.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
-    if content_type and content_type != "application/json" and not content_type.endswith("+json"):
+    """The JSON body, or BadBody with AVIV's wording: a missing or other Content-Type is a validation
+    error of source ``contentType`` (the spec declares only application/json request bodies)."""
+    if not is_json(incoming):
         raise BadBody(
             validation_problem(
                 [

@@ -1,40 +1,23 @@
-"""What AVIV does after a 202: RECEIVED at once, then, per classified and in order, the media
-downloads and the final status (CREATED/UPDATED, ``*_WITH_MEDIA_ERROR``, DELETED), each status pushed
-to the scope's webhook when subscribed."""
+"""What AVIV does after a 202, per classified and in order: RECEIVING at once; after
+``receive_delay_seconds`` RECEIVED then CREATING/UPDATING/DELETING; after ``process_delay_seconds``
+the media downloads and the final status (CREATED/UPDATED, ``*_WITH_MEDIA_ERROR``, DELETED, or the
+``*_FAILED`` a test asked for). Each status is pushed to the scope's webhook when subscribed."""
 
 from __future__ import annotations
 
 import copy
 import logging
 import threading
-import uuid
 from typing import Any
 
 from devtools.aviv_emulator import outbound
-from devtools.aviv_emulator.records import (
-    Classified,
-    Download,
-    EmulatorSettings,
-    Generation,
-    Job,
-    MediaState,
-    iso,
-    media_items,
-    media_key,
-    now,
-)
+from devtools.aviv_emulator.media_outcome import failure_count, media_outcome, media_to_download
+from devtools.aviv_emulator.records import Classified, Download, Generation, Job, WebhookPush
+from devtools.aviv_emulator.settings import EmulatorSettings
 from devtools.aviv_emulator.state import EmulatorState
+from devtools.aviv_emulator.statuses import PROCESSING_STATUS, new_status, pushed_body
 
 logger = logging.getLogger(__name__)
-
-_STATUS_MESSAGES = {
-    "RECEIVED": "The classified has successfully been transmitted to the next steps.",
-    "CREATED": "The classified has successfully been created in our system.",
-    "CREATED_WITH_MEDIA_ERROR": "The classified has been created but some media failed to be processed.",
-    "UPDATED": "The classified has successfully been updated in our system.",
-    "UPDATED_WITH_MEDIA_ERROR": "The classified has been updated but some media failed to be processed.",
-    "DELETED": "The classified has successfully been deleted in our system.",
-}
 
 
 class Processing:
@@ -46,23 +29,26 @@ class Processing:
         self._stopping = stopping
         self._worker_slots = threading.BoundedSemaphore(16)
 
-    def accept(self, classified: Classified, kind: str) -> None:
-        """Record RECEIVED now (so a poll right after the 202 sees it) and queue the processing.
+    def accept(self, classified: Classified, kind: str, previous_body: dict[str, Any] | None) -> None:
+        """Record RECEIVING now (a poll right after the 202 sees this call) and queue the processing.
         Caller holds the lock."""
-        received = new_status(
-            classified,
-            "RECEIVED",
-            revision=classified.revision,
-            body=classified.body,
-            sub_status=f"RECEIVED_{kind}",
-            media_statuses=[],
+        state = self._state
+        body = copy.deepcopy(classified.body)
+        receiving = new_status(classified, "RECEIVING", kind=kind, revision=classified.revision, body=body)
+        state.record_status(classified, receiving)
+        failure = state.outcomes.take_failure(kind, classified.offerer_estate_id)
+        classified.jobs.append(
+            Job(
+                kind=kind,
+                revision=classified.revision,
+                body=body,
+                receiving=receiving,
+                previous_body=previous_body,
+                failure=failure.status if failure else None,
+                failure_details=failure.details if failure else None,
+            )
         )
-        classified.statuses.append(received)
-        job = Job(
-            kind=kind, revision=classified.revision, body=copy.deepcopy(classified.body), received=received
-        )
-        classified.jobs.append(job)
-        generation = self._state.generation
+        generation = state.generation
         generation.pending += 1
         if not classified.running:
             classified.running = True
@@ -94,57 +80,106 @@ class Processing:
                         state.idle.notify_all()
 
     def _process(self, classified: Classified, job: Job, generation: Generation) -> None:
-        self._push(classified, job.received, generation)
-        delay = self._settings.process_delay_seconds
-        if delay > 0 and self._stopping.wait(delay):
+        self._push(classified, job.receiving, generation)
+        if not self._waited(self._settings.receive_delay_seconds, generation):
             return
-        if generation is not self._state.generation:
+        if job.failure == "RECEIVING_FAILED":
+            self._fail(classified, job, generation)
             return
-        if job.kind == "DELETE":
-            final = new_status(classified, "DELETED", revision=job.revision, body=job.body, media_statuses=[])
-            self._settle(classified, {}, final, generation)
+        for step in ("RECEIVED", PROCESSING_STATUS[job.kind]):
+            self._step(classified, job, step, generation)
+        if not self._waited(self._settings.process_delay_seconds, generation):
             return
+        if job.failure is not None:
+            self._fail(classified, job, generation)
+        elif job.kind == "DELETE":
+            self._step(classified, job, "DELETED", generation)
+        else:
+            self._apply_media(classified, job, generation)
+
+    def _waited(self, seconds: float, generation: Generation) -> bool:
+        """Wait; False when the emulator stopped or was reset meanwhile (the job is then dropped)."""
+        if seconds > 0 and self._stopping.wait(seconds):
+            return False
+        return generation is self._state.generation
+
+    def _step(self, classified: Classified, job: Job, name: str, generation: Generation) -> None:
+        status = new_status(classified, name, kind=job.kind, revision=job.revision, body=job.body)
+        with self._state.lock:
+            if generation is not self._state.generation:
+                return
+            self._state.record_status(classified, status)
+        self._push(classified, status, generation)
+
+    def _apply_media(self, classified: Classified, job: Job, generation: Generation) -> None:
+        """Download what changed, then store the media AVIV now holds and the final status."""
         with self._state.lock:
             previous = dict(classified.media)
-        items = media_items(job.body)
-        results = self._download(_media_to_download(items, previous), classified.classified_id)
-        if generation is not self._state.generation:
-            return
-        current, media_statuses = _media_outcome(items, previous, results, creating=job.kind == "POST")
-        failures = sum(1 for m in current.values() if m.failed)
-        name = ("CREATED" if job.kind == "POST" else "UPDATED") + ("_WITH_MEDIA_ERROR" if failures else "")
-        final = new_status(
-            classified,
-            name,
-            revision=job.revision,
-            body=job.body,
-            media_statuses=media_statuses,
-            details=f"{failures} media could not be downloaded" if failures else None,
-        )
-        self._settle(classified, current, final, generation)
-
-    def _settle(
-        self,
-        classified: Classified,
-        media: dict[str, MediaState],
-        final: dict[str, Any],
-        generation: Generation,
-    ) -> None:
-        """Store the media AVIV now holds and the final status, then push that status."""
+        items = [m for m in job.body.get("media") or [] if isinstance(m, dict)]
+        results = self._download(media_to_download(items, previous), classified.classified_id)
         with self._state.lock:
-            classified.media = media
-            classified.statuses.append(final)
+            if generation is not self._state.generation:
+                return
+            current, media_statuses = media_outcome(
+                items, previous, results, self._state.outcomes.media_status, creating=job.kind == "POST"
+            )
+            failures = failure_count(current)
+            name = "CREATED" if job.kind == "POST" else "UPDATED"
+            final = new_status(
+                classified,
+                name + ("_WITH_MEDIA_ERROR" if failures else ""),
+                kind=job.kind,
+                revision=job.revision,
+                body=job.body,
+                media_statuses=media_statuses,
+                details=f"{failures} media could not be processed" if failures else None,
+            )
+            classified.media = current
+            self._state.record_status(classified, final)
         self._push(classified, final, generation)
+
+    def _fail(self, classified: Classified, job: Job, generation: Generation) -> None:
+        """End the call in the failure asked for; AVIV holds what it held before the call."""
+        assert job.failure is not None
+        details = job.failure_details or "Failure produced on demand by the AVIV emulator."
+        status = new_status(
+            classified, job.failure, kind=job.kind, revision=job.revision, body=job.body, details=details
+        )
+        with self._state.lock:
+            if generation is not self._state.generation:
+                return
+            if classified.revision == job.revision:  # no later call replaced what this one sent
+                if job.kind == "DELETE":
+                    holder = (
+                        self._state.holder_of(
+                            classified.offerer_estate_id,
+                            classified.scope,
+                            exclude=classified.classified_id,
+                            reserved=False,
+                        )
+                        if classified.offerer_estate_id is not None
+                        else None
+                    )
+                    classified.deleted = holder is not None  # its id was taken again meanwhile
+                elif job.previous_body is None:
+                    classified.deleted = True  # a failed POST created nothing
+                else:
+                    classified.body = job.previous_body
+            self._state.record_status(classified, status)
+        self._push(classified, status, generation)
 
     def _download(self, urls: list[str], classified_id: str) -> dict[str, Download]:
         """Fetch ``urls``; record every attempt."""
-        results = outbound.download_all(urls, classified_id, self._settings.download_timeout_seconds)
+        settings = self._settings
+        results = outbound.download_all(
+            urls, classified_id, settings.download_timeout_seconds, settings.max_media_bytes
+        )
         with self._state.lock:
             self._state.fetched.extend(results[url] for url in urls if url in results)
         return results
 
     def _push(self, classified: Classified, status: dict[str, Any], generation: Generation) -> None:
-        """POST a status to the scope's webhook when subscribed to it; best effort, recorded."""
+        """POST a status to the scope's webhook when subscribed to it, retried until answered 201."""
         state = self._state
         with state.lock:
             if generation is not state.generation:
@@ -153,75 +188,20 @@ class Processing:
             if subscription is None or status["status"] not in subscription["statuses"]:
                 return
             target = f"{subscription['url'].rstrip('/')}/classifieds/{classified.classified_id}/statuses"
-        pushed = outbound.push(target, classified.classified_id, status)
-        with state.lock:
-            if generation is state.generation:
+
+        def record(pushed: WebhookPush) -> bool:
+            with state.lock:
+                if generation is not state.generation:
+                    return False
                 state.pushed.append(pushed)
+                return True
 
-
-def _media_to_download(items: list[dict[str, Any]], previous: dict[str, MediaState]) -> list[str]:
-    """New media and media whose ``timestamp`` changed: the only ones AVIV fetches again."""
-    to_download: list[str] = []
-    for item in items:
-        key, timestamp = media_key(item["url"])
-        before = previous.get(key)
-        if before is None or before.timestamp != timestamp:
-            to_download.append(item["url"])
-    return to_download
-
-
-def _media_outcome(
-    items: list[dict[str, Any]],
-    previous: dict[str, MediaState],
-    results: dict[str, Download],
-    *,
-    creating: bool,
-) -> tuple[dict[str, MediaState], list[dict[str, str]]]:
-    """The media AVIV holds after this job, and the per-media statuses of its final status."""
-    current: dict[str, MediaState] = {}
-    media_statuses: list[dict[str, str]] = []
-    for item in items:
-        url = item["url"]
-        key, timestamp = media_key(url)
-        before = previous.get(key)
-        # unchanged media are not fetched again, and a failed one stays failed (AVIV does not retry)
-        unchanged_failed = before.failed if before is not None else False
-        failed = not results[url].ok if url in results else unchanged_failed
-        current[key] = MediaState(url=url, timestamp=timestamp, failed=failed)
-        if failed:
-            media_status = "DOWNLOADING_FAILED"
-        elif creating or before is None:
-            media_status = "CREATED"
-        else:
-            media_status = "UPDATED"
-        media_statuses.append({"url": url, "status": media_status})
-    return current, media_statuses
-
-
-def new_status(
-    classified: Classified,
-    name: str,
-    *,
-    revision: int,
-    body: dict[str, Any],
-    sub_status: str | None = None,
-    media_statuses: list[dict[str, str]],
-    details: str | None = None,
-) -> dict[str, Any]:
-    status: dict[str, Any] = {
-        "statusId": str(uuid.uuid4()),
-        "classifiedId": classified.classified_id,
-        "customerId": classified.customer_id,
-        "creationDate": iso(classified.created_at),
-        "revision": revision,
-        "portals": list(body.get("portals") or []),
-        "status": name,
-        "message": _STATUS_MESSAGES.get(name, name),
-        "statusDate": iso(now()),
-    }
-    if sub_status is not None:
-        status["subStatus"] = sub_status
-    if details is not None:
-        status["subStatusDetails"] = details
-    status["mediaStatuses"] = media_statuses
-    return status
+        outbound.push_until_accepted(
+            target,
+            classified.classified_id,
+            pushed_body(status),
+            attempts=self._settings.webhook_attempts,
+            backoff_seconds=self._settings.webhook_backoff_seconds,
+            record=record,
+            wait=self._stopping.wait,
+        )

@@ -7,7 +7,7 @@ import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Generic, Protocol, TypeVar, cast
+from typing import Any
 
 API_PREFIX = "/caas/v4"
 TOKEN_PATH = "/oauth/token"  # noqa: S105 - a URL path, not a secret
@@ -66,6 +66,7 @@ class Download:
     ok: bool
     at: datetime
     bytes_read: int = 0
+    content_type: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "at": iso(self.at)}
@@ -83,6 +84,7 @@ class WebhookPush:
     ok: bool
     at: datetime
     body: dict[str, Any] = field(default_factory=dict)
+    attempt: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "at": iso(self.at)}
@@ -101,21 +103,34 @@ class Token:
         return not self.revoked and time.monotonic() < self.expires_at
 
 
+FAILED_MEDIA_STATUSES = ("DOWNLOADING_FAILED", "CREATING_FAILED")
+
+
 @dataclass
 class MediaState:
-    """What AVIV holds for one media, keyed by its URL without ``timestamp``."""
+    """What AVIV holds for one media, keyed by its URL without ``timestamp``: ``status`` is the media
+    status its last download left it in (CREATED, DOWNLOADING_FAILED, CREATING_FAILED, ACCEPTED…)."""
 
     url: str
     timestamp: str | None
-    failed: bool
+    status: str
+
+    @property
+    def failed(self) -> bool:
+        return self.status in FAILED_MEDIA_STATUSES
 
 
 @dataclass
 class Job:
+    """One accepted call waiting for (or in) processing."""
+
     kind: str  # POST | PUT | DELETE
     revision: int
     body: dict[str, Any]
-    received: dict[str, Any]
+    receiving: dict[str, Any]  # the RECEIVING status recorded when the call was accepted
+    previous_body: dict[str, Any] | None  # what the classified held before (restored on a failure)
+    failure: str | None = None  # the *_FAILED status this call ends in, when one was asked for
+    failure_details: str | None = None
 
 
 @dataclass
@@ -215,35 +230,3 @@ def now() -> datetime:
 
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@dataclass
-class EmulatorSettings:
-    """The knobs the constructor takes, read by the routes and the processing."""
-
-    client_id: str
-    client_secret: str
-    token_ttl_seconds: int
-    process_delay_seconds: float
-    download_timeout_seconds: float
-    fault_hang_seconds: float
-
-
-T = TypeVar("T")
-
-
-class _HasSettings(Protocol):
-    _settings: EmulatorSettings
-
-
-class Setting(Generic[T]):
-    """An attribute of the emulator that lives in its ``EmulatorSettings`` (one copy of each knob)."""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self._name = name
-
-    def __get__(self, instance: _HasSettings, owner: type | None = None) -> T:
-        return cast(T, getattr(instance._settings, self._name))
-
-    def __set__(self, instance: _HasSettings, value: T) -> None:
-        setattr(instance._settings, self._name, value)

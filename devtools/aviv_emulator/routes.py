@@ -15,6 +15,7 @@ from devtools.aviv_emulator.messages import (
     Context,
     Incoming,
     Outgoing,
+    is_json,
     parse_json_quietly,
     problem,
     traceparent_for,
@@ -23,11 +24,11 @@ from devtools.aviv_emulator.processing import Processing
 from devtools.aviv_emulator.records import (
     API_PREFIX,
     TOKEN_PATH,
-    EmulatorSettings,
     RecordedRequest,
     Token,
     now,
 )
+from devtools.aviv_emulator.settings import EmulatorSettings
 from devtools.aviv_emulator.state import EmulatorState
 from devtools.aviv_emulator.validation import BodyValidation
 
@@ -63,7 +64,7 @@ class ApiRoutes:
     ) -> None:
         self._state = state
         self._settings = settings
-        self._classifieds = ClassifiedRoutes(state, validation, processing)
+        self._classifieds = ClassifiedRoutes(state, validation, processing, settings)
 
     def handle(self, incoming: Incoming) -> Outgoing:
         kind, path = _classify_path(incoming.path)
@@ -73,7 +74,7 @@ class ApiRoutes:
             response = self._fault_for(kind, path, incoming.method, ctx)
             if response is None:
                 if kind == "token":
-                    response = self._token(body)
+                    response = self._token(incoming, body)
                 elif kind == "api":
                     response = self._api(incoming, path, ctx)
                 else:
@@ -117,8 +118,10 @@ class ApiRoutes:
             response.headers["Retry-After"] = f"{fault.retry_after:g}"
         return response
 
-    def _token(self, body: Any) -> Outgoing:
+    def _token(self, incoming: Incoming, body: Any) -> Outgoing:
         self._state.count_token_request()
+        if not is_json(incoming):  # choice: the documented token request is JSON, and only JSON
+            return _oauth_error(400, "invalid_request", "Content-Type must be application/json")
         refused = self._refused_token_request(body)
         if refused is not None:
             return refused

@@ -13,6 +13,7 @@ from collections import deque
 from dataclasses import asdict
 from typing import Any
 
+from devtools.aviv_emulator.outcomes import Outcomes
 from devtools.aviv_emulator.records import (
     Classified,
     Download,
@@ -39,6 +40,7 @@ class EmulatorState:
         self.sequence = 0
         self.webhooks: dict[str, dict[str, Any]] = {}
         self.faults: list[Fault] = []
+        self.outcomes = Outcomes()
         # Bounded so a long `make local` session cannot grow without limit (the oldest are forgotten).
         self.recorded: deque[RecordedRequest] = deque(maxlen=max_recorded)
         self.fetched: deque[Download] = deque(maxlen=max_recorded)
@@ -92,7 +94,7 @@ class EmulatorState:
             return candidates[-1].classified_id
 
     def snapshot(self) -> dict[str, Any]:
-        """Everything held, JSON-ready (without the emulator-level ``schema_validation`` flag)."""
+        """Everything held, JSON-ready."""
         with self.lock:
             return {
                 "classifieds": [
@@ -104,6 +106,7 @@ class EmulatorState:
                 "webhooks": copy.deepcopy(self.webhooks),
                 "pending_jobs": self.generation.pending,
                 "faults": [asdict(f) for f in self.faults],
+                "outcomes": self.outcomes.snapshot(),
             }
 
     # ------------------------------------------------------------------ controls
@@ -132,12 +135,29 @@ class EmulatorState:
                     )
                 self.idle.wait(remaining)
 
+    def wait_for_status(self, classified_id: str, name: str, timeout: float) -> dict[str, Any]:
+        """Block until this classified's latest status is ``name``; that status (a copy)."""
+        deadline = time.monotonic() + timeout
+        with self.idle:
+            while True:
+                stored = self.classifieds.get(classified_id)
+                if stored is not None and stored.statuses and stored.statuses[-1]["status"] == name:
+                    return copy.deepcopy(stored.statuses[-1])
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    latest = stored.statuses[-1]["status"] if stored and stored.statuses else None
+                    raise TimeoutError(
+                        f"classified {classified_id} is still {latest} after {timeout}s, not {name}"
+                    )
+                self.idle.wait(remaining)
+
     def reset(self) -> None:
         with self.idle:
             self.generation = Generation(self.generation.number + 1)
             self.classifieds.clear()
             self.webhooks.clear()
             self.faults.clear()
+            self.outcomes.clear()
             self.recorded.clear()
             self.fetched.clear()
             self.pushed.clear()
@@ -166,6 +186,27 @@ class EmulatorState:
             token = self.tokens.get(access_token)
             return token if token is not None and token.valid() else None
 
+    def record_status(self, classified: Classified, status: dict[str, Any]) -> None:
+        """Append a status and wake whoever waits for one (caller holds the lock)."""
+        classified.statuses.append(status)
+        self.idle.notify_all()
+
+    def holder_of(
+        self, offerer_estate_id: str, scope: str, *, exclude: str | None, reserved: bool
+    ) -> Classified | None:
+        """The classified of this scope holding ``offerer_estate_id``: the live one, else (``reserved``:
+        AVIV keeps a deleted classified's id) the latest deleted one. Caller holds the lock."""
+        holders = [
+            c
+            for c in self.classifieds.values()
+            if c.scope == scope
+            and c.classified_id != exclude
+            and c.offerer_estate_id == offerer_estate_id
+            and (reserved or not c.deleted)
+        ]
+        holders.sort(key=lambda c: (not c.deleted, c.sequence))
+        return holders[-1] if holders else None
+
     def visible(self, classified_id: str, scope: str) -> Classified | None:
         """The live classified of this scope (caller holds the lock)."""
         classified = self.classifieds.get(classified_id)
@@ -185,5 +226,5 @@ def _classified_snapshot(c: Classified) -> dict[str, Any]:
         "deleted": c.deleted,
         "createdAt": iso(c.created_at),
         "body": copy.deepcopy(c.body),
-        "media": [asdict(m) for m in c.media.values()],
+        "media": [{**asdict(m), "failed": m.failed} for m in c.media.values()],
     }

@@ -1,26 +1,25 @@
 """Bodies checked against AVIV's official OpenAPI export, answered with AVIV's error wording.
 
 The contract is ``$AVIV_OPENAPI``, else ``../shared/aviv/classifieds-v4.openapi.json`` next to the
-project; it is never copied into the repo. Without it, ``vitrine.core.validation`` stands in.
+project; it is never copied into the repo, and nothing stands in for it: checking vitrine's bodies
+with vitrine's own validator would prove nothing, so a missing file stops the emulator at start.
+Formats are checked as AVIV's (AJV) validator does, ``url`` and ``uuid`` included.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
-import logging
 import os
 import re
-import sys
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from jsonschema import Draft7Validator, ValidationError
+from jsonschema import Draft7Validator, FormatChecker, ValidationError
 from jsonschema.exceptions import best_match
 
 from devtools.aviv_emulator.messages import (
@@ -32,9 +31,7 @@ from devtools.aviv_emulator.messages import (
     problem,
     validation_problem,
 )
-from devtools.aviv_emulator.records import SUBSCRIBABLE_STATUSES, media_items, media_key
-
-logger = logging.getLogger(__name__)
+from devtools.aviv_emulator.records import media_items, media_key
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -49,20 +46,50 @@ def default_openapi_path() -> Path:
     return _PROJECT_ROOT.parent / "shared" / "aviv" / "classifieds-v4.openapi.json"
 
 
+class MissingContract(RuntimeError):
+    """The official OpenAPI file is not where the emulator was told (or expects) to find it."""
+
+
 @lru_cache(maxsize=8)
-def _load_spec(path: str) -> dict[str, Any] | None:
-    """The parsed OpenAPI (cached: 450 KB parsed once per process), or None when the file is missing."""
+def _load_spec(path: str) -> dict[str, Any]:
+    """The parsed OpenAPI (cached: 450 KB parsed once per process); MissingContract without it."""
     spec_file = Path(path)
     if not spec_file.is_file():
-        return None
+        raise MissingContract(
+            f"AVIV emulator: the official OpenAPI file is missing at {spec_file}. The emulator checks "
+            "every body against AVIV's contract and has no fallback: set $AVIV_OPENAPI to the path of "
+            "classifieds-v4.openapi.json, or put it at ../shared/aviv/classifieds-v4.openapi.json "
+            "(next to the project folder)."
+        )
     with spec_file.open(encoding="utf-8") as fh:
         loaded: dict[str, Any] = json.load(fh)
     return loaded
 
 
+# AJV's (ajv-formats) uuid; its url also refuses private and loopback hosts and hosts without a
+# top-level domain, which the emulator allows (choice: its media and webhooks live on loopback).
+_UUID = re.compile(r"(?:urn:uuid:)?[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}", re.IGNORECASE)
+_URL = re.compile(
+    r"(?:https?|ftp)://(?:[^\s:@/]+(?::[^\s@/]*)?@)?"  # scheme, user:password@
+    r"(?:\[[0-9a-f:.]+\]|[a-z0-9\u00a1-\uffff](?:[a-z0-9\u00a1-\uffff.-]*[a-z0-9\u00a1-\uffff])?)"  # host
+    r"(?::\d{2,5})?(?:[/?#]\S*)?",  # port, path, query, fragment
+    re.IGNORECASE,
+)
+_FORMATS = FormatChecker()
+for _name, _check in Draft7Validator.FORMAT_CHECKER.checkers.items():
+    _FORMATS.checkers[_name] = _check
+_FORMATS.checks("uuid")(lambda value: not isinstance(value, str) or bool(_UUID.fullmatch(value)))
+_FORMATS.checks("url")(lambda value: not isinstance(value, str) or bool(_URL.fullmatch(value)))
+
+
+def uuid_errors(name: str, value: str) -> list[dict[str, str]]:
+    """AVIV's ``errors`` for a path parameter declared ``format: uuid`` (empty when it is one)."""
+    return [] if _UUID.fullmatch(value) else [{"name": name, "reason": 'must match format "uuid"'}]
+
+
 def _schema_validator(spec: dict[str, Any], schema_name: str) -> Draft7Validator:
     wrapped = {"$ref": f"#/components/schemas/{schema_name}", "components": spec["components"]}
-    return Draft7Validator(wrapped, format_checker=Draft7Validator.FORMAT_CHECKER)
+    return Draft7Validator(wrapped, format_checker=_FORMATS)
 
 
 class BodyValidation:
@@ -70,57 +97,37 @@ class BodyValidation:
 
     def __init__(self, openapi_path: Path) -> None:
         spec = _load_spec(str(openapi_path))
-        self.schema_validation: bool = spec is not None
-        self._classified_validator = _schema_validator(spec, "AvivClassified") if spec else None
-        self._webhook_validator = _schema_validator(spec, "Webhook") if spec else None
+        self._classified_validator = _schema_validator(spec, "AvivClassified")
+        self._webhook_validator = _schema_validator(spec, "Webhook")
         self._lock = threading.Lock()
-        if spec is None:
-            logger.warning(
-                "AVIV OpenAPI not found at %s: validating with vitrine.core.validation", openapi_path
-            )
 
     def accepted_body(
         self, incoming: Incoming, ctx: Context, classified_id: str | None = None
     ) -> dict[str, Any]:
         """Parse and validate a classified body; raises BadBody with AVIV's 400 otherwise."""
         body = parse_body(incoming, ctx)
-        if self._classified_validator is None:
-            # vitrine's own validator also flags duplicated URLs; answer those as AVIV does.
-            _check_duplicate_media(body, classified_id, ctx)
-        errors = self._classified_errors(body)
+        with self._lock:
+            errors = _schema_errors(self._classified_validator, body)
         if errors:
             raise BadBody(validation_problem(errors, ctx))
         _check_duplicate_media(body, classified_id, ctx)
-        if not isinstance(body, dict):  # only a lenient fallback validator could let this through
-            raise BadBody(validation_problem([{"name": "", "reason": "must be object"}], ctx))
+        assert isinstance(body, dict)  # the schema requires an object
         return body
+
+    def classified_errors(self, body: Any) -> list[dict[str, str]]:
+        """AVIV's ``errors`` for a classified body (empty when it is accepted)."""
+        with self._lock:
+            return _schema_errors(self._classified_validator, body)
 
     def webhook_errors(self, body: Any) -> list[dict[str, str]]:
         """AVIV's ``errors`` for a webhook subscription body (empty when it is accepted)."""
-        errors: list[dict[str, str]]
-        if self._webhook_validator is not None:
-            with self._lock:
-                errors = _schema_errors(self._webhook_validator, body)
-        else:
-            errors = _manual_webhook_errors(body)
+        with self._lock:
+            errors = _schema_errors(self._webhook_validator, body)
         if errors:
             return errors
-        url = body["url"]
-        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
+        if urlsplit(body["url"]).scheme not in ("http", "https"):
             errors.append({"name": "/url", "reason": "must be an http(s) URL."})
-        for index, status in enumerate(body.get("statuses") or []):
-            if status not in SUBSCRIBABLE_STATUSES:  # belt and braces: the spec enum already says so
-                allowed = ", ".join(SUBSCRIBABLE_STATUSES)
-                reason = f"must be equal to one of the allowed values: {allowed}."
-                errors.append({"name": f"/statuses/{index}", "reason": reason})
         return errors
-
-    def _classified_errors(self, body: Any) -> list[dict[str, str]]:
-        if self._classified_validator is not None:
-            with self._lock:
-                return _schema_errors(self._classified_validator, body)
-        validate = _fallback_validator()
-        return [{"name": e.pointer, "reason": e.reason} for e in validate(body)]
 
 
 def _check_duplicate_media(body: dict[str, Any], classified_id: str | None, ctx: Context) -> None:
@@ -141,30 +148,6 @@ def _check_duplicate_media(body: dict[str, Any], classified_id: str | None, ctx:
                 )
             )
         seen.add(key)
-
-
-def _fallback_validator() -> Callable[[Any], Iterable[Any]]:
-    """``vitrine.core.validation.validate_classified`` (imported late: only needed without the spec)."""
-    try:
-        module = importlib.import_module("vitrine.core.validation")
-    except ImportError:
-        layer = _PROJECT_ROOT / "layers" / "vitrine"
-        if str(layer) in sys.path or not layer.is_dir():
-            raise
-        sys.path.insert(0, str(layer))
-        module = importlib.import_module("vitrine.core.validation")
-    validate: Callable[[Any], Iterable[Any]] = module.validate_classified
-    return validate
-
-
-def _manual_webhook_errors(body: Any) -> list[dict[str, str]]:
-    if not isinstance(body, dict):
-        return [{"name": "", "reason": "must be object"}]
-    errors = [{"name": "/url", "reason": "must have required property 'url'"}] if "url" not in body else []
-    statuses = body.get("statuses")
-    if statuses is not None and not isinstance(statuses, list):
-        errors.append({"name": "/statuses", "reason": "must be array"})
-    return errors
 
 
 def _schema_errors(validator: Draft7Validator, instance: Any) -> list[dict[str, str]]:
@@ -196,6 +179,8 @@ def _flatten(error: ValidationError) -> list[dict[str, str]]:
         return [{"name": pointer, "reason": f"must be equal to one of the allowed values: {allowed}."}]
     if error.validator == "type":
         return [{"name": pointer, "reason": f"must be {error.validator_value}"}]
+    if error.validator == "format":
+        return [{"name": pointer, "reason": f'must match format "{error.validator_value}"'}]
     if error.validator == "pattern":
         return [{"name": pointer, "reason": f'must match pattern "{error.validator_value}"'}]
     return [{"name": pointer, "reason": error.message}]

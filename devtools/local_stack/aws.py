@@ -37,6 +37,7 @@ class LocalAws:
         self.sns: Any = None
         self.dynamodb: Any = None
         self.secretsmanager: Any = None
+        self.ssm: Any = None
         self._server: Any = None
 
     @property
@@ -76,6 +77,7 @@ class LocalAws:
         self.sns = session.client("sns", endpoint_url=endpoint)
         self.dynamodb = session.client("dynamodb", endpoint_url=endpoint)
         self.secretsmanager = session.client("secretsmanager", endpoint_url=endpoint)
+        self.ssm = session.client("ssm", endpoint_url=endpoint)
 
     def create_resources(
         self,
@@ -97,15 +99,21 @@ class LocalAws:
         return resources
 
     def create_secrets(
-        self, prefix: str, webhook_secret: str, client_id: str, client_secret: str
+        self, prefix: str, webhook_secret: str, client_id: str, client_secret: str, owner_page_secret: str
     ) -> dict[str, str]:
-        """The template's secrets, holding the webhook secret, AVIV's credentials and a push token."""
+        """The template's secrets: the webhook secret, AVIV's credentials, a push token and the owner
+        page's signing secret."""
         return cfn.create_secrets(
             self.secretsmanager,
             {
                 "WebhookSecret": json.dumps({"secrets": [webhook_secret]}),
                 "AvivCredentialsSecret": json.dumps({"client_id": client_id, "client_secret": client_secret}),
                 "AvivPushTokenSecret": _generated_password(),
+                "OwnerPageSecret": json.dumps({"secrets": [owner_page_secret]}),
             },
             prefix=prefix,
         )
+
+    def create_parameters(self, prefix: str, public_api_url: str) -> dict[str, str]:
+        """The template's SSM parameters: the API's public URL (the local API's, here)."""
+        return cfn.create_parameters(self.ssm, {"PublicApiUrlParameter": public_api_url}, prefix=prefix)

@@ -17,10 +17,16 @@ from typing import Any
 
 import devtools.local_stack
 from devtools.lambda_runtime import ensure_layer_on_path
-from devtools.local_stack.settings import STACK_FILE, LocalSettings, LocalStackError, write_private
+from devtools.local_stack.settings import (
+    STACK_FILE,
+    LocalSettings,
+    LocalStackError,
+    write_private,
+)
 from devtools.local_stack.stack import LocalStack, LocalStackInfo
 
 CURL_LISTING_ID = "LOCAL-CURL-0001"
+CURL_OWNER_ID = "local-owner"
 
 
 def _curl_event(now: datetime) -> dict[str, Any]:
@@ -28,7 +34,7 @@ def _curl_event(now: datetime) -> dict[str, Any]:
     return {
         "type": "listing.upserted",
         "listingId": CURL_LISTING_ID,
-        "ownerId": "local-owner",
+        "ownerId": CURL_OWNER_ID,
         "occurredAt": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "sequence": 1,
         "listing": {
@@ -90,6 +96,7 @@ def banner(info: LocalStackInfo, settings: LocalSettings) -> str:
         f"  webhook URL      {info.webhook_url}",
         f"  health           {info.health_url}",
         f"  signing secret   {info.webhook_secret}{saved}",
+        f"  owner page       {info.owner_page_url(CURL_OWNER_ID)}",
         f"  AVIV             {aviv}",
         f"  AWS (moto)       {info.moto_endpoint}  region {info.region}, resources {info.prefix}*",
         f"  notifications    {inbox}",
@@ -112,18 +119,37 @@ def banner(info: LocalStackInfo, settings: LocalSettings) -> str:
 
 
 def stack_description(info: LocalStackInfo, settings: LocalSettings) -> dict[str, Any]:
-    """What ``.local/stack.json`` holds for ``make demo`` (and anyone scripting against ``make local``)."""
+    """What ``.local/stack.json`` holds for ``make demo`` and the ``vitrine`` CLI (docs/cli.md): where
+    every endpoint and resource of the running ``make local`` is. Secrets stay in their own files."""
     emulator = info.emulator
+    environment = info.function_environment
     return {
         "pid": os.getpid(),
+        "api_url": info.api_url,
         "webhook_url": info.webhook_url,
         "health_url": info.health_url,
         "aviv_api_url": info.aviv_api_url,
+        "aviv_auth_url": info.aviv_auth_url,
         "aviv_inspect_url": f"{emulator.root_url}/_emulator" if emulator is not None else None,
+        "aviv_intermediary_id": environment.get("AVIV_INTERMEDIARY_ID") or None,
         "media_url": info.media_url,
         "moto_endpoint": info.moto_endpoint,
+        "region": info.region,
+        "state_table": environment.get("VITRINE_STATE_TABLE"),
+        "sync_queue_url": info.queue_urls.get("SyncQueue"),
+        "dead_letter_queue_url": info.queue_urls.get("SyncDeadLetterQueue"),
+        "topic_arn": environment.get("VITRINE_TOPIC_ARN"),
+        "webhook_secret_arn": environment.get("VITRINE_WEBHOOK_SECRET_ARN"),
+        "aviv_secret_arn": environment.get("VITRINE_AVIV_SECRET_ARN"),
         "inbox": str(info.inbox_path) if info.inbox_path else None,
         "secret_file": str(settings.secret_file) if settings.secret_file else None,
+        "owner_page_secret_file": str(settings.owner_page_secret_file)
+        if settings.owner_page_secret_file
+        else None,
+        "source_system": environment.get("VITRINE_SOURCE_SYSTEM"),
+        "source_system_version": environment.get("VITRINE_SOURCE_SYSTEM_VERSION")
+        or environment.get("VITRINE_USER_AGENT_VERSION"),
+        "default_portals": environment.get("VITRINE_DEFAULT_PORTALS"),
         "debounce_seconds": settings.debounce_seconds,
         "max_delay_seconds": settings.max_delay_seconds,
     }

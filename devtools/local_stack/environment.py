@@ -51,6 +51,10 @@ def _local_values(resources: cfn.LocalResources, settings: LocalSettings) -> dic
         "VITRINE_WEBHOOK_SECRET_ARN": lambda: require(resources.secrets, "WebhookSecret", "secret"),
         "VITRINE_AVIV_SECRET_ARN": lambda: require(resources.secrets, "AvivCredentialsSecret", "secret"),
         "VITRINE_PUSH_TOKEN_SECRET_ARN": lambda: require(resources.secrets, "AvivPushTokenSecret", "secret"),
+        "VITRINE_OWNER_PAGE_SECRET_ARN": lambda: require(resources.secrets, "OwnerPageSecret", "secret"),
+        "VITRINE_PUBLIC_URL_PARAMETER": lambda: require(
+            resources.parameters, "PublicApiUrlParameter", "SSM parameter"
+        ),
         "AVIV_API_URL": lambda: str(settings.aviv_api_url).rstrip("/"),
         "AVIV_AUTH_URL": lambda: settings.aviv_auth_url or PRODUCTION_AUTH_URL,
         "AVIV_INTERMEDIARY_ID": lambda: settings.aviv_intermediary_id,

@@ -19,6 +19,7 @@ from devtools.lambda_runtime import DEFAULT_REGION, REPO_ROOT
 
 LOCAL_DIR = REPO_ROOT / ".local"
 SECRET_FILE = LOCAL_DIR / "webhook-secret"
+OWNER_PAGE_SECRET_FILE = LOCAL_DIR / "owner-page-secret"
 STACK_FILE = LOCAL_DIR / "stack.json"
 INBOX_FILE = LOCAL_DIR / "notifications.jsonl"
 WEBHOOK_PATH = "/webhooks/listings"
@@ -84,6 +85,18 @@ def _saved_secret(path: Path) -> str | None:
     return text if text.startswith("whsec_") else None
 
 
+def generate_owner_page_secret() -> str:
+    """A new owner status page signing secret: 32 random bytes, URL-safe text."""
+    return secrets.token_urlsafe(32)
+
+
+def _saved_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
 def write_private(path: Path, text: str) -> None:
     """Write a ``.local/`` file only its owner can read: it may hold the webhook secret."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -116,6 +129,10 @@ class LocalSettings:
     """Where notifications are appended (``None``: kept in memory only)."""
     secret_file: Path | None = None
     """Where the webhook secret is saved for ``make demo`` (``None``: not saved)."""
+    owner_page_secret: str | None = None
+    """Signs the owner status page links; ``None`` generates one."""
+    owner_page_secret_file: Path | None = None
+    """Where the owner page secret is saved, so links stay valid across restarts (``None``: not saved)."""
     region: str = DEFAULT_REGION
     parameters: Mapping[str, str] = field(default_factory=dict)
     """template.yaml parameter overrides, e.g. ``{"SyncMaxReceives": "2"}``."""
@@ -154,6 +171,8 @@ class LocalSettings:
             reconcile_seconds=_env_float("VITRINE_RECONCILE_SECONDS", DEFAULT_RECONCILE_SECONDS),
             inbox_path=Path(inbox) if inbox else INBOX_FILE,
             secret_file=secret_file,
+            owner_page_secret=_env("VITRINE_OWNER_PAGE_SECRET") or _saved_text(OWNER_PAGE_SECRET_FILE),
+            owner_page_secret_file=OWNER_PAGE_SECRET_FILE,
             function_environment=passthrough,
             print_notifications=True,
         )

@@ -8,6 +8,7 @@ import os
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from devtools.local_stack.settings import (
     WEBHOOK_PATH,
     LocalSettings,
     LocalStackError,
+    generate_owner_page_secret,
     generate_webhook_secret,
     write_private,
 )
@@ -47,6 +49,8 @@ class LocalStackInfo:
     webhook_url: str
     health_url: str
     webhook_secret: str
+    owner_page_secret: str
+    """Signs the owner status page links (``owner_page_url``)."""
     aviv_api_url: str
     aviv_auth_url: str
     emulator: Any | None
@@ -69,6 +73,14 @@ class LocalStackInfo:
     @property
     def secret(self) -> str:
         return self.webhook_secret
+
+    def owner_page_url(self, owner_id: str, days: int = 30, now: datetime | None = None) -> str:
+        """The owner's signed status page link on this stack, valid ``days`` days."""
+        ensure_layer_on_path()
+        from vitrine.core.owner_links import link_expiry, owner_page_path
+
+        expires = link_expiry(now or datetime.now(UTC), days)
+        return self.api_url + owner_page_path(self.owner_page_secret.encode("utf-8"), owner_id, expires)
 
 
 class LocalStack:
@@ -150,16 +162,24 @@ class LocalStack:
         _check_webhook_secret(webhook_secret)
         aviv_api_url, aviv_auth_url = self._start_aviv()
         self._start_media()
+        owner_page_secret = settings.owner_page_secret or generate_owner_page_secret()
         resources.secrets = self.aws.create_secrets(
-            prefix, webhook_secret, settings.aviv_client_id, settings.aviv_client_secret
+            prefix, webhook_secret, settings.aviv_client_id, settings.aviv_client_secret, owner_page_secret
         )
+        resources.parameters = self.aws.create_parameters(prefix, self.api.base_url)
         resolved = dataclasses.replace(
-            settings, aviv_api_url=aviv_api_url, aviv_auth_url=aviv_auth_url, webhook_secret=webhook_secret
+            settings,
+            aviv_api_url=aviv_api_url,
+            aviv_auth_url=aviv_auth_url,
+            webhook_secret=webhook_secret,
+            owner_page_secret=owner_page_secret,
         )
         function_environment = self._enter_function_environment(resources, resolved)
         self._wire(prefix, resources)
         if settings.secret_file is not None:
             write_private(settings.secret_file, webhook_secret + "\n")
+        if settings.owner_page_secret_file is not None:
+            write_private(settings.owner_page_secret_file, owner_page_secret + "\n")
         self._start_event_sources()
         self.info = self._describe(resolved, prefix, moto_endpoint, resources, function_environment)
         for line in self.info.skipped:
@@ -299,6 +319,7 @@ class LocalStack:
             webhook_url=self.api.base_url + WEBHOOK_PATH,
             health_url=self.api.health_url,
             webhook_secret=str(resolved.webhook_secret),
+            owner_page_secret=str(resolved.owner_page_secret),
             aviv_api_url=str(resolved.aviv_api_url),
             aviv_auth_url=str(resolved.aviv_auth_url),
             emulator=self.emulator,

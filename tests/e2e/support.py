@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import requests
 
 from devtools.local_stack.stack import LocalStack
-from vitrine.adapters.dynamo_store import DynamoStateStore
+from vitrine.adapters.dynamo.state_store import DynamoStateStore
 from vitrine.core.webhook_signing import signed_headers
 
 T = TypeVar("T")

@@ -19,7 +19,7 @@ import requests
 
 from tests.e2e.conftest import start_stack
 from tests.e2e.support import Stack, envelope, media, upsert, wait_for
-from vitrine.adapters.dynamo_store import DynamoStateStore
+from vitrine.adapters.dynamo.state_store import DynamoStateStore
 from vitrine.core.webhook_signing import signed_headers
 
 
@@ -383,7 +383,7 @@ def test_when_the_sync_cannot_be_scheduled_the_sender_gets_503_and_its_retry_con
 def test_the_reconcile_sweep_reschedules_a_dirty_listing_whose_message_was_lost(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from vitrine.adapters.dynamo_store import listing_pk
+    from vitrine.adapters.dynamo.table import listing_pk
     from vitrine.adapters.sqs_scheduler import SqsSyncScheduler
     from vitrine.core.moments import format_moment
 

@@ -32,6 +32,7 @@ from vitrine.adapters.token_cache import DynamoTokenCache
 from vitrine.core.errors import (
     AvivDuplicatedClassified,
     AvivDuplicatedMedia,
+    AvivForbidden,
     AvivNotFound,
     AvivPreconditionFailed,
     AvivRejected,
@@ -216,11 +217,60 @@ def test_401_after_the_refresh_is_unauthorized(client: AvivClient, emu: AvivEmul
     assert emu.token_requests() == 2
 
 
-def test_403_is_unauthorized_without_retry(client: AvivClient, emu: AvivEmulator) -> None:
+def test_403_is_forbidden_without_retry(client: AvivClient, emu: AvivEmulator) -> None:
     emu.inject_faults(1, status=403, paths="/classifieds")
+    with pytest.raises(AvivForbidden) as raised:
+        client.find_by_offerer_estate_id("L-x")
+    assert isinstance(raised.value, AvivUnauthorized)  # still an operator's problem, like a 401
+    assert len(api_calls(emu)) == 1 and emu.token_requests() == 1
+
+
+class CountedMetrics:
+    """Stands in for the shared Powertools metrics: what was added, by name."""
+
+    def __init__(self) -> None:
+        self.added: list[str] = []
+
+    def add_metric(self, name: str, unit: Any, value: float) -> None:
+        self.added.extend([name] * int(value))
+
+
+def test_403_counts_avivforbidden_and_its_log_line_says_what_to_check(
+    client: AvivClient, emu: AvivEmulator, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counted = CountedMetrics()
+    monkeypatch.setattr("vitrine.adapters.aviv.alerts.metrics", counted)
+    caplog.set_level(logging.INFO)
+    emu.inject_faults(1, status=403, paths="/classifieds")
+    with pytest.raises(AvivForbidden) as raised:
+        client.find_by_offerer_estate_id("L-x")
+    assert counted.added == ["AvivForbidden"]
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    line = record.getMessage()
+    assert "403" in line and repr(INTERMEDIARY) in line and "intermediaryId" in line
+    assert "firewall" in line and "AVIV support" in line
+    assert raised.value.traceparent and raised.value.traceparent in line
+
+
+def test_401_after_the_refresh_counts_avivunauthorized(
+    client: AvivClient, emu: AvivEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counted = CountedMetrics()
+    monkeypatch.setattr("vitrine.adapters.aviv.alerts.metrics", counted)
+    emu.inject_faults(2, status=401, paths="/classifieds")
     with pytest.raises(AvivUnauthorized):
         client.find_by_offerer_estate_id("L-x")
-    assert len(api_calls(emu)) == 1 and emu.token_requests() == 1
+    assert counted.added == ["AvivUnauthorized"]
+
+
+def test_other_refusals_count_no_credentials_metric(
+    client: AvivClient, emu: AvivEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counted = CountedMetrics()
+    monkeypatch.setattr("vitrine.adapters.aviv.alerts.metrics", counted)
+    with pytest.raises(AvivNotFound):
+        client.get("00000000-0000-4000-8000-000000000000")
+    assert counted.added == []
 
 
 def test_wrong_credentials_are_unauthorized(harness: Harness, emu: AvivEmulator) -> None:
@@ -352,6 +402,27 @@ def test_5xx_is_retried_then_succeeds(client: AvivClient, emu: AvivEmulator, har
     assert len(harness.sleeps) == 2 and all(s > 0 for s in harness.sleeps)
 
 
+def test_409_is_retried_as_transient_then_succeeds(
+    client: AvivClient, emu: AvivEmulator, harness: Harness
+) -> None:
+    emu.inject_faults(2, status=409, paths="/classifieds")
+    accepted = client.create(classified_body("L-409"))
+    assert emu.classified_id_for("L-409") == accepted.classified_id
+    assert [r.status for r in api_calls(emu)] == [409, 409, 202]
+    assert len(harness.sleeps) == 2 and all(s > 0 for s in harness.sleeps)
+
+
+def test_409_beyond_the_budget_is_retryable_never_a_rejection(
+    client: AvivClient, emu: AvivEmulator, harness: Harness
+) -> None:
+    emu.inject_faults(3, status=409, paths="/classifieds")
+    with pytest.raises(AvivRetryable) as raised:
+        client.create(classified_body("L-409-busy"))
+    assert not isinstance(raised.value, AvivRejected)
+    assert raised.value.problem is not None and raised.value.problem.status == 409
+    assert len(api_calls(emu)) == 3 and len(harness.sleeps) == 2
+
+
 def test_5xx_beyond_the_budget_is_retryable(client: AvivClient, emu: AvivEmulator, harness: Harness) -> None:
     emu.inject_faults(3, status=500, paths="/classifieds")
     with pytest.raises(AvivRetryable) as raised:
@@ -421,7 +492,7 @@ def test_duplicated_classified_names_the_existing_one(client: AvivClient, emu: A
 
 
 def test_duplicated_media(client: AvivClient) -> None:
-    url = "http://127.0.0.1:9/photo.jpg"
+    url = "http://127.0.0.1:9999/photo.jpg"  # AVIV's url format wants a port of 2 to 5 digits
     with pytest.raises(AvivDuplicatedMedia):
         client.create(classified_body("L-dup-media", (url, url + "?timestamp=2026-02-13T09:25:57")))
 
@@ -504,7 +575,7 @@ def test_latest_status_and_statuses_across_pages(client: AvivClient, emu: AvivEm
 
     every = client.statuses(classified_id, page_size=1)  # one item per page: follows nextToken
     assert [s["status"] for s in every] == [s["status"] for s in reversed(emu.statuses(classified_id))]
-    assert len(every) == 4
+    assert len(every) == 8  # RECEIVING, RECEIVED, CREATING/UPDATING and the outcome, twice
     assert client.statuses(classified_id, limit=2) == every[:2]
     assert client.statuses(classified_id, filter_latest=True) == [latest]
 

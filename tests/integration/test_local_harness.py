@@ -534,11 +534,19 @@ def test_function_environment_covers_every_template_variable() -> None:
         tables={"StateTable": "p-StateTable", "TokenTable": "p-TokenTable"},
         queues={"SyncQueue": "http://q/SyncQueue"},
         topics={"NotificationsTopic": "arn:topic"},
-        secrets={"WebhookSecret": "arn:w", "AvivCredentialsSecret": "arn:a", "AvivPushTokenSecret": "arn:p"},
+        secrets={
+            "WebhookSecret": "arn:w",
+            "AvivCredentialsSecret": "arn:a",
+            "AvivPushTokenSecret": "arn:p",
+            "OwnerPageSecret": "arn:o",
+        },
+        parameters={"PublicApiUrlParameter": "/p-PublicApiUrlParameter"},
     )
     settings = LocalSettings(aviv_api_url="http://127.0.0.1:1/caas/v4/", debounce_seconds=3)
 
     environment = local_function_environment(resources, settings)
+    assert environment["VITRINE_OWNER_PAGE_SECRET_ARN"] == "arn:o"
+    assert environment["VITRINE_PUBLIC_URL_PARAMETER"] == "/p-PublicApiUrlParameter"
 
     assert set(environment) == cfn.function_environment_keys()
     assert environment["VITRINE_STATE_TABLE"] == "p-StateTable"

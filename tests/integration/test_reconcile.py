@@ -26,7 +26,7 @@ from tests.support.aws import REGION, dynamodb_client, make_tables, mocked_aws
 from tests.support.emulator import emulator_client
 from tests.support.listings import sample_desired, sample_media
 from vitrine.adapters.aviv.client import SUBSCRIBABLE_STATUSES
-from vitrine.adapters.dynamo_store import DynamoStateStore
+from vitrine.adapters.dynamo.state_store import DynamoStateStore
 from vitrine.adapters.media_probe import MediaProbe
 from vitrine.adapters.sns_notifier import SnsNotifier
 from vitrine.adapters.sqs_scheduler import SqsSyncScheduler

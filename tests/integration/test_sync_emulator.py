@@ -19,7 +19,7 @@ from tests.support.aws import dynamodb_client, make_tables, mocked_aws
 from tests.support.emulator import emulator_client
 from tests.support.listings import sample_desired, sample_media
 from vitrine.adapters.aviv.client import AvivClient
-from vitrine.adapters.dynamo_store import DynamoStateStore
+from vitrine.adapters.dynamo.state_store import DynamoStateStore
 from vitrine.core.builder import ClassifiedDefaults
 from vitrine.core.errors import ConcurrentModification
 from vitrine.core.model import DesiredListing, LastSent
@@ -108,6 +108,24 @@ def test_first_sync_posts_and_every_media_is_downloaded_once(
     assert sent is not None and emulator.classified(outcome.classified_id) == sent.body
     latest = emulator.latest_status(outcome.classified_id)
     assert latest is not None and latest["status"] == "CREATED"
+
+
+def test_an_explicit_empty_portal_list_reaches_aviv_as_on_no_portal(
+    store: DynamoStateStore, emulator: AvivEmulator, media_server: MediaServer, sync: Sync
+) -> None:
+    listing = save(store, replace(listing_with_photos(media_server, 2), portals=[]), T0)
+    outcome = sync(T0)
+    assert (outcome.status, outcome.operation) == ("sent", "POST")
+    assert outcome.classified_id is not None
+    [(_, posted)] = writes(emulator)
+    assert posted["portals"] == []  # not the default ["SL"]
+    stored = emulator.classified(outcome.classified_id)
+    assert stored is not None and stored["portals"] == []
+    save(store, replace(listing, portals=None), T0 + timedelta(minutes=5))  # the CRM drops the field
+    outcome = sync(T0 + timedelta(minutes=6))
+    assert (outcome.status, outcome.operation) == ("sent", "PUT")
+    assert writes(emulator)[-1][1]["portals"] == ["SL"]
+    assert len(emulator.downloads()) == 2  # changing where it is shown fetches nothing again
 
 
 def test_an_identical_second_sync_sends_nothing(
@@ -210,7 +228,7 @@ def test_a_crash_after_a_put_is_retried_with_the_identical_body_and_no_extra_dow
     assert state is not None and not state.dirty
 
 
-def test_a_crash_after_the_first_post_is_recovered_by_a_put_and_no_extra_download(
+def test_a_crash_after_the_first_post_is_recovered_without_a_second_write_or_download(
     store: DynamoStateStore,
     emulator: AvivEmulator,
     media_server: MediaServer,
@@ -224,10 +242,13 @@ def test_a_crash_after_the_first_post_is_recovered_by_a_put_and_no_extra_downloa
     assert len(emulator.downloads()) == 3
 
     outcome = sync(T0 + timedelta(hours=2))
-    # POST answered "Duplicated classified" naming the first one; the same body is PUT onto it
-    assert (outcome.status, outcome.operation) == ("sent", "PUT")
-    assert [method for method, _ in writes(emulator)] == ["POST", "POST", "PUT"]
+    # POST answered "Duplicated classified" naming the first one; reading it shows AVIV already
+    # holds the very body (the pending timestamps were reused): nothing more is written
+    assert (outcome.status, outcome.operation) == ("skipped", None)
+    assert [method for method, _ in writes(emulator)] == ["POST", "POST"]
     bodies = [body for _, body in writes(emulator)]
-    assert bodies[0] == bodies[1] == bodies[2]
+    assert bodies[0] == bodies[1]
     assert len(emulator.downloads()) == 3
     assert outcome.classified_id == emulator.classified_id_for(LISTING, intermediary_id="agency-test")
+    sent = store.load_last_sent(LISTING)
+    assert sent is not None and sent.body == emulator.classified(outcome.classified_id)

@@ -76,3 +76,15 @@ def dynamodb_client(region: str = REGION) -> Any:
 def make_tables(prefix: str = "vitrine-", region: str = REGION) -> dict[str, str]:
     """Every DynamoDB table of template.yaml (inside ``mocked_aws``); logical id -> table name."""
     return create_tables(dynamodb_client(region), prefix=prefix)
+
+
+class RecordingClient:
+    """A boto3 client that remembers the operations called on it (to prove, e.g., that no Scan happens)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        self.calls.append(name)
+        return getattr(self._client, name)

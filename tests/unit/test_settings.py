@@ -45,6 +45,7 @@ def test_an_empty_environment_gives_the_documented_defaults() -> None:
     assert settings.auto_media_retry is False
     assert settings.auto_media_retry_attempts == 3
     assert settings.allow_private_media_urls is False
+    assert settings.adopt_held_media is True, "adoption is on by default"
     assert settings.reconcile_budget_seconds == 240
     assert settings.reconcile_concurrency == 8
     assert settings.sync_lease_seconds == 330
@@ -64,6 +65,7 @@ def test_every_variable_is_read_into_its_typed_field(monkeypatch: pytest.MonkeyP
         "VITRINE_MAX_DELAY_SECONDS": "5",
         "VITRINE_AUTO_MEDIA_RETRY": "yes",
         "VITRINE_ALLOW_PRIVATE_MEDIA_URLS": "ON",
+        "VITRINE_ADOPT_HELD_MEDIA": "off",
         "VITRINE_SYNC_MAX_RECEIVES": "3",
         "AVIV_CLIENT_ID": "client",
         "AVIV_CLIENT_SECRET": "secret",
@@ -81,6 +83,7 @@ def test_every_variable_is_read_into_its_typed_field(monkeypatch: pytest.MonkeyP
     assert (settings.consolidation_window_seconds, settings.max_delay_seconds) == (5, 5)
     assert settings.auto_media_retry is True and settings.allow_private_media_urls is True
     assert settings.sync_max_receives == 3
+    assert settings.adopt_held_media is False
     assert (settings.aviv_client_id, settings.aviv_client_secret) == ("client", "secret")
 
 

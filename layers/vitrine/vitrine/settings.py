@@ -13,6 +13,7 @@ from functools import lru_cache
 
 from vitrine import __version__
 from vitrine.core.model import PORTALS
+from vitrine.core.owner_links import DEFAULT_LINK_DAYS, MAX_LINK_DAYS
 
 # AVIV blocks calls whose User-Agent is not exactly three name/version tokens.
 USER_AGENT_PATTERN = re.compile(r"^[^\/\s]+\/[^\/\s]+\s{1}[^\/\s]+\/[^\/\s]+\s{1}[^\/\s]+\/[^\/\s]+$")
@@ -75,6 +76,9 @@ class Settings:
     webhook_secret_arn: str
     aviv_secret_arn: str
     push_token_secret_arn: str
+    owner_page_secret_arn: str
+    public_url_parameter: str
+    owner_link_days: int
     aviv_api_url: str
     aviv_auth_url: str
     aviv_audience: str
@@ -89,6 +93,8 @@ class Settings:
     auto_media_retry: bool
     auto_media_retry_attempts: int
     allow_private_media_urls: bool
+    # First send onto a classified AVIV already holds: keep its media URLs (docs/media-timestamps.md).
+    adopt_held_media: bool
     reconcile_budget_seconds: int
     reconcile_concurrency: int
     sync_lease_seconds: int
@@ -117,6 +123,8 @@ class Settings:
         max_delay = _int("VITRINE_MAX_DELAY_SECONDS", 600)
         if window < 0 or max_delay < window:
             raise SettingsError("need 0 <= VITRINE_DEBOUNCE_SECONDS <= VITRINE_MAX_DELAY_SECONDS")
+        if not 1 <= _int("VITRINE_OWNER_LINK_DAYS", DEFAULT_LINK_DAYS) <= MAX_LINK_DAYS:
+            raise SettingsError(f"VITRINE_OWNER_LINK_DAYS must be 1 to {MAX_LINK_DAYS}")
         return cls(
             state_table=_env("VITRINE_STATE_TABLE", "vitrine-StateTable"),
             token_table=_env("VITRINE_TOKEN_TABLE", "vitrine-TokenTable"),
@@ -125,6 +133,10 @@ class Settings:
             webhook_secret_arn=_env("VITRINE_WEBHOOK_SECRET_ARN"),
             aviv_secret_arn=_env("VITRINE_AVIV_SECRET_ARN"),
             push_token_secret_arn=_env("VITRINE_PUSH_TOKEN_SECRET_ARN"),
+            owner_page_secret_arn=_env("VITRINE_OWNER_PAGE_SECRET_ARN"),
+            # The SSM parameter holding the API's public base URL (owner page links); empty: no links.
+            public_url_parameter=_env("VITRINE_PUBLIC_URL_PARAMETER"),
+            owner_link_days=_int("VITRINE_OWNER_LINK_DAYS", DEFAULT_LINK_DAYS),
             aviv_api_url=api_url,
             aviv_auth_url=_env("AVIV_AUTH_URL", AVIV_AUTH_URL),
             aviv_audience=_env("AVIV_AUDIENCE", api_url),
@@ -139,6 +151,7 @@ class Settings:
             auto_media_retry=_bool("VITRINE_AUTO_MEDIA_RETRY", False),
             auto_media_retry_attempts=_int("VITRINE_AUTO_MEDIA_RETRY_ATTEMPTS", 3),
             allow_private_media_urls=_bool("VITRINE_ALLOW_PRIVATE_MEDIA_URLS", False),
+            adopt_held_media=_bool("VITRINE_ADOPT_HELD_MEDIA", True),
             reconcile_budget_seconds=_int("VITRINE_RECONCILE_BUDGET_SECONDS", 240),
             reconcile_concurrency=_int("VITRINE_RECONCILE_CONCURRENCY", 8),
             # Longer than the sync function can run (300 s): a lease never expires under a live sync.

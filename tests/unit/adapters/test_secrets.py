@@ -16,6 +16,8 @@ from vitrine.adapters.secrets import (
     AvivCredentials,
     SecretError,
     aviv_credentials_from_secret,
+    owner_page_secrets,
+    public_base_url,
     push_token,
     webhook_secrets,
 )
@@ -157,3 +159,21 @@ def test_push_token_malformed(make_secret: Callable[[str], str], value: Any) -> 
     arn = make_secret(value)
     with pytest.raises(SecretError):
         push_token(arn)
+
+
+def test_owner_page_secrets_are_a_list_for_rotation_and_a_generated_string_is_one(
+    make_secret: Callable[[str], str],
+) -> None:
+    assert owner_page_secrets(make_secret("GeneratedPassword48chars")) == [b"GeneratedPassword48chars"]
+    assert owner_page_secrets(make_secret('{"secrets": ["new", "old"]}')) == [b"new", b"old"]
+    with pytest.raises(SecretError, match="holds no secret"):
+        owner_page_secrets(make_secret('{"secrets": []}'))
+
+
+def test_the_public_base_url_comes_from_its_ssm_parameter_without_trailing_slash(secretsmanager: Any) -> None:
+    ssm = boto3.client("ssm", region_name=REGION)
+    ssm.put_parameter(Name="/vitrine-test/public-api-url", Value="https://api.example/v1/", Type="String")
+    ssm.put_parameter(Name="/vitrine-test/not-a-url", Value="api.example", Type="String")
+    assert public_base_url("/vitrine-test/public-api-url") == "https://api.example/v1"
+    with pytest.raises(SecretError, match="not an http"):
+        public_base_url("/vitrine-test/not-a-url")

@@ -61,10 +61,13 @@ def test_other_meta_data_is_kept():
     assert body["data"]["metaData"]["source"]["offererEstateId"] == "L-42"
 
 
-def test_portals_default_when_the_crm_names_none():
+def test_portals_default_only_when_the_crm_names_none():
     assert build(sample_desired("L-1", 0))["portals"] == ["SL", "BD"]
-    assert build(sample_desired("L-1", 0, portals=[]))["portals"] == ["SL", "BD"]
     assert build(sample_desired("L-1", 0, portals=["SLN"]))["portals"] == ["SLN"]
+
+
+def test_an_explicit_empty_portal_list_is_sent_as_on_no_portal():
+    assert build(sample_desired("L-1", 0, portals=[]))["portals"] == []
 
 
 def test_specific_only_when_set():

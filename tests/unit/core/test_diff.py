@@ -79,6 +79,14 @@ def test_unchanged_listing_is_a_noop(desired):
     assert json.dumps(plan.body) == json.dumps(last.body)
 
 
+def test_taking_a_listing_off_every_portal_is_a_change_and_downloads_nothing(desired):
+    last = sent(desired)
+    plan = replan(replace(desired, portals=[]), last)
+    only(plan.diff, classified_changed=True)
+    assert plan.body["portals"] == [] and last.body["portals"] == ["SL"]
+    assert replan(replace(desired, portals=[]), sent(replace(desired, portals=[]))).diff.is_noop
+
+
 def test_added_media(desired):
     last = sent(desired)
     new = sample_media("L-1", 99)

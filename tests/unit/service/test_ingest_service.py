@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler import Response
 
 from devtools.template import create_queues, create_secrets
 from tests.support.aws import REGION, make_tables, mocked_aws
-from vitrine.adapters.dynamo_store import DynamoStateStore
+from vitrine.adapters.dynamo.state_store import DynamoStateStore
 from vitrine.core.errors import ConcurrentModification
 from vitrine.core.model import IngestWrite
 from vitrine.core.webhook_signing import MAX_BODY_BYTES, signed_headers

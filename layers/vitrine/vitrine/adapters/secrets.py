@@ -1,4 +1,5 @@
-"""Secrets from AWS Secrets Manager through Powertools Parameters (cached ``max_age`` seconds).
+"""Secrets from AWS Secrets Manager (and the API's public URL from SSM Parameter Store) through
+Powertools Parameters (cached ``max_age`` seconds).
 
 Reading through the Powertools cache means a warm instance hits Secrets Manager at most once
 per ``max_age`` and still picks up a rotation without a redeploy. Error messages name the
@@ -41,6 +42,11 @@ def aviv_credentials_from_secret(secret_arn: str, max_age: int = DEFAULT_MAX_AGE
         value: Any = parameters.get_secret(secret_arn, transform="json", max_age=max_age)
     except TransformParameterError:
         raise SecretError(f"secret {secret_arn} is not a JSON object with client_id/client_secret") from None
+    return parse_aviv_credentials(value, secret_arn)
+
+
+def parse_aviv_credentials(value: Any, secret_arn: str) -> AvivCredentials:
+    """The credentials in a parsed secret value (also what the ``vitrine`` CLI reads with its own client)."""
     if not isinstance(value, dict):
         raise SecretError(f"secret {secret_arn} is not a JSON object with client_id/client_secret")
     client_id = _first_string(value, "client_id", "clientId")
@@ -51,12 +57,29 @@ def aviv_credentials_from_secret(secret_arn: str, max_age: int = DEFAULT_MAX_AGE
 
 
 def webhook_secrets(secret_arn: str, max_age: int = DEFAULT_MAX_AGE_SECONDS) -> list[str]:
-    """CRM webhook signing secrets (several while one is being rotated), in the stored order.
+    """CRM webhook signing secrets (several while one is being rotated), in the stored order."""
+    return secret_list(secret_arn, max_age)
 
-    Accepted shapes: ``{"secrets": ["whsec_a", "whsec_b"]}``, ``["whsec_a", "whsec_b"]``, or a
-    plain string ``"whsec_a whsec_b"`` (whitespace- or comma-separated).
+
+def owner_page_secrets(secret_arn: str, max_age: int = DEFAULT_MAX_AGE_SECONDS) -> list[bytes]:
+    """Owner status page signing keys (the first signs, any verifies), in the stored order."""
+    return [secret.encode("utf-8") for secret in secret_list(secret_arn, max_age)]
+
+
+def secret_list(secret_arn: str, max_age: int = DEFAULT_MAX_AGE_SECONDS) -> list[str]:
+    """A list of secrets kept for rotation (the first is the newest), in the stored order.
+
+    Accepted shapes: ``{"secrets": ["a", "b"]}``, ``["a", "b"]``, or a plain string ``"a b"``
+    (whitespace- or comma-separated; what a generated secret is).
     """
-    raw = _secret_string(secret_arn, max_age)
+    return parse_webhook_secrets(_secret_string(secret_arn, max_age), secret_arn)
+
+
+def parse_webhook_secrets(raw: str, secret_arn: str) -> list[str]:
+    """The secrets in a secret's string, in the stored order (the shapes :func:`webhook_secrets` accepts).
+
+    The owner page's secret takes the same shapes (several while one is rotated; the first signs).
+    """
     parsed = _maybe_json(raw, secret_arn)
     candidates: Any
     if isinstance(parsed, dict):
@@ -73,8 +96,17 @@ def webhook_secrets(secret_arn: str, max_age: int = DEFAULT_MAX_AGE_SECONDS) -> 
         raise SecretError(f'secret {secret_arn} must be {{"secrets": [...]}}, a JSON list or a plain string')
     secrets = [c.strip() for c in candidates if c.strip()]
     if not secrets:
-        raise SecretError(f"secret {secret_arn} holds no webhook secret")
+        raise SecretError(f"secret {secret_arn} holds no secret")
     return secrets
+
+
+def public_base_url(parameter_name: str, max_age: int = DEFAULT_MAX_AGE_SECONDS) -> str:
+    """The API's public base URL from its SSM parameter (``https://…/v1``, no trailing slash)."""
+    value: Any = parameters.get_parameter(parameter_name, max_age=max_age)
+    url = value.strip().rstrip("/") if isinstance(value, str) else ""
+    if not url.startswith(("https://", "http://")):
+        raise SecretError(f"parameter {parameter_name} is not an http(s) URL")
+    return url
 
 
 def push_token(secret_arn: str, max_age: int = DEFAULT_MAX_AGE_SECONDS) -> str:

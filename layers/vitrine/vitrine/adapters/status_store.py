@@ -31,28 +31,32 @@ from decimal import Decimal
 from typing import Any
 
 import boto3
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from vitrine.adapters.dynamo_store import (
+from vitrine.adapters.dynamo.table import (
     SK_CLASSIFIED_ALIAS,
     SK_DESIRED,
     SK_SENT,
     SK_STATUS,
+    WATCH_INDEX,
     WATCH_SHARD_COUNT,
+    ItemUpdate,
+    ListingTable,
+    classified_alias_item,
     classified_pk,
     compress_json,
     decompress_json,
+    is_condition_failure,
     listing_id_of,
     listing_pk,
+    query_items,
+    to_item,
     watch_shard,
 )
 from vitrine.core.errors import ConcurrentModification
 from vitrine.core.moments import format_moment
 from vitrine.core.reconcile.records import StatusState
 
-WATCH_INDEX = "WatchIndex"
-# Watched listings are spread over a few GSI partitions, like dirty ones.
 DEFAULT_PAGE_SIZE = 100
 
 
@@ -75,15 +79,13 @@ class WatchEntry:
         return self.sk == SK_DESIRED
 
 
-class StatusStore:
+class StatusStore(ListingTable):
     """The STATUS item, the WatchIndex and classified aliases, over the same DynamoDB table."""
 
     def __init__(self, table_name: str, dynamodb_client: Any | None = None) -> None:
-        self.table_name = table_name
-        self._client = dynamodb_client if dynamodb_client is not None else boto3.client("dynamodb")
-
-    def _key(self, listing_id: str, sk: str) -> dict[str, Any]:
-        return {"pk": {"S": listing_pk(listing_id)}, "sk": {"S": sk}}
+        super().__init__(
+            table_name, dynamodb_client if dynamodb_client is not None else boto3.client("dynamodb")
+        )
 
     # ------------------------------------------------------------------ watch set
 
@@ -112,120 +114,56 @@ class StatusStore:
             "ExpressionAttributeValues": {":shard": {"S": shard}, ":cutoff": {"S": cutoff}},
             "Limit": page_size,
         }
-        while True:
-            page = self._client.query(**request)
-            for item in page.get("Items", []):
-                yield WatchEntry(
-                    due=item["watchDue"]["S"], listing_id=listing_id_of(item["pk"]["S"]), sk=item["sk"]["S"]
-                )
-            if "LastEvaluatedKey" not in page:
-                return
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        for item in query_items(self._client, request):
+            yield WatchEntry(
+                due=item["watchDue"]["S"], listing_id=listing_id_of(item["pk"]["S"]), sk=item["sk"]["S"]
+            )
 
     def reschedule_sent_watch(self, listing_id: str, sent_at: str, due: datetime) -> bool:
         """Look at this send again at ``due``; False when a newer send replaced it or it is unwatched."""
-        return self._conditional_update(
-            listing_id,
-            SK_SENT,
-            "SET watchDue = :due",
-            "sentAt = :sentAt AND attribute_exists(watchShard)",
-            {":due": {"S": format_moment(due)}, ":sentAt": {"S": sent_at}},
-        )
+        update = ItemUpdate()
+        update.set("watchDue", format_moment(due))
+        update.require(update.equals("sentAt", sent_at), update.exists("watchShard"))
+        return self._update_if(listing_id, SK_SENT, update)
 
     def stop_sent_watch(self, listing_id: str, sent_at: str) -> bool:
         """Nothing more to learn about this send; False when a newer send replaced it (still watched)."""
-        return self._conditional_update(
-            listing_id,
-            SK_SENT,
-            "REMOVE watchShard, watchDue",
-            "sentAt = :sentAt",
-            {":sentAt": {"S": sent_at}},
-        )
-
-    def watch_sent(self, listing_id: str, sent_at: str, due: datetime) -> bool:
-        """Put a send (back) in the watch set, e.g. when a push could not be fully applied."""
-        return self._conditional_update(
-            listing_id,
-            SK_SENT,
-            "SET watchShard = :shard, watchDue = :due",
-            "sentAt = :sentAt",
-            {
-                ":shard": {"S": watch_shard(listing_id)},
-                ":due": {"S": format_moment(due)},
-                ":sentAt": {"S": sent_at},
-            },
-        )
+        update = ItemUpdate()
+        update.remove("watchShard", "watchDue")
+        update.require(update.equals("sentAt", sent_at))
+        return self._update_if(listing_id, SK_SENT, update)
 
     def finish_rejection(self, listing_id: str, desired_version: int) -> bool:
         """Mark the rejection of ``desired_version`` notified and take the DESIRED item out of the watch
         set; False when a newer rejection replaced it (that one stays watched)."""
-        return self._conditional_update(
-            listing_id,
-            SK_DESIRED,
-            "SET rejection.notified = :true REMOVE watchShard, watchDue",
-            "rejection.desiredVersion = :version",
-            {":true": {"BOOL": True}, ":version": {"N": str(desired_version)}},
-        )
+        update = _notified_rejection(desired_version)
+        update.remove("watchShard", "watchDue")
+        return self._update_if(listing_id, SK_DESIRED, update)
 
     def watch_rejection(self, listing_id: str, desired_version: int, due: datetime) -> bool:
         """Mark the rejection of ``desired_version`` notified (once its outbox is empty it is) and look
         at it again at ``due``: it stays watched until a later version is handled. False when a newer
         rejection replaced it (that one is watched already)."""
-        return self._conditional_update(
-            listing_id,
-            SK_DESIRED,
-            "SET rejection.notified = :true, watchShard = :shard, watchDue = :due",
-            "rejection.desiredVersion = :version",
-            {
-                ":true": {"BOOL": True},
-                ":shard": {"S": watch_shard(listing_id)},
-                ":due": {"S": format_moment(due)},
-                ":version": {"N": str(desired_version)},
-            },
-        )
+        update = _notified_rejection(desired_version)
+        update.set("watchShard", watch_shard(listing_id))
+        update.set("watchDue", format_moment(due))
+        return self._update_if(listing_id, SK_DESIRED, update)
 
     def stop_desired_watch(self, listing_id: str) -> bool:
         """A DESIRED watch entry without a rejection to tell (already notified, or none): drop it."""
-        return self._conditional_update(
-            listing_id,
-            SK_DESIRED,
-            "REMOVE watchShard, watchDue",
-            "attribute_exists(pk) AND (attribute_not_exists(rejection) OR rejection.notified = :true)",
-            {":true": {"BOOL": True}},
+        update = ItemUpdate()
+        update.remove("watchShard", "watchDue")
+        update.require(
+            update.exists("pk"),
+            update.any_of(update.absent("rejection"), update.equals("rejection.notified", True)),
         )
-
-    def _conditional_update(
-        self, listing_id: str, sk: str, expression: str, condition: str, values: dict[str, Any]
-    ) -> bool:
-        try:
-            self._client.update_item(
-                TableName=self.table_name,
-                Key=self._key(listing_id, sk),
-                UpdateExpression=expression,
-                ConditionExpression=condition,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as error:
-            if _is_condition_failure(error):
-                return False
-            raise
-        return True
+        return self._update_if(listing_id, SK_DESIRED, update)
 
     # ------------------------------------------------------------------ STATUS item
 
     def load(self, listing_id: str) -> StatusState:
         """The listing's reconciliation state (a fresh one, ``rev`` 0, when none is stored)."""
-        answer = self._client.get_item(
-            TableName=self.table_name, Key=self._key(listing_id, SK_STATUS), ConsistentRead=True
-        )
-        raw = answer.get("Item")
-        if not raw:
-            return StatusState(listing_id=listing_id)
-        item = _from_item(raw)
-        document = dict(item.get("state") or {})
-        document["listingId"] = listing_id
-        document["outbox"] = decompress_json(item["outbox"]) if "outbox" in item else []
-        return StatusState.from_dict(_plain(document), rev=int(item.get("rev", 0)))
+        return status_from_item(listing_id, self._get(listing_id, SK_STATUS))
 
     def save(self, state: StatusState, *, now: datetime) -> StatusState:
         """Store ``state`` if nobody wrote since it was loaded (``rev``); the stored state, ``rev`` + 1.
@@ -250,23 +188,12 @@ class StatusStore:
             "outbox": compress_json(outbox) if outbox else None,
         }
         item.update({name: value for name, value in optional.items() if value})
-        if state.rev == 0:
-            condition = "attribute_not_exists(pk)"
-            values: dict[str, Any] | None = None
-        else:
-            condition = "rev = :rev"
-            values = {":rev": {"N": str(state.rev)}}
-        request: dict[str, Any] = {
-            "TableName": self.table_name,
-            "Item": {name: _to_av(value) for name, value in item.items()},
-            "ConditionExpression": condition,
-        }
-        if values:
-            request["ExpressionAttributeValues"] = values
+        unchanged = ItemUpdate()
+        unchanged.require(unchanged.absent("pk") if state.rev == 0 else unchanged.equals("rev", state.rev))
         try:
-            self._client.put_item(**request)
+            self._client.put_item(TableName=self.table_name, Item=to_item(item), **unchanged.render())
         except ClientError as error:
-            if _is_condition_failure(error):
+            if is_condition_failure(error):
                 raise ConcurrentModification(
                     f"listing {state.listing_id}: reconciliation state changed since read (rev {state.rev})"
                 ) from error
@@ -289,12 +216,7 @@ class StatusStore:
     def remember_classified(self, classified_id: str, listing_id: str) -> None:
         """Remember which listing a classified belongs to (AVIV's status push names only the classified)."""
         self._client.put_item(
-            TableName=self.table_name,
-            Item={
-                "pk": {"S": classified_pk(classified_id)},
-                "sk": {"S": SK_CLASSIFIED_ALIAS},
-                "listingId": {"S": listing_id},
-            },
+            TableName=self.table_name, Item=classified_alias_item(classified_id, listing_id)
         )
 
     def listing_for_classified(self, classified_id: str) -> str | None:
@@ -306,21 +228,22 @@ class StatusStore:
         return str(item["listingId"]["S"]) if item and "listingId" in item else None
 
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+def status_from_item(listing_id: str, item: Mapping[str, Any] | None) -> StatusState:
+    """The STATUS item as a :class:`StatusState` (a fresh one, ``rev`` 0, when there is none)."""
+    if not item:
+        return StatusState(listing_id=listing_id)
+    document = dict(item.get("state") or {})
+    document["listingId"] = listing_id
+    document["outbox"] = decompress_json(item["outbox"]) if "outbox" in item else []
+    return StatusState.from_dict(_plain(document), rev=int(item.get("rev", 0)))
 
 
-def _to_av(value: Any) -> dict[str, Any]:
-    serialized: dict[str, Any] = _serializer.serialize(value)
-    return serialized
-
-
-def _from_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: _deserializer.deserialize(value) for name, value in item.items()}
-
-
-def _is_condition_failure(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code", "") == "ConditionalCheckFailedException"
+def _notified_rejection(desired_version: int) -> ItemUpdate:
+    """An update flagging the rejection of ``desired_version`` as told, while it is still that one."""
+    update = ItemUpdate()
+    update.set("rejection.notified", True)
+    update.require(update.equals("rejection.desiredVersion", desired_version))
+    return update
 
 
 def _plain(value: Any) -> Any:
@@ -332,14 +255,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     return value
-
-
-__all__ = [
-    "SK_CLASSIFIED_ALIAS",
-    "WATCH_INDEX",
-    "WATCH_SHARD_COUNT",
-    "StatusStore",
-    "WatchEntry",
-    "classified_pk",
-    "watch_shard",
-]

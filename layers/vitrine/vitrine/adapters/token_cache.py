@@ -13,103 +13,25 @@ Tokens never appear in logs or reprs: only a short fingerprint does.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from decimal import Decimal
+from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
+from vitrine.adapters.dynamo.table import ItemUpdate, is_condition_failure
+from vitrine.core.ports import TokenCache
+from vitrine.core.tokens import IssuedToken, TokenKey, fingerprint
+
 logger = Logger(service="vitrine", child=True)
 
 # Lease-only items (a cold cache whose holder died) are cleaned up by TTL this long after the lease.
 _LEASE_ITEM_TTL_SECONDS = 3600
-
-
-def fingerprint(secret: str) -> str:
-    """8 hex characters of sha256: enough to tell two tokens apart in logs, useless to an attacker."""
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()[:8]
-
-
-@dataclass(frozen=True, slots=True)
-class TokenKey:
-    """What a token is valid for. Holds no secret, so it can be logged and hashed into a table key."""
-
-    client_id: str
-    audience: str
-    intermediary_id: str | None = None
-
-    @property
-    def cache_key(self) -> str:
-        """sha256 hex of the three parts (JSON-encoded so ("a b", "c") and ("a", "b c") differ)."""
-        parts = json.dumps([self.client_id, self.audience, self.intermediary_id], separators=(",", ":"))
-        return hashlib.sha256(parts.encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class IssuedToken:
-    """An access token and when to stop using it.
-
-    ``refresh_at`` comes before ``expires_at`` (the refresh margin) so a call never starts with a
-    token about to die; between the two the token is still *valid*, just no longer *fresh*.
-    """
-
-    access_token: str = field(repr=False)
-    expires_at: float
-    refresh_at: float
-    token_type: str = "Bearer"  # noqa: S105 - the scheme name, not a credential
-
-    @classmethod
-    def issue(
-        cls,
-        access_token: str,
-        expires_in: float,
-        now: float,
-        refresh_margin: float,
-        token_type: str = "Bearer",  # noqa: S107 - the scheme name, not a credential
-    ) -> IssuedToken:
-        """Token answered at ``now`` living ``expires_in`` s; short-lived tokens keep half their life."""
-        margin = min(float(refresh_margin), float(expires_in) / 2)
-        return cls(
-            access_token=access_token,
-            expires_at=now + float(expires_in),
-            refresh_at=now + float(expires_in) - margin,
-            token_type=token_type or "Bearer",
-        )
-
-    @property
-    def fingerprint(self) -> str:
-        return fingerprint(self.access_token)
-
-    def is_fresh(self, now: float) -> bool:
-        return now < self.refresh_at
-
-    def is_valid(self, now: float) -> bool:
-        return now < self.expires_at
-
-    def __repr__(self) -> str:
-        return (
-            f"IssuedToken(fingerprint={self.fingerprint!r}, expires_at={self.expires_at:.0f}, "
-            f"refresh_at={self.refresh_at:.0f})"
-        )
-
-
-class TokenCache(Protocol):
-    """Where the AVIV client gets its bearer token from."""
-
-    def get_token(self, key: TokenKey, fetch: Callable[[], IssuedToken], now: float) -> IssuedToken:
-        """A fresh token for ``key``: cached, or ``fetch()``-ed (at most once across waiting callers)."""
-        ...
-
-    def invalidate(self, key: TokenKey, token: str) -> None:
-        """Forget ``token`` (AVIV answered 401) unless a newer token already replaced it."""
-        ...
 
 
 class MemoryTokenCache:
@@ -123,10 +45,6 @@ class MemoryTokenCache:
     def _lock_for(self, key: TokenKey) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(key, threading.Lock())
-
-    def peek(self, key: TokenKey) -> IssuedToken | None:
-        """The cached token for ``key``, fresh or not."""
-        return self._tokens.get(key)
 
     def get_token(self, key: TokenKey, fetch: Callable[[], IssuedToken], now: float) -> IssuedToken:
         cached = self._tokens.get(key)
@@ -193,18 +111,14 @@ class DynamoTokenCache:
     def invalidate(self, key: TokenKey, token: str) -> None:
         """Drop ``token`` here and in the table, the latter only if it is still the stored one."""
         self._memory.invalidate(key, token)
+        update = ItemUpdate()
+        update.remove("token", "tokenType", "refreshAt", "fingerprint")
+        update.require(update.equals("token", token))
         try:
-            self._dynamodb.update_item(
-                TableName=self._table,
-                Key={"cacheKey": {"S": key.cache_key}},
-                UpdateExpression="REMOVE #token, tokenType, refreshAt, fingerprint",
-                ConditionExpression="#token = :token",
-                ExpressionAttributeNames={"#token": "token"},
-                ExpressionAttributeValues={":token": {"S": token}},
-            )
+            self._update(key, update)
             logger.info("aviv token invalidated", extra={"token_fingerprint": fingerprint(token)})
         except ClientError as exc:
-            if not _is_conditional_failure(exc):
+            if not is_condition_failure(exc):
                 logger.error("aviv token cache: invalidate failed", extra={"error": _error_code(exc)})
             # Otherwise a newer token (or none) is stored already: nothing to do.
         except BotoCoreError as exc:
@@ -263,37 +177,21 @@ class DynamoTokenCache:
     def _acquire_lease(self, key: TokenKey, owner: str, now: float) -> bool:
         """Conditional write: the lease is ours iff it is free or expired and no fresh token exists."""
         lease_until = now + self._lease_seconds
-        values: dict[str, Any] = {
-            ":owner": {"S": owner},
-            ":until": {"N": _num(lease_until)},
-            ":now": {"N": _num(now)},
-            ":ttl": {"N": str(int(lease_until) + _LEASE_ITEM_TTL_SECONDS)},
-            ":audience": {"S": key.audience},
-        }
-        set_parts = [
-            "leaseOwner = :owner",
-            "leaseUntil = :until",
-            "expiresAt = if_not_exists(expiresAt, :ttl)",
-            "audience = :audience",
-        ]
+        moment = _number_value(now)
+        update = ItemUpdate()
+        update.set("leaseOwner", owner)
+        update.set("leaseUntil", _number_value(lease_until))
+        update.set_if_not_exists("expiresAt", int(lease_until) + _LEASE_ITEM_TTL_SECONDS)
+        update.set("audience", key.audience)
         if key.intermediary_id is not None:
-            set_parts.append("intermediaryId = :intermediary")
-            values[":intermediary"] = {"S": key.intermediary_id}
+            update.set("intermediaryId", key.intermediary_id)
+        no_fresh_token = update.any_of(update.absent("token"), update.absent_or_at_most("refreshAt", moment))
+        lease_free = update.all_of(update.absent_or_at_most("leaseUntil", moment), no_fresh_token)
+        update.require(update.any_of(update.absent("cacheKey"), lease_free))
         try:
-            self._dynamodb.update_item(
-                TableName=self._table,
-                Key={"cacheKey": {"S": key.cache_key}},
-                UpdateExpression="SET " + ", ".join(set_parts),
-                ConditionExpression=(
-                    "attribute_not_exists(cacheKey) OR "
-                    "((attribute_not_exists(leaseUntil) OR leaseUntil <= :now) AND "
-                    "(attribute_not_exists(#token) OR attribute_not_exists(refreshAt) OR refreshAt <= :now))"
-                ),
-                ExpressionAttributeNames={"#token": "token"},
-                ExpressionAttributeValues=values,
-            )
+            self._update(key, update)
         except ClientError as exc:
-            if _is_conditional_failure(exc):
+            if is_condition_failure(exc):
                 return False
             raise
         return True
@@ -310,37 +208,23 @@ class DynamoTokenCache:
     def _store(self, key: TokenKey, token: IssuedToken, lease_owner: str | None) -> None:
         """Write the token; under a lease only while we still hold it. Failures are logged, not raised:
         the caller has a good token either way."""
-        values: dict[str, Any] = {
-            ":token": {"S": token.access_token},
-            ":type": {"S": token.token_type},
-            ":expires": {"N": str(int(token.expires_at))},
-            ":refresh": {"N": str(int(token.refresh_at))},
-            ":fingerprint": {"S": token.fingerprint},
-        }
-        update = (
-            "SET #token = :token, tokenType = :type, expiresAt = :expires, refreshAt = :refresh, "
-            "fingerprint = :fingerprint"
-        )
-        kwargs: dict[str, Any] = {}
+        update = ItemUpdate()
+        update.set("token", token.access_token)
+        update.set("tokenType", token.token_type)
+        update.set("expiresAt", int(token.expires_at))
+        update.set("refreshAt", int(token.refresh_at))
+        update.set("fingerprint", token.fingerprint)
         if lease_owner is not None:
-            update += " REMOVE leaseOwner, leaseUntil"
-            values[":owner"] = {"S": lease_owner}
-            kwargs["ConditionExpression"] = "leaseOwner = :owner"
+            update.remove("leaseOwner", "leaseUntil")
+            update.require(update.equals("leaseOwner", lease_owner))
         try:
-            self._dynamodb.update_item(
-                TableName=self._table,
-                Key={"cacheKey": {"S": key.cache_key}},
-                UpdateExpression=update,
-                ExpressionAttributeNames={"#token": "token"},
-                ExpressionAttributeValues=values,
-                **kwargs,
-            )
+            self._update(key, update)
             logger.info(
                 "aviv token stored in shared cache",
                 extra={"token_fingerprint": token.fingerprint, "expires_at": int(token.expires_at)},
             )
         except ClientError as exc:
-            if _is_conditional_failure(exc):
+            if is_condition_failure(exc):
                 logger.warning("aviv token cache: refresh lease lost before storing; token kept in memory")
             else:
                 logger.error("aviv token cache: store failed", extra={"error": _error_code(exc)})
@@ -348,14 +232,16 @@ class DynamoTokenCache:
             logger.error("aviv token cache: store failed", extra={"error": type(exc).__name__})
 
     def _release_lease(self, key: TokenKey, owner: str) -> None:
+        update = ItemUpdate()
+        update.remove("leaseOwner", "leaseUntil")
+        update.require(update.equals("leaseOwner", owner))
         with contextlib.suppress(ClientError, BotoCoreError):  # else the lease expires on its own
-            self._dynamodb.update_item(
-                TableName=self._table,
-                Key={"cacheKey": {"S": key.cache_key}},
-                UpdateExpression="REMOVE leaseOwner, leaseUntil",
-                ConditionExpression="leaseOwner = :owner",
-                ExpressionAttributeValues={":owner": {"S": owner}},
-            )
+            self._update(key, update)
+
+    def _update(self, key: TokenKey, update: ItemUpdate) -> None:
+        self._dynamodb.update_item(
+            TableName=self._table, Key={"cacheKey": {"S": key.cache_key}}, **update.render()
+        )
 
 
 def _token_from_item(item: dict[str, Any]) -> IssuedToken | None:
@@ -377,16 +263,13 @@ def _number(item: dict[str, Any], name: str) -> float | None:
     return None if raw is None else float(raw)
 
 
-def _num(value: float) -> str:
-    return f"{value:.3f}"
+def _number_value(value: float) -> Decimal:
+    """A time in epoch seconds, to the millisecond (DynamoDB numbers are decimals, not floats)."""
+    return Decimal(f"{value:.3f}")
 
 
 def _error_code(exc: Any) -> str:
     return str(getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__))
-
-
-def _is_conditional_failure(exc: Any) -> bool:
-    return _error_code(exc) == "ConditionalCheckFailedException"
 
 
 def _implement_protocol(memory: MemoryTokenCache, shared: DynamoTokenCache) -> tuple[TokenCache, TokenCache]:

@@ -21,6 +21,9 @@ class ClassifiedDefaults:
     source_system: str
     source_system_version: str
     default_portals: tuple[str, ...]
+    # The agency (AVIV intermediary) acted for when the CRM names none: a listing's agency is
+    # compared with the one its classified was sent under (an agency move), defaults resolved.
+    default_intermediary_id: str | None = None
 
 
 def copy_json(value: Any) -> Any:
@@ -72,12 +75,14 @@ def build_classified(
     """The exact body for POST/PUT: ``portals``, ``data``, ``specific`` (only if set) and ``media`` in order.
 
     ``media`` is always present, empty included: a PUT replaces everything, so an empty list is
-    how "no media any more" is said.
+    how "no media any more" is said. ``portals`` is the CRM's list as given, an empty one included
+    ("on no portal", which AVIV allows); only a listing that never named its portals takes the
+    configured defaults.
     """
     data: dict[str, Any] = copy_json(desired.data) if desired.data is not None else {}
     _with_source_defaults(data, desired.listing_id, defaults)
     body: dict[str, Any] = {
-        "portals": list(desired.portals) if desired.portals else list(defaults.default_portals),
+        "portals": list(desired.portals) if desired.portals is not None else list(defaults.default_portals),
         "data": data,
     }
     if desired.specific is not None:

@@ -96,6 +96,11 @@ class AvivUnauthorized(AvivError):
     """401/403 that survived one token refresh: credentials or scope are wrong."""
 
 
+class AvivForbidden(AvivUnauthorized):
+    """403: the token is valid but may not act for that agency (intermediaryId) or classified, or a
+    firewall blocked the call. An operator must fix it; retrying later is all vitrine can do."""
+
+
 class AvivRetryable(AvivError):
     """429, 5xx, timeouts, connection errors after the in-call retry budget: let the queue redeliver."""
 

@@ -188,7 +188,7 @@ def plan_write(
     after = desired if desired is not None else snapshot.desired if snapshot is not None else None
     assert after is not None, "nothing to write"
     dirty_after = desired is not None or (snapshot is not None and snapshot.dirty)
-    syncable_after = after.data is not None or after.deleted
+    syncable_after = after.is_syncable
     live_claim = (
         snapshot.sync_scheduled_until
         if snapshot is not None

@@ -68,13 +68,19 @@ class Media:
 
 @dataclass(frozen=True, slots=True)
 class SentMedia:
-    """What vitrine remembers of one media it sent: enough to keep its timestamp byte-stable."""
+    """What vitrine remembers of one media it sent: enough to keep its timestamp byte-stable.
+
+    ``adopted_url`` is the URL AVIV already held when vitrine adopted the listing (see
+    ``vitrine.core.adoption``), kept byte for byte while ``url`` and ``version`` do not change;
+    None when the URL sent is ``with_timestamp(url, timestamp)``, vitrine's own spelling.
+    """
 
     id: str
     url: str
     version: str | None
     timestamp: str
     position: int
+    adopted_url: str | None = None
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> SentMedia:
@@ -84,6 +90,7 @@ class SentMedia:
             version=raw.get("version"),
             timestamp=str(raw["timestamp"]),
             position=int(raw["position"]),
+            adopted_url=raw.get("adoptedUrl"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -91,16 +98,22 @@ class SentMedia:
         out["position"] = self.position
         if self.version is not None:
             out["version"] = self.version
+        if self.adopted_url is not None:
+            out["adoptedUrl"] = self.adopted_url
         return out
 
 
 @dataclass(frozen=True, slots=True)
 class StampedMedia:
-    """A media with the timestamp it is (or will be) sent with, and the outgoing AVIV URL."""
+    """A media with the timestamp it is (or will be) sent with, and the outgoing AVIV URL.
+
+    ``adopted``: ``aviv_url`` is a URL adopted from AVIV byte for byte, not vitrine's spelling.
+    """
 
     media: Media
     timestamp: str
     aviv_url: str
+    adopted: bool = False
 
 
 @dataclass(slots=True)
@@ -126,7 +139,17 @@ class DesiredListing:
 
     @property
     def is_syncable(self) -> bool:
-        """A listing can be sent once AVIV's mandatory ``data`` is known."""
+        """Sync can tell AVIV about it: it has data, or it is deleted (a deletion needs no data).
+
+        Only a syncable listing waits in the sweep's DirtyIndex and gets a sync message: media that
+        arrive before the listing's data would otherwise sit at the head of the index and starve the
+        rest; such a listing waits for the upsert that brings its data.
+        """
+        return self.data is not None or self.deleted
+
+    @property
+    def is_publishable(self) -> bool:
+        """AVIV can show it: its mandatory ``data`` is known and it is not deleted."""
         return self.data is not None and not self.deleted
 
 
@@ -143,9 +166,38 @@ class LastSent:
     etag: str | None = None
     revision: int | None = None
     deleted: bool = False
+    # The agency (AVIV intermediary) the classified was sent under. Records written before vitrine
+    # recorded it say ``intermediary_recorded=False``: their agency is unknown, never "changed".
+    intermediary_id: str | None = None
+    intermediary_recorded: bool = False
 
     def media_by_id(self) -> dict[str, SentMedia]:
         return {m.id: m for m in self.media}
+
+    @classmethod
+    def tombstone(
+        cls, desired: DesiredListing, classified_id: str, agency: str | None, sent_at: str
+    ) -> LastSent:
+        """The record of a DELETE of ``classified_id`` under ``agency``."""
+        return cls(
+            listing_id=desired.listing_id,
+            classified_id=classified_id,
+            body={},
+            media=[],
+            desired_version=desired.version,
+            sent_at=sent_at,
+            deleted=True,
+            intermediary_id=agency,
+            intermediary_recorded=True,
+        )
+
+    def agency(self, current: str | None) -> str | None:
+        """The agency this was sent under; ``current`` when it was not recorded."""
+        return self.intermediary_id if self.intermediary_recorded else current
+
+    def moved_from(self, agency: str | None) -> bool:
+        """Sent under a recorded agency other than ``agency``: the classified is that agency's."""
+        return self.intermediary_recorded and self.intermediary_id != agency
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,8 +206,7 @@ class SyncState:
     when to sync (consolidation), whether a lease is held, and what was last handled.
 
     ``sent_version`` is the highest desired version sent, skipped (nothing to send) or rejected;
-    ``dirty`` holds while ``version`` is newer than that. ``extra`` carries attributes others store
-    on the item (e.g. scheduling fields) as plain values.
+    ``dirty`` holds while ``version`` is newer than that.
     """
 
     listing_id: str
@@ -171,7 +222,6 @@ class SyncState:
     has_data: bool = False
     rejected_version: int | None = None
     sync_scheduled_until: datetime | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +233,38 @@ class Rejection:
     errors: tuple[FieldError, ...]
     detail: str
     at: datetime | None
-    notified: bool = False
+    action: str | None = None  # what the owner (or operator) should do; None: fix the errors listed
+
+
+@dataclass(frozen=True, slots=True)
+class SyncFailure:
+    """The last failed sync attempt of a listing (AVIV unavailable, a bug): for operators to read.
+
+    ``attempts`` is the receive count of the message that failed; ``dead_lettered`` says it was its
+    last receive, so the message went to the dead-letter queue. Cleared once a version is handled.
+    """
+
+    at: str
+    attempts: int
+    error: str
+    dead_lettered: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "attempts": self.attempts,
+            "error": self.error,
+            "deadLettered": self.dead_lettered,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> SyncFailure:
+        return cls(
+            at=str(raw.get("at") or ""),
+            attempts=int(raw.get("attempts") or 0),
+            error=str(raw.get("error") or ""),
+            dead_lettered=bool(raw.get("deadLettered", False)),
+        )
 
 
 # Automatic media retry (reconcile) re-stamps a media by suffixing its version: ``v3#retry1``.

@@ -6,15 +6,20 @@ SQS scheduler and the AVIV HTTP client.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from vitrine.core.errors import FieldError
-from vitrine.core.model import DesiredListing, IngestSnapshot, IngestWrite, LastSent, Rejection, SyncState
-from vitrine.core.reconcile.records import Notification, StatusState
+if TYPE_CHECKING:
+    # Annotations only: a handler that imports its ports does not load every other use case's
+    # records (the ingest function's cold start pays for what it runs, not for reconcile's).
+    from vitrine.core.errors import FieldError
+    from vitrine.core.model import DesiredListing, IngestSnapshot, IngestWrite, LastSent, Rejection, SyncState
+    from vitrine.core.owner_page.view import OwnerListing
+    from vitrine.core.reconcile.records import Notification, StatusState
+    from vitrine.core.tokens import IssuedToken, TokenKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +91,11 @@ class StateStore(Protocol):
         """Commit a send AVIV accepted: last-sent := ``sent``, pending cleared, clean if nothing newer."""
         ...
 
+    def record_withdrawn(self, tombstone: LastSent, lease_owner: str) -> None:
+        """Commit the DELETE half of an agency move: last-sent := ``tombstone``, pending cleared, the
+        version *not* marked handled (its POST under the new agency is still to come)."""
+        ...
+
     def record_skipped(self, listing_id: str, desired_version: int, lease_owner: str) -> None:
         """Nothing to send for ``desired_version``: mark clean if nothing newer arrived."""
         ...
@@ -98,8 +108,11 @@ class StateStore(Protocol):
         detail: str,
         now: datetime,
         lease_owner: str,
+        *,
+        action: str | None = None,
     ) -> None:
-        """AVIV (or pre-send validation) refused this version: keep the errors, stop retrying it."""
+        """AVIV (or pre-send validation) refused this version: keep the errors (and what to do),
+        stop retrying it."""
         ...
 
 
@@ -213,6 +226,24 @@ class NotifierPort(Protocol):
     def publish(self, notification: Notification) -> str: ...
 
 
+class OwnerListingsPort(Protocol):
+    """An owner's listings as stored, for the owner status page (reads only)."""
+
+    def owner_listing_ids(self, owner_id: str, limit: int) -> tuple[list[str], int]:
+        """Up to ``limit`` of the owner's listing ids, and how many more there are."""
+        ...
+
+    def load_owner_listings(self, owner_id: str, listing_ids: Sequence[str]) -> list[OwnerListing]: ...
+
+
+class OwnerPageLinks(Protocol):
+    """Signed links to an owner's status page, for the notifications."""
+
+    def url_for(self, owner_id: str, now: datetime) -> str | None:
+        """The owner's link, valid for a while from ``now``; None when no link can be made."""
+        ...
+
+
 class WatchedListing(Protocol):
     """One due entry of the watch set: a send to confirm, or a rejection not over yet."""
 
@@ -278,3 +309,15 @@ class ReconcileStatusStore(Protocol):
     def remember_classified(self, classified_id: str, listing_id: str) -> None: ...
 
     def listing_for_classified(self, classified_id: str) -> str | None: ...
+
+
+class TokenCache(Protocol):
+    """Where the AVIV client gets its bearer token from."""
+
+    def get_token(self, key: TokenKey, fetch: Callable[[], IssuedToken], now: float) -> IssuedToken:
+        """A fresh token for ``key``: cached, or ``fetch()``-ed (at most once across waiting callers)."""
+        ...
+
+    def invalidate(self, key: TokenKey, token: str) -> None:
+        """Forget ``token`` (AVIV answered 401) unless a newer token already replaced it."""
+        ...

@@ -18,7 +18,7 @@ from functools import cached_property
 
 from aws_lambda_powertools.event_handler import Response
 
-from vitrine.adapters.dynamo_store import DynamoStateStore
+from vitrine.adapters.dynamo.state_store import DynamoStateStore
 from vitrine.adapters.secrets import webhook_secrets
 from vitrine.adapters.sqs_scheduler import SqsSyncScheduler
 from vitrine.core.errors import ConcurrentModification, FieldError, ValidationFailed

@@ -28,6 +28,7 @@ from vitrine.core.errors import AvivRetryable
 from vitrine.core.ports import (
     AvivStatusPort,
     NotifierPort,
+    OwnerPageLinks,
     ReconcileStateStore,
     ReconcileStatusStore,
     SyncScheduler,
@@ -77,6 +78,7 @@ class ReconcileService:
         scheduler: SyncScheduler,
         probe: UrlProbePort,
         push_token: Callable[[], str],
+        owner_links: OwnerPageLinks | None = None,
         policy: ReconcilePolicy | None = None,
         clock: Callable[[], datetime] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
@@ -101,6 +103,7 @@ class ReconcileService:
             scheduler=scheduler,
             probe=probe,
             outbox=NotificationOutbox(status_store, notifier),
+            owner_links=owner_links,
         )
         self.status_push = StatusPush(
             push_token=push_token, store=store, status_store=status_store, aviv=aviv, listings=self.listings
@@ -255,11 +258,12 @@ def build_reconcile_service(settings: Settings) -> ReconcileService:
     """Production wiring: the DynamoDB stores, the AVIV client, SNS, SQS, the URL probe and the push
     token secret. The adapters are imported here, so importing the handler stays light."""
     from vitrine.adapters.aviv.wiring import build_aviv_client
-    from vitrine.adapters.dynamo_store import DynamoStateStore
+    from vitrine.adapters.dynamo.state_store import DynamoStateStore
     from vitrine.adapters.media_probe import MediaProbe
     from vitrine.adapters.sns_notifier import SnsNotifier
     from vitrine.adapters.sqs_scheduler import SqsSyncScheduler
     from vitrine.adapters.status_store import StatusStore
+    from vitrine.service.owner_links import owner_links_from_settings
 
     def push_token() -> str:
         from vitrine.adapters.secrets import push_token  # read on a push only (a run never needs it)
@@ -275,6 +279,7 @@ def build_reconcile_service(settings: Settings) -> ReconcileService:
         scheduler=SqsSyncScheduler(settings.sync_queue_url),
         probe=MediaProbe(allow_private=settings.allow_private_media_urls),
         push_token=push_token,
+        owner_links=owner_links_from_settings(settings),
     )
 
 

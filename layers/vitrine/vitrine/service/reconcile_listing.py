@@ -24,6 +24,7 @@ from vitrine.core.model import DesiredListing, LastSent
 from vitrine.core.moments import format_moment
 from vitrine.core.ports import (
     AvivStatusPort,
+    OwnerPageLinks,
     ReconcileStateStore,
     ReconcileStatusStore,
     SyncScheduler,
@@ -61,6 +62,7 @@ class ListingReconciler:
     scheduler: SyncScheduler
     probe: UrlProbePort
     outbox: NotificationOutbox
+    owner_links: OwnerPageLinks | None = None
 
     def reconcile(
         self,
@@ -94,7 +96,7 @@ class ListingReconciler:
         state = self.outbox.flush(self.status_store.load(listing_id), now, report)
         desired = self.store.load_desired(listing_id)
         last_sent = self.store.load_last_sent(listing_id)
-        context = self._context(listing_id, desired, last_sent, state)
+        context = self._context(listing_id, desired, last_sent, state, now)
 
         if check_rejection:
             state = self._reconcile_rejection(listing_id, state, context, last_sent, now, report)
@@ -110,7 +112,7 @@ class ListingReconciler:
                 state,
                 context,
                 last_sent,
-                intermediary_id=desired.intermediary_id if desired is not None else None,
+                intermediary_id=last_sent.agency(desired.intermediary_id if desired is not None else None),
                 now=now,
                 report=report,
                 pushed_status=pushed_status,
@@ -123,19 +125,22 @@ class ListingReconciler:
         desired: DesiredListing | None,
         last_sent: LastSent | None,
         state: StatusState,
+        now: datetime,
     ) -> ListingContext:
         owner_id = (desired.owner_id if desired is not None else None) or state.owner_id or ""
-        portals: tuple[str, ...] = ()
+        # The portals sent, an empty list included (on no portal); else the ones the CRM asked for.
+        portals: tuple[str, ...] = tuple(self.settings.default_portals)
         if last_sent is not None and isinstance(last_sent.body.get("portals"), list):
             portals = tuple(str(p) for p in last_sent.body["portals"])
-        if not portals and desired is not None and desired.portals:
+        elif desired is not None and desired.portals is not None:
             portals = tuple(desired.portals)
         classified_id = last_sent.classified_id if last_sent is not None else state.classified_id
         return ListingContext(
             listing_id=listing_id,
             owner_id=owner_id,
             classified_id=classified_id,
-            portals=portals or tuple(self.settings.default_portals),
+            portals=portals,
+            owner_page_url=self.owner_links.url_for(owner_id, now) if self.owner_links else None,
         )
 
     def _reconcile_rejection(

@@ -46,7 +46,7 @@ def test_upsert_creates_the_listing() -> None:
     assert desired.media[0] == Media("m-1", "https://photos.agence-marais.fr/0042/m-1.jpg", "PICTURE",
                                      title="Séjour", version="v1")  # fmt: skip
     assert desired.updated_at == format_moment(NOW)
-    assert desired.is_syncable
+    assert desired.is_publishable
 
 
 def test_upsert_replaces_everything() -> None:
@@ -60,6 +60,13 @@ def test_upsert_replaces_everything() -> None:
 
 def test_portals_absent_means_default() -> None:
     assert apply_event(None, upsert(portals=...), NOW).desired.portals is None
+
+
+def test_an_empty_portal_list_is_kept_as_on_no_portal_and_differs_from_absent() -> None:
+    nowhere = apply_event(None, upsert(1, portals=[]), NOW)
+    assert nowhere.desired.portals == []
+    back_to_default = apply_event(nowhere.desired, upsert(2, portals=...), LATER)
+    assert back_to_default.desired.portals is None and back_to_default.needs_sync
 
 
 def test_apply_never_mutates_current() -> None:
@@ -200,7 +207,7 @@ def test_media_added_retried_is_unchanged() -> None:
 
 def test_media_added_to_a_new_listing_waits_for_data() -> None:
     result = apply_event(None, event("media.added", 1, media=media("m-1")), NOW)
-    assert result.changed and result.desired.data is None and not result.desired.is_syncable
+    assert result.changed and result.desired.data is None and not result.desired.is_publishable
     assert ids(result.desired) == ["m-1"] and result.desired.version == 1
 
 
@@ -214,7 +221,7 @@ def test_media_events_before_data_then_upsert() -> None:
     assert desired.data is None and ids(desired) == ["m-1", "m-2"] and desired.version == 4
     assert desired.media[0].title == "Vue dégagée"
     synced = apply_event(desired, upsert(5, [media("m-1", title="Vue dégagée"), media("m-2")]), LATER)
-    assert synced.desired.data == DATA and synced.desired.is_syncable and synced.desired.version == 5
+    assert synced.desired.data == DATA and synced.desired.is_publishable and synced.desired.version == 5
 
 
 # media.updated
@@ -304,7 +311,7 @@ def test_media_reordered_empty_listing() -> None:
 def test_listing_deleted_keeps_the_last_state() -> None:
     current = listing_with("m-1", "m-2", sequence=1)
     result = apply_event(current, event("listing.deleted", 2), LATER)
-    assert result.desired.deleted and not result.desired.is_syncable
+    assert result.desired.deleted and not result.desired.is_publishable
     assert (result.changed, result.needs_sync) == (True, True)
     assert result.desired.data == DATA and ids(result.desired) == ["m-1", "m-2"]
     again = apply_event(result.desired, event("listing.deleted"), LATER)
@@ -316,7 +323,7 @@ def test_deleted_then_upserted_comes_back() -> None:
     media_event = apply_event(deleted, event("media.added", 3, media=media("m-2")), NOW).desired
     assert media_event.deleted and ids(media_event) == ["m-1", "m-2"]
     back = apply_event(media_event, upsert(4, [media("m-1")]), LATER)
-    assert back.changed and back.needs_sync and not back.desired.deleted and back.desired.is_syncable
+    assert back.changed and back.needs_sync and not back.desired.deleted and back.desired.is_publishable
     assert back.desired.version == 4
 
 

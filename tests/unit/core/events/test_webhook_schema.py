@@ -113,6 +113,15 @@ def test_sample_is_accepted_by_schema_and_parser(path: Path) -> None:
     assert parser_pointers(body) is None
 
 
+def test_an_empty_portal_list_is_accepted_by_schema_and_parser_as_on_no_portal() -> None:
+    body = sample("listing-upserted")
+    body["listing"]["portals"] = []
+    assert schema_accepts(body) and parser_pointers(body) is None
+    assert parse_event(body).payload["listing"]["portals"] == []
+    del body["listing"]["portals"]
+    assert schema_accepts(body) and "portals" not in parse_event(body).payload["listing"]
+
+
 def test_upserted_sample_is_a_valid_aviv_classified() -> None:
     """The sample's data is what AVIV would accept, so demos built on it reach the portals."""
     if not OPENAPI_PATH.is_file():

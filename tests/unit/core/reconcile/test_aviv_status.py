@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -74,13 +75,67 @@ def test_a_deletion_is_confirmed_only_by_deleted() -> None:
     )
 
 
-def test_a_status_older_than_our_send_is_not_our_answer() -> None:
-    reading = interpret_status(status("UPDATED", at=T0 - timedelta(minutes=5)), sent(), fresh(), POLICY)
+def test_a_status_older_than_our_send_beyond_the_clock_tolerance_is_not_our_answer() -> None:
+    assert POLICY.clock_tolerance == timedelta(minutes=5)
+    older = status("UPDATED", at=T0 - timedelta(minutes=5, seconds=1))
+    reading = interpret_status(older, sent(), fresh(), POLICY)
     assert (reading.outcome, reading.ours, reading.note) == (
         "processing",
         False,
         "the status is older than our send",
     )
+
+
+def test_a_status_dated_up_to_the_clock_tolerance_before_our_send_is_ours() -> None:
+    """AVIV's clock may run minutes behind ours: the boundary itself still answers our send."""
+    at_the_boundary = status("UPDATED", at=T0 - timedelta(minutes=5))
+    reading = interpret_status(at_the_boundary, sent(), fresh(), POLICY)
+    assert (reading.outcome, reading.ours) == ("confirmed", True)
+
+
+def test_the_clock_tolerance_is_a_policy_value() -> None:
+    strict = replace(POLICY, clock_tolerance=timedelta(minutes=1))
+    a_little_before = status("UPDATED", at=T0 - timedelta(seconds=90))
+    assert interpret_status(a_little_before, sent(), fresh(), strict).outcome == "processing"
+    assert interpret_status(a_little_before, sent(), fresh(), POLICY).outcome == "confirmed"
+
+
+def test_a_status_dated_a_little_before_our_send_never_ends_as_a_false_stuck() -> None:
+    """AVIV's clock 90 s behind: its CREATED for our send, seen hours later, confirms it."""
+    skewed = status("CREATED", at=T0 - timedelta(seconds=90))
+    decision = decide(fresh(), skewed, now=T0 + POLICY.stuck_after + timedelta(hours=1))
+    assert decision.reading is not None and decision.reading.outcome == "confirmed"
+    assert decision.notifications == () and decision.watch.stop
+
+
+def test_the_revision_decides_before_the_dates_whatever_the_skew() -> None:
+    """The previous send's revision is known: a higher one is ours even dated 20 minutes before
+    our send, and the previous one is not ours even dated after it."""
+    first = sent()
+    state = decide(fresh(), status("UPDATED", revision=3, last=first), last=first).state
+    second = sent(at=T0 + timedelta(minutes=30), stamp="2026-03-02T09:30:00", version=5)
+    rolled = roll_to_send(state.copy(), second)
+    assert (rolled.revision_floor, rolled.floor_is_previous_send) == (3, True)
+    far_behind = status("UPDATED", at=T0 + timedelta(minutes=10), revision=4, last=second)
+    assert interpret_status(far_behind, second, rolled, POLICY).outcome == "confirmed"
+    late_first = status("UPDATED", at=T0 + timedelta(minutes=31), revision=3, last=first)
+    reading = interpret_status(late_first, second, rolled, POLICY)
+    assert (reading.ours, reading.note) == (False, "revision 3 belongs to an earlier send")
+
+
+def test_a_revision_above_an_older_sends_floor_is_judged_by_date() -> None:
+    """The send before ours never told its revision: revision 4 may be that send's, not ours."""
+    first = sent()
+    state = decide(fresh(), status("UPDATED", revision=3, last=first), last=first).state
+    second = sent(at=T0 + timedelta(minutes=30), stamp="2026-03-02T09:30:00", version=5)
+    state = decide(state, None, last=second, now=T0 + timedelta(minutes=31)).state  # no status yet
+    third = sent(at=T0 + timedelta(minutes=50), stamp="2026-03-02T09:50:00", version=6)
+    rolled = roll_to_send(state.copy(), third)
+    assert (rolled.revision_floor, rolled.floor_is_previous_send) == (3, False)
+    seconds_status = status("UPDATED", at=T0 + timedelta(minutes=32), revision=4, last=second)
+    assert interpret_status(seconds_status, third, rolled, POLICY).outcome == "processing"
+    thirds_status = status("UPDATED", at=T0 + timedelta(minutes=49), revision=5, last=third)
+    assert interpret_status(thirds_status, third, rolled, POLICY).outcome == "confirmed"
 
 
 def test_a_second_truncated_status_date_is_still_ours() -> None:

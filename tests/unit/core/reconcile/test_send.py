@@ -14,6 +14,7 @@ from tests.unit.core.reconcile.scenarios import (
     sent,
     status,
 )
+from vitrine.core.reconcile.media_retry import UrlCheck
 from vitrine.core.reconcile.policy import ReconcilePolicy
 
 # ------------------------------------------------------------------------------ media errors
@@ -272,3 +273,121 @@ def test_a_processing_check_is_never_later_than_the_stuck_moment() -> None:
     policy = ReconcilePolicy(stuck_after=timedelta(minutes=3), recheck_base=timedelta(minutes=10))
     decision = decide(fresh(), None, now=T0 + timedelta(minutes=1), policy=policy)
     assert decision.watch.due == T0 + timedelta(minutes=3)
+
+
+# ------------------------------------------------------------------------------ vague media errors
+
+
+def vague(name: str = "UPDATED_WITH_MEDIA_ERROR", **media_statuses: object) -> dict[str, object]:
+    """A media error whose ``mediaStatuses`` is ``media_statuses["value"]`` (left out when not given)."""
+    item = status(name, subStatusDetails="1 media could not be processed")
+    if "value" in media_statuses:
+        item["mediaStatuses"] = media_statuses["value"]
+    return item
+
+
+def in_progress(*values: str) -> list[dict[str, str]]:
+    last = sent()
+    return [
+        {"url": entry["url"], "status": value}
+        for entry, value in zip(last.body["media"], values, strict=False)
+    ]
+
+
+def test_a_media_error_naming_no_media_is_still_told_once_as_unlocated() -> None:
+    for item in (
+        vague(),
+        vague(value=[]),
+        vague("CREATED_WITH_MEDIA_ERROR", value=in_progress("ACCEPTED", "DOWNLOADING", "DOWNLOADED")),
+        vague(value=in_progress("UPDATED", "SOMETHING_NEW")),
+    ):
+        first = decide(fresh(), item)
+        [notification] = first.notifications
+        assert_valid(notification)
+        assert notification.kind == "media_error"
+        assert (
+            notification.subject == "Listing ABC-12 has a media problem on SeLoger that AVIV did not locate"
+        )
+        body = notification.body
+        assert body["unlocated"] is True and body["media"] == []
+        assert "without naming a failing media" in body["summary"]
+        assert "1 media could not be processed" in body["summary"]
+        state = first.state
+        state.outbox.clear()
+        assert decide(state, item, now=T0 + timedelta(minutes=5)).notifications == ()
+
+
+def test_unknown_media_statuses_are_never_failures() -> None:
+    item = status(
+        "UPDATED_WITH_MEDIA_ERROR",
+        mediaStatuses=[*in_progress("ACCEPTED", "DOWNLOADING"), {"url": sent().body["media"][2]["url"],
+                                                               "status": "DOWNLOADING_FAILED"}],
+    )  # fmt: skip
+    [notification] = decide(fresh(), item).notifications
+    assert [m["id"] for m in notification.body["media"]] == ["m2"]
+    assert "unlocated" not in notification.body
+
+
+def test_the_unlocated_problem_has_its_own_fingerprint_and_is_resolved_like_the_others() -> None:
+    unlocated = decide(fresh(), vague())
+    located = decide(fresh(), status("UPDATED_WITH_MEDIA_ERROR", failed={1: "DOWNLOADING_FAILED"}))
+    assert unlocated.notifications[0].id != located.notifications[0].id
+    state = unlocated.state
+    state.outbox.clear()
+    resent = sent(at=T0 + timedelta(hours=1), version=5)
+    done = decide(
+        state,
+        status("UPDATED", at=T0 + timedelta(hours=1, seconds=5), last=resent),
+        last=resent,
+        now=T0 + timedelta(hours=1, minutes=1),
+    )
+    [resolved] = done.notifications
+    assert_valid(resolved)
+    assert resolved.kind == "resolved" and resolved.id == "resolved:" + unlocated.notifications[0].id
+
+
+def test_an_unlocated_problem_later_located_is_a_new_notification() -> None:
+    state = decide(fresh(), vague()).state
+    state.outbox.clear()
+    located = decide(
+        state,
+        status("UPDATED_WITH_MEDIA_ERROR", failed={1: "DOWNLOADING_FAILED"}),
+        now=T0 + timedelta(minutes=3),
+    )
+    [notification] = located.notifications
+    assert [m["id"] for m in notification.body["media"]] == ["m1"]
+
+
+# ------------------------------------------------------------------------------ what to do
+
+
+def test_a_download_failure_says_what_aviv_documents_as_the_fix() -> None:
+    [notification] = decide(
+        fresh(), status("UPDATED_WITH_MEDIA_ERROR", failed={1: "DOWNLOADING_FAILED"})
+    ).notifications
+    fix = notification.body["fix"]
+    assert "answer with its file" in fix and "timestamp changes" in fix and "new version" in fix
+    assert fix in notification.body["summary"]
+    assert "by itself" not in fix  # automatic retry is off
+
+
+def test_with_automatic_retry_the_fix_says_what_vitrine_does_by_itself() -> None:
+    retrying = ReconcilePolicy(auto_media_retry=True, retry_attempts=3)
+    decision = decide(
+        fresh(),
+        status("UPDATED_WITH_MEDIA_ERROR", failed={1: "DOWNLOADING_FAILED"}),
+        policy=retrying,
+        checks={"m1": UrlCheck(False, "answers 404")},
+    )
+    [notification] = decision.notifications
+    assert_valid(notification)
+    assert "re-sends the media with a new timestamp by itself" in notification.body["fix"]
+    assert "up to 3 times" in notification.body["fix"]
+
+
+def test_a_processing_failure_asks_for_a_valid_file() -> None:
+    [notification] = decide(
+        fresh(), status("UPDATED_WITH_MEDIA_ERROR", failed={0: "CREATING_FAILED"})
+    ).notifications
+    assert "valid image or video" in notification.body["fix"]
+    assert "timestamp changes" not in notification.body["fix"]

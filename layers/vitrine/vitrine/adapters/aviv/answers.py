@@ -16,6 +16,7 @@ from vitrine.core.errors import (
     AvivDuplicatedClassified,
     AvivDuplicatedMedia,
     AvivError,
+    AvivForbidden,
     AvivNotFound,
     AvivPreconditionFailed,
     AvivProblem,
@@ -82,6 +83,9 @@ def error_for(method: str, path: str, response: requests.Response, sent: str) ->
     problem = AvivProblem.from_response(status, json_of(response))
     traceparent = _traceparent_of(response, problem, sent)
     summary = f"{method} {path}: {status} {problem.title}: {problem.detail}".strip().rstrip(":")
+    if status == 409:
+        # A conflicting operation on the classified is still under way at AVIV: transient.
+        return AvivRetryable(summary, problem, traceparent)
     if status == 400 or (400 <= status < 500 and status not in (401, 403, 404, 412)):
         title = problem.title.strip().lower()
         if title == "duplicated classified" or "duplicated-classifieds" in problem.type.lower():
@@ -91,8 +95,10 @@ def error_for(method: str, path: str, response: requests.Response, sent: str) ->
             return AvivDuplicatedMedia(summary, problem, traceparent)
         pointers = "; ".join(f"{e.pointer}: {e.reason}" for e in problem_field_errors(problem))
         return AvivRejected(summary + (f" [{pointers}]" if pointers else ""), problem, traceparent)
-    if status in (401, 403):
+    if status == 401:
         return AvivUnauthorized(summary, problem, traceparent)
+    if status == 403:
+        return AvivForbidden(summary, problem, traceparent)
     if status == 404:
         return AvivNotFound(summary, problem, traceparent)
     if status == 412:

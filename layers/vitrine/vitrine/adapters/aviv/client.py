@@ -16,15 +16,16 @@ from urllib.parse import quote
 import requests
 from aws_lambda_powertools import Logger
 
+from vitrine.adapters.aviv.alerts import report_refusal
 from vitrine.adapters.aviv.answers import classified_id_of, encode_json, error_for, json_of
 from vitrine.adapters.aviv.config import AvivClientConfig
 from vitrine.adapters.aviv.oauth import fetch_token
 from vitrine.adapters.aviv.paging import items_of_pages
 from vitrine.adapters.aviv.transport import AvivTransport, new_trace_id
 from vitrine.adapters.secrets import AvivCredentials
-from vitrine.adapters.token_cache import IssuedToken, TokenCache, TokenKey
 from vitrine.core.errors import AvivRetryable
-from vitrine.core.ports import AvivAccepted, AvivClassifiedCopy, AvivPort
+from vitrine.core.ports import AvivAccepted, AvivClassifiedCopy, AvivPort, TokenCache
+from vitrine.core.tokens import IssuedToken, TokenKey
 
 logger = Logger(service="vitrine", child=True)
 
@@ -249,7 +250,9 @@ class AvivClient:
                 headers=response.headers,
                 traceparent=response.headers.get("traceparent") or sent,
             )
-        raise error_for(method, path, response, sent)
+        error = error_for(method, path, response, sent)
+        report_refusal(response.status_code, method, path, intermediary, error)
+        raise error
 
     def _token(self, key: TokenKey) -> IssuedToken:
         return self._tokens.get_token(key, lambda: self._fetch_token(key), self._clock())

@@ -16,8 +16,8 @@ from vitrine.adapters.aviv.answers import encode_json, json_of
 from vitrine.adapters.aviv.config import AvivClientConfig
 from vitrine.adapters.aviv.transport import AvivTransport, new_trace_id
 from vitrine.adapters.secrets import AvivCredentials
-from vitrine.adapters.token_cache import IssuedToken, TokenKey
 from vitrine.core.errors import AvivProblem, AvivRetryable, AvivUnauthorized
+from vitrine.core.tokens import IssuedToken, TokenKey
 
 logger = Logger(service="vitrine", child=True)
 

@@ -1,7 +1,7 @@
 """One HTTP request to AVIV, sent with AVIV's headers, bounded retries and an optional time limit.
 
 AVIV blocks calls without its 3-token ``User-Agent``; each attempt carries a fresh W3C
-``traceparent`` (logged with the one AVIV answers, which support asks for). 408/429/5xx and
+``traceparent`` (logged with the one AVIV answers, which support asks for). 408/409/429/5xx and
 transport errors are retried in the call with jittered backoff honouring ``Retry-After``; a longer
 wait, or one that would outlive the caller's time limit, is handed back as ``AvivRetryable``.
 """
@@ -23,12 +23,13 @@ from requests.adapters import HTTPAdapter
 
 from vitrine.adapters.aviv.answers import retryable_error
 from vitrine.adapters.aviv.config import AvivClientConfig
-from vitrine.adapters.token_cache import IssuedToken
 from vitrine.core.errors import AvivRetryable
+from vitrine.core.tokens import IssuedToken
 
 logger = Logger(service="vitrine", child=True)
 
-_RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+# 409: AVIV is still busy with a conflicting operation on the classified; like 429, it passes.
+_RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 _TRANSPORT_ERRORS = (
     requests.exceptions.Timeout,
     requests.exceptions.ConnectionError,
@@ -98,7 +99,7 @@ class AvivTransport:
         extra_headers: Mapping[str, str] | None,
         trace_id: str,
     ) -> tuple[requests.Response, str]:
-        """Send with bounded retries of transport errors and 408/429/5xx; the last answer otherwise."""
+        """Send with bounded retries of transport errors and 408/409/429/5xx; the last answer otherwise."""
         attempt = 0
         while True:
             attempt += 1
@@ -160,7 +161,7 @@ class AvivTransport:
     def _pause_before_retry(
         self, method: str, path: str, response: requests.Response, traceparent: str, attempt: int
     ) -> float:
-        """How long to wait before retrying a 408/429/5xx; raises when no retry may be made."""
+        """How long to wait before retrying a 408/409/429/5xx; raises when no retry may be made."""
         retry_after = _retry_after_seconds(response.headers.get("Retry-After"), self._clock())
         delay = self._backoff(attempt)
         pause = max(delay, retry_after) if retry_after is not None else delay

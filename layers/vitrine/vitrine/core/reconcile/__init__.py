@@ -8,7 +8,8 @@ pure function of (the status, what was sent, what was already known and told), w
   notification), and the listing leaves the watch set;
 * ``media_error`` — ``*_WITH_MEDIA_ERROR``: each ``mediaStatuses[]`` entry ``DOWNLOADING_FAILED`` or
   ``CREATING_FAILED`` is mapped *by URL* back to the CRM media (id, title, url, position) through
-  the last-sent body and per-media records;
+  the last-sent body and per-media records (any other media status is still in progress); one that
+  names no failing media is still told once, as a problem AVIV did not locate;
 * ``classified_error`` — CREATING/UPDATING/RECEIVING/DELETING_FAILED, with AVIV's message and details;
 * ``processing`` — anything else, or a status older than our send: look again later with backoff,
   and report the send as **stuck** once it is older than the configured age.
@@ -32,6 +33,6 @@ Everything here is pure: the clock, AVIV's answer and the URL checks are inputs.
 the bottom up: ``policy`` (timing and switches), ``records`` (the stored STATUS item),
 ``aviv_status`` (AVIV's vocabulary and reading a status), ``wording`` (what notifications say),
 ``media_retry`` (automatic media retry), ``problems`` (problem slots: open, tell once, resolve),
-``decision`` (what a decision holds), ``send`` and ``rejection`` (the two decisions the reconcile
-service makes).
+``decision`` (what a decision holds), ``quality_notice`` (quality warnings of the body sent, told
+once per set), ``send`` and ``rejection`` (the two decisions the reconcile service makes).
 """

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from vitrine.core.model import LastSent, SentMedia
 from vitrine.core.moments import parse_moment
-from vitrine.core.reconcile.policy import ReconcilePolicy
+from vitrine.core.reconcile.policy import DEFAULT_CLOCK_TOLERANCE, ReconcilePolicy
 from vitrine.core.reconcile.records import StatusState
 from vitrine.core.timestamps import strip_timestamp
 
@@ -151,23 +151,51 @@ def _revision_of(item: Mapping[str, Any]) -> int | None:
 def _is_about_our_send(
     item: Mapping[str, Any], last_sent: LastSent, state: StatusState, policy: ReconcilePolicy
 ) -> str | None:
-    """None when ``item`` answers our send; otherwise why not. Revision first (when known), then time."""
-    revision = _revision_of(item)
-    if revision is not None:
-        ours = last_sent.revision if last_sent.revision is not None else state.known_revision
-        if ours is not None:
-            return None if revision >= ours else f"revision {revision} is older than ours ({ours})"
-        if state.revision_floor is not None and revision <= state.revision_floor:
-            return f"revision {revision} belongs to an earlier send"
+    """None when ``item`` answers our send; otherwise why not.
+
+    AVIV's revision decides whenever it can: at or above our send's revision, or above the revision
+    of the send just before ours, it is ours; at or below an earlier send's, it is not. Only then
+    are dates compared, and AVIV's clock is not ours: a statusDate up to ``clock_tolerance`` before
+    our sentAt still answers our send. Last, a status older than one already applied (both AVIV's
+    dates) is a late arrival and teaches nothing.
+    """
+    by_revision = _judge_by_revision(_revision_of(item), last_sent, state)
+    if by_revision is None:
+        by_date = _judge_by_date(item, last_sent, policy)
+        if by_date is not None:
+            return by_date
+    elif by_revision:
+        return by_revision
+    status_date = parse_moment(item.get("statusDate"))
+    last_seen = parse_moment(state.last_status_date)
+    if status_date is not None and last_seen is not None and status_date < last_seen:
+        return "an older status than one already applied"
+    return None
+
+
+def _judge_by_revision(revision: int | None, last_sent: LastSent, state: StatusState) -> str | None:
+    """ "" (ours), why not, or None when the revision cannot tell."""
+    if revision is None:
+        return None
+    ours = last_sent.revision if last_sent.revision is not None else state.known_revision
+    if ours is not None:
+        return "" if revision >= ours else f"revision {revision} is older than ours ({ours})"
+    floor = state.revision_floor
+    if floor is None:
+        return None
+    if revision <= floor:
+        return f"revision {revision} belongs to an earlier send"
+    return "" if state.floor_is_previous_send else None
+
+
+def _judge_by_date(item: Mapping[str, Any], last_sent: LastSent, policy: ReconcilePolicy) -> str | None:
+    """None when the statusDate may answer our send (within the clock tolerance), else why not."""
     status_date = parse_moment(item.get("statusDate"))
     sent_at = parse_moment(last_sent.sent_at)
     if status_date is None or sent_at is None:
-        return None if revision is not None else "the status has no date"
+        return None if _revision_of(item) is not None else "the status has no date"
     if status_date < sent_at - policy.clock_tolerance:
         return "the status is older than our send"
-    last_seen = parse_moment(state.last_status_date)
-    if last_seen is not None and status_date < last_seen:
-        return "an older status than one already applied"
     return None
 
 
@@ -215,29 +243,27 @@ def interpret_status(
 
 
 def roll_to_send(
-    state: StatusState, last_sent: LastSent, clock_tolerance: timedelta = timedelta(seconds=2)
+    state: StatusState, last_sent: LastSent, clock_tolerance: timedelta = DEFAULT_CLOCK_TOLERANCE
 ) -> StatusState:
     """Point the per-send fields at ``last_sent`` (a new send resets them, keeping a revision floor).
 
     The revision learned for the previous send becomes the floor below which a status is "an earlier
-    send's" — but only if the status that taught it predates the new send: a status AVIV produced
-    for the new send can be applied before the new send is recorded (a push racing the sync), and
-    must not then make the new send's own statuses look old.
+    send's" — but only if it was learned before the new send was made: a status AVIV produced for
+    the new send can be applied before the new send is recorded (a push racing the sync), and must
+    not then make the new send's own statuses look old. vitrine's own clock says so exactly
+    (``revision_seen_at`` against ``sentAt``); for a state stored without it, AVIV's statusDate is
+    compared instead, with the clock tolerance.
     """
     if state.watched_sent_at == last_sent.sent_at:
         return state
-    floor = state.revision_floor
-    taught_at = parse_moment(state.last_status_date)
-    new_sent_at = parse_moment(last_sent.sent_at)
-    if (
-        state.known_revision is not None
-        and taught_at is not None
-        and new_sent_at is not None
-        and taught_at < new_sent_at - clock_tolerance
-    ):
-        floor = max(floor or 0, state.known_revision)
-    state.revision_floor = floor
+    if state.known_revision is not None and _learned_before(state, last_sent, clock_tolerance):
+        state.revision_floor = max(state.revision_floor or 0, state.known_revision)
+        state.floor_is_previous_send = True
+    else:
+        # The send before ours never told its revision: a revision above the floor may be its own.
+        state.floor_is_previous_send = False
     state.known_revision = None
+    state.revision_seen_at = None
     state.watched_sent_at = last_sent.sent_at
     state.last_status_date = None
     state.last_status = None
@@ -245,3 +271,15 @@ def roll_to_send(
     if last_sent.classified_id:
         state.classified_id = last_sent.classified_id
     return state
+
+
+def _learned_before(state: StatusState, last_sent: LastSent, clock_tolerance: timedelta) -> bool:
+    """Whether the known revision was learned before ``last_sent`` was made (so is an earlier send's)."""
+    new_sent_at = parse_moment(last_sent.sent_at)
+    if new_sent_at is None:
+        return False
+    seen_at = parse_moment(state.revision_seen_at)
+    if seen_at is not None:
+        return seen_at < new_sent_at
+    taught_at = parse_moment(state.last_status_date)
+    return taught_at is not None and taught_at < new_sent_at - clock_tolerance

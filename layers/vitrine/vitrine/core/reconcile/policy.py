@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+# How far AVIV's statusDate may run behind our sentAt and still answer our send: the two clocks
+# differ, and statusDate may be truncated. Only used when AVIV's revision cannot decide.
+DEFAULT_CLOCK_TOLERANCE = timedelta(minutes=5)
+
 
 @dataclass(frozen=True, slots=True)
 class ReconcilePolicy:
@@ -24,8 +28,7 @@ class ReconcilePolicy:
     retry_backoff_cap: timedelta = timedelta(hours=6)
     # An unreachable URL is checked again with backoff for this long, then left to the owner.
     retry_give_up_after: timedelta = timedelta(hours=24)
-    # AVIV's clock and ours differ a little, and statusDate may be truncated to the second.
-    clock_tolerance: timedelta = timedelta(seconds=2)
+    clock_tolerance: timedelta = DEFAULT_CLOCK_TOLERANCE  # see DEFAULT_CLOCK_TOLERANCE
 
 
 def backoff(base: timedelta, cap: timedelta, step: int) -> timedelta:

@@ -129,6 +129,8 @@ def send_problem(seen: SendSeen, problem: SendProblem) -> OpenProblem:
         sent_at=seen.last_sent.sent_at,
         desired_version=seen.last_sent.desired_version,
         media_ids=list(problem.media_ids),
+        detail=problem.summary or None,
+        media=[dict(entry) for entry in problem.extra.get("media") or []],
     )
 
 

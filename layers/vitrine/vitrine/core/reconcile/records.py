@@ -13,19 +13,23 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 # What a notification (and the problem it announces) is about.
-Kind = Literal["media_error", "classified_error", "sync_rejected", "stuck", "resolved"]
+Kind = Literal["media_error", "classified_error", "sync_rejected", "stuck", "quality_warning", "resolved"]
 # What the STATUS item remembers of notified fingerprints (dedupe beyond the open problems).
 NOTIFIED_MEMORY = 64
 
 
 @dataclass(frozen=True, slots=True)
 class ListingContext:
-    """What the notifications of one listing need besides the status."""
+    """What the notifications of one listing need besides the status.
+
+    ``owner_page_url``: the owner's signed status page link (None: the stack has no public URL).
+    """
 
     listing_id: str
     owner_id: str
     classified_id: str | None
     portals: tuple[str, ...]
+    owner_page_url: str | None = None
 
 
 @dataclass(slots=True)
@@ -78,7 +82,9 @@ class OpenProblem:
     """A problem known for a slot; ``notified`` is False while auto-retry handles it silently.
 
     ``superseded``: earlier notified problems of the slot replaced by this one before they were
-    resolved; the eventual ``resolved`` notification names them too.
+    resolved; the eventual ``resolved`` notification names them too. ``summary`` and ``media`` (the
+    failing media as the owner was told: id, url, title, position, status, reason) are what the
+    owner status page shows of it.
     """
 
     kind: Kind
@@ -91,6 +97,8 @@ class OpenProblem:
     desired_version: int | None = None
     media_ids: list[str] = field(default_factory=list)
     superseded: list[dict[str, Any]] = field(default_factory=list)
+    detail: str | None = None
+    media: list[dict[str, Any]] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -112,6 +120,8 @@ class OpenProblem:
             "desiredVersion": self.desired_version,
             "mediaIds": list(self.media_ids),
             "superseded": [dict(s) for s in self.superseded],
+            "detail": self.detail,
+            "media": [dict(m) for m in self.media],
         }
 
     @classmethod
@@ -128,6 +138,8 @@ class OpenProblem:
             desired_version=None if version is None else int(version),
             media_ids=[str(m) for m in raw.get("mediaIds") or []],
             superseded=[dict(s) for s in raw.get("superseded") or []],
+            detail=raw.get("detail"),
+            media=[dict(m) for m in raw.get("media") or []],
         )
 
 
@@ -185,11 +197,14 @@ class StatusState:
     """The listing's reconciliation memory (the STATUS item).
 
     ``watched_sent_at`` names the send the revision/check fields are about. ``known_revision`` is
-    AVIV's revision of that send once seen; ``revision_floor`` the highest revision of earlier
-    sends, so that a late status of an earlier send is not taken for ours. ``outbox`` holds
-    notifications decided but not yet confirmed published (published, then removed). ``episodes``
-    counts, per slot, the problems closed so far: it is part of the slot's fingerprints, so a
-    problem that comes back after its ``resolved`` is announced again, under a new id.
+    AVIV's revision of that send once seen, and ``revision_seen_at`` when vitrine saw it (its own
+    clock); ``revision_floor`` the highest revision of earlier sends, so that a late status of an
+    earlier send is not taken for ours, and ``floor_is_previous_send`` whether that floor is the
+    revision of the send just before ours (then any higher revision is ours, whatever the clocks).
+    ``outbox`` holds notifications decided but not yet confirmed published (published, then
+    removed). ``episodes`` counts, per slot, the problems closed so far: it is part of the slot's
+    fingerprints, so a problem that comes back after its ``resolved`` is announced again, under a
+    new id.
     """
 
     listing_id: str
@@ -199,6 +214,8 @@ class StatusState:
     watched_sent_at: str | None = None
     known_revision: int | None = None
     revision_floor: int | None = None
+    floor_is_previous_send: bool = False
+    revision_seen_at: str | None = None
     last_status_date: str | None = None
     last_status: str | None = None
     checks: int = 0
@@ -225,6 +242,8 @@ class StatusState:
             "watchedSentAt": self.watched_sent_at,
             "knownRevision": self.known_revision,
             "revisionFloor": self.revision_floor,
+            "floorIsPreviousSend": self.floor_is_previous_send,
+            "revisionSeenAt": self.revision_seen_at,
             "lastStatusDate": self.last_status_date,
             "lastStatus": self.last_status,
             "checks": self.checks,
@@ -248,6 +267,8 @@ class StatusState:
             watched_sent_at=raw.get("watchedSentAt"),
             known_revision=optional_int(raw.get("knownRevision")),
             revision_floor=optional_int(raw.get("revisionFloor")),
+            floor_is_previous_send=bool(raw.get("floorIsPreviousSend", False)),
+            revision_seen_at=raw.get("revisionSeenAt"),
             last_status_date=raw.get("lastStatusDate"),
             last_status=raw.get("lastStatus"),
             checks=int(raw.get("checks") or 0),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from vitrine.core.model import LastSent
-from vitrine.core.moments import parse_moment
+from vitrine.core.moments import format_moment, parse_moment
 from vitrine.core.reconcile.aviv_status import FailedMedia, StatusReading, roll_to_send
 from vitrine.core.reconcile.decision import Decision, WatchUpdate, decided, take_owner
 from vitrine.core.reconcile.media_retry import RetryTriage, UrlCheck, triage_failed_media
@@ -31,13 +31,17 @@ from vitrine.core.reconcile.problems import (
     send_problem,
     slot_identity,
 )
+from vitrine.core.reconcile.quality_notice import reconcile_quality
 from vitrine.core.reconcile.records import ListingContext, Notification, StatusState
 from vitrine.core.reconcile.wording import (
     classified_error_subject,
     media_entry,
     media_error_subject,
+    media_fix,
     media_label,
     stuck_subject,
+    unlocated_media_subject,
+    unlocated_media_summary,
 )
 
 
@@ -78,7 +82,7 @@ def reconcile_send(
     named.
     """
     state = roll_to_send(state.copy(), last_sent, policy.clock_tolerance)
-    _apply_reading(state, reading)
+    _apply_reading(state, reading, now)
     take_owner(state, context)
     seen = SendSeen(now=now, last_sent=last_sent, reading=reading)
     notifications = _end_overtaken_rejection(state, context, seen)
@@ -92,14 +96,17 @@ def reconcile_send(
         case _:
             verdict = _processing(state, context, seen, policy)
     notifications += verdict.notifications
+    notifications += reconcile_quality(state, context, last_sent, reading, now)
     return decided(state, notifications, verdict.watch, verdict.retry_media, reading)
 
 
-def _apply_reading(state: StatusState, reading: StatusReading) -> None:
-    """Remember what AVIV said about our send (a status about an earlier send teaches nothing)."""
+def _apply_reading(state: StatusState, reading: StatusReading, now: datetime) -> None:
+    """Remember what AVIV said about our send (a status about an earlier send teaches nothing), and
+    when vitrine learned its revision (see :func:`roll_to_send`)."""
     if reading.ours:
         if reading.revision is not None:
             state.known_revision = max(state.known_revision or 0, reading.revision)
+            state.revision_seen_at = format_moment(now)
         if reading.status_date:
             state.last_status_date = reading.status_date
         state.last_status = reading.status
@@ -169,8 +176,11 @@ def _media_error(
     url_checks: Mapping[str, UrlCheck] | None,
 ) -> _Verdict:
     """Some media failed: retry what automatic retry may, tell the owner of the rest."""
+    if not seen.reading.failed_media:
+        notifications = _open_unlocated_media_problem(state, context, seen)
+        return _Verdict(notifications, _slow_recheck(state, seen.now, policy))
     triage = triage_failed_media(state, seen.reading, seen.now, policy, url_checks)
-    notifications = _open_media_problem(state, context, seen, triage)
+    notifications = _open_media_problem(state, context, seen, triage, policy)
     if triage.next_checks:
         watch = WatchUpdate(max(seen.now, min(triage.next_checks)))
     else:
@@ -178,8 +188,32 @@ def _media_error(
     return _Verdict(notifications, watch, triage.to_retry)
 
 
+def _open_unlocated_media_problem(
+    state: StatusState, context: ListingContext, seen: SendSeen
+) -> list[Notification]:
+    """A media error naming no failing media (none listed, or only statuses still in progress or
+    unknown): the owner still hears of it once, as a problem of its own, resolved like the others."""
+    reading = seen.reading
+    subject = unlocated_media_subject(context.listing_id, reading.portals or context.portals)
+    problem = SendProblem(
+        kind="media_error",
+        fingerprint=fingerprint(
+            "media_error", {**slot_identity(state, context, SLOT_AVIV), "unlocated": True}
+        ),
+        subject=subject,
+        summary=unlocated_media_summary(subject, reading),
+        body_status=reading.status or "",
+        extra={"media": [], "unlocated": True},
+    )
+    return open_send_problem(state, context, seen, problem)
+
+
 def _open_media_problem(
-    state: StatusState, context: ListingContext, seen: SendSeen, triage: RetryTriage
+    state: StatusState,
+    context: ListingContext,
+    seen: SendSeen,
+    triage: RetryTriage,
+    policy: ReconcilePolicy,
 ) -> list[Notification]:
     """Open or refresh the media problem with the media the owner must hear of."""
     reading = seen.reading
@@ -196,15 +230,17 @@ def _open_media_problem(
     }
     subject = media_error_subject(context.listing_id, notified_media, portals)
     lines = [f"{media_label(f)}: {reason}" for f, reason in triage.to_notify]
+    fix = media_fix(notified_media, auto_retry=policy.auto_media_retry, attempts=policy.retry_attempts)
     problem = SendProblem(
         kind="media_error",
         fingerprint=fingerprint("media_error", identity),
         subject=subject,
-        summary=subject + ". " + "; ".join(lines),
+        summary=subject + ". " + "; ".join(lines) + (f". {fix}" if fix else ""),
         body_status=reading.status or "",
         extra={
             "media": [media_entry(f, reason) for f, reason in triage.to_notify],
             "retrying": [f.key for f in triage.to_retry] or None,
+            "fix": fix,
         },
         media_ids=[f.key for f in notified_media],
     )

@@ -24,6 +24,7 @@ SEVERITY: Mapping[Kind, str] = {
     "classified_error": "error",
     "sync_rejected": "error",
     "stuck": "warning",
+    "quality_warning": "warning",
     "resolved": "info",
 }
 
@@ -89,6 +90,54 @@ def media_error_subject(listing_id: str, failed: Sequence[FailedMedia], portals:
     return _fit(text, listing_id)
 
 
+def unlocated_media_subject(listing_id: str, portals: Sequence[str]) -> str:
+    """ "Listing ABC-12 has a media problem on SeLoger that AVIV did not locate"."""
+    where = _portal_phrase(portals)
+    return _fit(f"Listing {{id}} has a media problem on {where} that AVIV did not locate", listing_id)
+
+
+def unlocated_media_summary(subject: str, reading: StatusReading) -> str:
+    """What AVIV said, and where to look since it named no media."""
+    said = f"AVIV reports {reading.status} without naming a failing media"
+    words = "; ".join(w for w in (reading.message, reading.sub_status_details) if w)
+    return (
+        f"{subject}. {said}" + (f" (AVIV says: {words})" if words else "") + ". Check that every media "
+        "URL of the listing answers with its image or video, then give the media at fault a new "
+        "version in the CRM so that the portal downloads it again."
+    )
+
+
+# What AVIV documents as the fix of a media it could not fetch, and what vitrine does by itself.
+_DOWNLOAD_FIX = (
+    "Make each URL answer with its file, publicly (no login, firewall, IP allow-list or expired link). "
+    "The portal downloads a media again only when its timestamp changes: "
+)
+_DOWNLOAD_FIX_BY_HAND = (
+    "once the URL works, give the media a new version in the CRM (or a new URL) and vitrine sends it "
+    "with a new timestamp."
+)
+_DOWNLOAD_FIX_AUTOMATIC = (
+    "vitrine checks the URL again and re-sends the media with a new timestamp by itself once it "
+    "answers, up to {attempts} times; a new version of the media in the CRM does the same at once."
+)
+_PROCESSING_FIX = (
+    "For a file the portal downloaded but could not process, replace it with a valid image or video "
+    "under a new version in the CRM."
+)
+
+
+def media_fix(failed: Sequence[FailedMedia], *, auto_retry: bool, attempts: int) -> str | None:
+    """What the owner can do about ``failed`` (None: nothing to say)."""
+    statuses = {f.status for f in failed}
+    parts: list[str] = []
+    if DOWNLOADING_FAILED in statuses:
+        then = _DOWNLOAD_FIX_AUTOMATIC.format(attempts=attempts) if auto_retry else _DOWNLOAD_FIX_BY_HAND
+        parts.append(_DOWNLOAD_FIX + then)
+    if statuses - {DOWNLOADING_FAILED}:
+        parts.append(_PROCESSING_FIX)
+    return " ".join(parts) or None
+
+
 def _fit(template: str, listing_id: str) -> str:
     """Format ``template`` with the listing id, shortening the id first if the subject is too long."""
     subject = ascii_subject(template.format(id=listing_id), limit=10_000)
@@ -118,6 +167,13 @@ def stuck_subject(listing_id: str, portals: Sequence[str], age: timedelta) -> st
     )
 
 
+def quality_subject(listing_id: str, count: int, portals: Sequence[str]) -> str:
+    """ "2 media of listing ABC-12 will not show as intended on SeLoger"."""
+    return _fit(
+        f"{count} media of listing {{id}} will not show as intended on {_portal_phrase(portals)}", listing_id
+    )
+
+
 def rejected_subject(listing_id: str, error_count: int) -> str:
     if error_count:
         noun = "error" if error_count == 1 else "errors"
@@ -130,6 +186,8 @@ def resolved_subject(listing_id: str, kinds: Iterable[str], portals: Sequence[st
     where = _portal_phrase(portals)
     if kinds == {"sync_rejected"}:
         return _fit("Resolved: listing {id} was accepted by AVIV", listing_id)
+    if kinds == {"quality_warning"}:
+        return _fit(f"Resolved: the media of listing {{id}} show as intended on {where}", listing_id)
     if kinds == {"media_error"}:
         return _fit(f"Resolved: the media of listing {{id}} are online on {where}", listing_id)
     return _fit(f"Resolved: listing {{id}} is up to date on {where}", listing_id)
@@ -178,6 +236,7 @@ def notification_body(
         "portalNames": portal_names(portals),
         "subject": subject,
         "summary": summary,
+        "ownerPageUrl": context.owner_page_url,
     }
     if reading is not None:
         body["statusDate"] = reading.status_date

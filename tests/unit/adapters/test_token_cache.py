@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.support.aws import dynamodb_client, make_tables, mocked_aws
-from vitrine.adapters.token_cache import DynamoTokenCache, IssuedToken, MemoryTokenCache, TokenKey
+from tests.support.aws import RecordingClient, dynamodb_client, make_tables, mocked_aws
+from vitrine.adapters.token_cache import DynamoTokenCache, MemoryTokenCache
+from vitrine.core.tokens import IssuedToken, TokenKey
 
 T0 = 1_770_000_000.0
 DAY = 86_400
@@ -78,30 +79,6 @@ def dynamo_cache(table: str, **kwargs: Any) -> DynamoTokenCache:
     return DynamoTokenCache(table, dynamodb_client=SerializedClient(dynamodb_client()), **kwargs)
 
 
-# -- tokens and keys ------------------------------------------------------------------------
-
-
-def test_issue_refreshes_margin_before_expiry_and_keeps_half_of_a_short_life() -> None:
-    day = IssuedToken.issue("t", DAY, now=T0, refresh_margin=MARGIN)
-    assert (day.expires_at, day.refresh_at) == (T0 + DAY, T0 + DAY - MARGIN)
-    short = IssuedToken.issue("t", 60, now=T0, refresh_margin=MARGIN)
-    assert (short.expires_at, short.refresh_at) == (T0 + 60, T0 + 30)
-
-
-def test_repr_shows_a_fingerprint_never_the_token() -> None:
-    token = IssuedToken.issue("eyJhbGciOiJSUzI1NiJ9.secret-part", DAY, now=T0, refresh_margin=MARGIN)
-    assert "secret-part" not in repr(token)
-    assert token.fingerprint in repr(token)
-
-
-def test_cache_key_is_sha256_of_the_key_parts_and_distinguishes_intermediaries() -> None:
-    assert len(KEY.cache_key) == 64 and int(KEY.cache_key, 16) >= 0
-    assert KEY.client_id not in KEY.cache_key
-    other = TokenKey(KEY.client_id, KEY.audience, None)
-    assert other.cache_key != KEY.cache_key
-    assert TokenKey("a b", "c").cache_key != TokenKey("a", "b c").cache_key
-
-
 # -- memory ---------------------------------------------------------------------------------
 
 
@@ -143,7 +120,7 @@ def test_memory_invalidate_only_drops_the_named_token() -> None:
 
 
 def test_dynamo_memory_hit_reads_the_table_once(table: str) -> None:
-    client = CountingClient(dynamodb_client())
+    client = RecordingClient(dynamodb_client())
     cache = DynamoTokenCache(table, dynamodb_client=client)
     fetch = Fetcher()
     for offset in range(5):
@@ -281,16 +258,6 @@ def test_dynamo_unavailable_table_degrades_to_a_direct_fetch(table: str) -> None
 
 
 # -- helpers --------------------------------------------------------------------------------
-
-
-class CountingClient:
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self.calls: list[str] = []
-
-    def __getattr__(self, name: str) -> Any:
-        self.calls.append(name)
-        return getattr(self._client, name)
 
 
 def run_in_threads(count: int, work: Callable[..., str]) -> list[str]:

@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.support.aws import dynamodb_client, make_tables, mocked_aws
-from vitrine.adapters.dynamo_store import listing_pk
-from vitrine.adapters.status_store import StatusStore, WatchEntry, watch_shard
+from vitrine.adapters.dynamo.table import listing_pk, watch_shard
+from vitrine.adapters.status_store import StatusStore, WatchEntry
 from vitrine.core.errors import ConcurrentModification
 from vitrine.core.moments import format_moment
 from vitrine.core.reconcile.records import MediaRetry, Notification, OpenProblem, StatusState
@@ -144,6 +145,33 @@ def test_published_notifications_leave_the_outbox(store: StatusStore) -> None:
     assert [n.id for n in store.load("L-1").outbox] == [state.outbox[1].id]
     assert trimmed.rev == 2
     assert store.without_outbox(trimmed, set(), now=T0) is trimmed  # nothing published: no write
+
+
+class CancellingClient:
+    """The boto3 client whose writes come back as a transaction cancelled by a failed condition."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def _cancelled(self, **kwargs: Any) -> None:
+        response: Any = {
+            "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+            "CancellationReasons": [{"Code": "ConditionalCheckFailed"}],
+        }
+        raise ClientError(response, "TransactWriteItems")
+
+    put_item = update_item = _cancelled
+
+
+def test_a_write_cancelled_by_a_failed_condition_is_a_lost_race(client: RecordingClient) -> None:
+    store = StatusStore("vitrine-StateTable", CancellingClient(client))
+    with pytest.raises(ConcurrentModification):
+        store.save(StatusState(listing_id="L-1"), now=T0)
+    assert not store.stop_sent_watch("L-1", format_moment(T0))
+    assert not store.finish_rejection("L-1", 3)
 
 
 # ------------------------------------------------------------------------------ watch set

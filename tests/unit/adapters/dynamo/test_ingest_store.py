@@ -16,7 +16,8 @@ import pytest
 
 from devtools.moto_atomic import make_moto_dynamodb_writes_atomic
 from tests.support.aws import dynamodb_client, make_tables, mocked_aws
-from vitrine.adapters.dynamo_store import DynamoStateStore, pack_delivery_log, unpack_delivery_log
+from vitrine.adapters.dynamo.ingest_store import pack_delivery_log, unpack_delivery_log
+from vitrine.adapters.dynamo.state_store import DynamoStateStore
 from vitrine.core.errors import ConcurrentModification, ValidationFailed
 from vitrine.core.events.parse import parse_event
 from vitrine.core.ingest import (

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 import string
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import boto3
@@ -14,14 +14,10 @@ import pytest
 from moto import mock_aws
 
 from devtools.template import create_tables
-from vitrine.adapters.dynamo_store import (
-    DIRTY_SHARD_COUNT,
-    DynamoStateStore,
-    dirty_shard,
-    listing_pk,
-)
+from vitrine.adapters.dynamo.state_store import DynamoStateStore
+from vitrine.adapters.dynamo.table import DIRTY_SHARD_COUNT, dirty_shard, listing_pk
 from vitrine.core.errors import ConcurrentModification, FieldError
-from vitrine.core.model import DesiredListing, LastSent, Media, SentMedia
+from vitrine.core.model import DesiredListing, LastSent, Media, SentMedia, SyncFailure
 
 T0 = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
 DYNAMODB_ITEM_LIMIT = 400 * 1024
@@ -138,6 +134,17 @@ def raw_item(dynamodb: Any, listing_id: str, sk: str) -> dict[str, Any] | None:
     return item
 
 
+def add_attribute(dynamodb: Any, listing_id: str, name: str, value: dict[str, Any]) -> None:
+    """An attribute another writer keeps on the item (the store must leave it alone)."""
+    dynamodb.update_item(
+        TableName="vitrine-StateTable",
+        Key={"pk": {"S": listing_pk(listing_id)}, "sk": {"S": "DESIRED"}},
+        UpdateExpression="SET #name = :value",
+        ExpressionAttributeNames={"#name": name},
+        ExpressionAttributeValues={":value": value},
+    )
+
+
 # --------------------------------------------------------------------------- desired
 
 
@@ -155,6 +162,18 @@ def test_desired_round_trip_of_a_listing_without_data_or_optional_fields(store: 
     assert store.load_desired("L2") == listing
     state = store.load_sync_state("L2")
     assert state is not None and not state.has_data and state.dirty
+
+
+def test_an_empty_portal_list_survives_the_round_trip_distinct_from_absent(store: DynamoStateStore) -> None:
+    nowhere = desired("L3", portals=[])
+    store.save_desired(nowhere, None, now=T0)
+    assert store.load_desired("L3") == nowhere
+    loaded = store.load_desired("L3")
+    assert loaded is not None and loaded.portals == []
+    defaulted = replace(nowhere, portals=None, version=nowhere.version + 1)
+    store.save_desired(defaulted, nowhere.version, now=T0)
+    loaded = store.load_desired("L3")
+    assert loaded is not None and loaded.portals is None
 
 
 def test_unknown_listing_loads_as_none(store: DynamoStateStore) -> None:
@@ -220,8 +239,9 @@ def test_saving_the_same_version_leaves_the_dirty_state_alone(store: DynamoState
     assert state is not None and not state.dirty and state.last_edit_at == T0
 
 
-def test_save_keeps_lease_rejection_and_extra_attributes(store: DynamoStateStore) -> None:
-    store.save_desired(desired(version=1), None, now=T0, extra={"syncAttempts": 3})
+def test_save_keeps_lease_rejection_and_extra_attributes(store: DynamoStateStore, dynamodb: Any) -> None:
+    store.save_desired(desired(version=1), None, now=T0)
+    add_attribute(dynamodb, "L1", "syncAttempts", {"N": "3"})
     assert store.acquire_lease("L1", "sync-a", T0, 60)
     store.record_rejection("L1", 1, [FieldError("/data/prices", "missing")], "invalid", T0, "sync-a")
     store.save_desired(desired(version=2), 1, now=T0)
@@ -229,12 +249,7 @@ def test_save_keeps_lease_rejection_and_extra_attributes(store: DynamoStateStore
     assert state is not None
     assert state.lease_owner == "sync-a"
     assert state.rejected_version == 1
-    assert state.extra == {"syncAttempts": Decimal(3)}
-
-
-def test_extra_may_not_overwrite_store_attributes(store: DynamoStateStore) -> None:
-    with pytest.raises(ValueError, match="version"):
-        store.save_desired(desired(), None, now=T0, extra={"version": 9})
+    assert (raw_item(dynamodb, "L1", "DESIRED") or {})["syncAttempts"] == {"N": "3"}
 
 
 # --------------------------------------------------------------------------- lease
@@ -351,18 +366,12 @@ def test_rejection_is_kept_and_the_version_not_retried(store: DynamoStateStore) 
     assert rejection.errors == tuple(errors)
     assert rejection.detail == "Validation failed"
     assert rejection.at == T0
-    assert not rejection.notified
     state = store.load_sync_state("L1")
     assert state is not None and not state.dirty and state.sent_version == 1
     assert list(store.dirty_listings()) == []
     # a later version is dirty again (and synced normally)
     store.save_desired(desired(version=2), 1, now=T0 + timedelta(seconds=10))
     assert list(store.dirty_listings()) == ["L1"]
-    # the notifier flags the rejection it told the owner about
-    assert store.mark_rejection_notified("L1", 1)
-    assert not store.mark_rejection_notified("L1", 2)
-    rejection = store.load_rejection("L1")
-    assert rejection is not None and rejection.notified
 
 
 # --------------------------------------------------------------------------- dirty index
@@ -510,3 +519,20 @@ def test_a_300_media_listing_stays_far_below_the_item_limit(store: DynamoStateSt
         assert 0 < size < DYNAMODB_ITEM_LIMIT // 2, f"{kind} item is {size} bytes"
     assert store.load_desired("BIG") == listing
     assert store.load_last_sent("BIG") == record
+
+
+def test_a_failed_attempt_is_kept_until_a_version_is_handled(store: DynamoStateStore) -> None:
+    store.save_desired(desired(), None, now=T0)
+    failure = SyncFailure(
+        at="2026-03-02T09:01:00Z", attempts=3, error="AvivRetryable: 503", dead_lettered=False
+    )
+    store.record_sync_failure("L1", failure)
+    assert store.load_sync_failure("L1") == failure
+    assert store.acquire_lease("L1", "w", T0, 60)
+    store.record_skipped("L1", 1, "w")
+    assert store.load_sync_failure("L1") is None
+
+
+def test_a_failure_of_an_unknown_listing_writes_nothing(store: DynamoStateStore) -> None:
+    store.record_sync_failure("nobody", SyncFailure(at="", attempts=1, error="x"))
+    assert store.load_sync_failure("nobody") is None and store.load_desired("nobody") is None

@@ -1,0 +1,1 @@
+"""The StateTable over DynamoDB: the shared table vocabulary and the stores built on it."""
