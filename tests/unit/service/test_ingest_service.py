@@ -7,6 +7,7 @@ environment as a Lambda instance builds it; only the signature's clock is the re
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from vitrine.adapters.dynamo.state_store import DynamoStateStore
 from vitrine.core.errors import ConcurrentModification
 from vitrine.core.model import IngestWrite
 from vitrine.core.webhook_signing import MAX_BODY_BYTES, signed_headers
+from vitrine.observability import logger
 from vitrine.service.http import PROBLEM_JSON
 from vitrine.service.ingest import IngestService
 from vitrine.settings import Settings
@@ -422,3 +424,79 @@ def test_an_unsigned_body_of_any_type_is_refused_with_401_first(
     service = ingest_service(aws, monkeypatch)
 
     problem_of(service.handle({"Content-Type": "text/plain"}, b"hello"), 401)
+
+
+# --------------------------------------------------------------------------------------------------
+# A stored DESIRED item that cannot be read never blocks the listing
+# --------------------------------------------------------------------------------------------------
+
+STUB = {"pk": {"S": "LISTING#L-1"}, "sk": {"S": "DESIRED"}, "listingId": {"S": "L-1"}}
+CORRUPT = {
+    **STUB,
+    "version": {"N": "3"},
+    "sentVersion": {"N": "2"},
+    "ownerId": {"S": "agency-1"},
+    "hasData": {"BOOL": True},
+    "data": {"B": b"not gzip"},
+    "media": {"B": b"\x1f\x8b truncated"},
+    "ingestSeq": {"N": "7"},
+    "deliveryLog": {"B": b"\x09 an unknown format"},
+}
+
+
+class ErrorLines(logging.Handler):
+    """The ERROR lines the service's Powertools logger writes."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture
+def error_lines() -> Iterator[ErrorLines]:
+    recorder = ErrorLines()
+    logger._logger.addHandler(recorder)
+    try:
+        yield recorder
+    finally:
+        logger._logger.removeHandler(recorder)
+
+
+@pytest.mark.parametrize("item", [STUB, CORRUPT], ids=["stub left by a partial write", "corrupt documents"])
+def test_a_valid_webhook_replaces_an_unreadable_item_as_the_listings_state(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, error_lines: ErrorLines, item: dict[str, Any]
+) -> None:
+    boto3.client("dynamodb", region_name=REGION).put_item(TableName=aws.state_table, Item=item)
+    service = ingest_service(aws, monkeypatch)
+    body = json.dumps(upserted(listing={"data": {"estateType": "HOUSE"}, "media": []})).encode()
+
+    response = service.handle(signed(body), body)
+
+    assert response.status_code == 202, response.body
+    store = DynamoStateStore(aws.state_table)
+    desired = store.load_desired("L-1")
+    assert desired is not None and desired.data == {"estateType": "HOUSE"} and desired.media == []
+    assert desired.version == int(item.get("version", {"N": "0"})["N"]) + 1, "a new version for sync"
+    state = store.load_sync_state("L-1")
+    assert state is not None and state.dirty and state.sync_scheduled_until is not None
+    assert any("unreadable" in message and "L-1" in message for message in error_lines.messages)
+
+
+def test_an_event_that_changes_nothing_leaves_an_unreadable_item_for_the_next_one(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    boto3.client("dynamodb", region_name=REGION).put_item(TableName=aws.state_table, Item=STUB)
+    service = ingest_service(aws, monkeypatch)
+    removal = {key: value for key, value in upserted().items() if key != "listing"}
+    removal.update(type="media.removed", mediaId="m-9")
+    first = json.dumps(removal).encode()
+
+    ignored = service.handle(signed(first, "msg_1"), first)
+
+    assert ignored.status_code == 202 and json.loads(str(ignored.body))["ignored"] == "unknown_media"
+    second = json.dumps(upserted()).encode()
+    assert service.handle(signed(second, "msg_2"), second).status_code == 202
+    assert DynamoStateStore(aws.state_table).load_desired("L-1") is not None

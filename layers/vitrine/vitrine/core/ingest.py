@@ -13,6 +13,9 @@ pending for the listing — in **one conditional write** per webhook, because th
 
 A per-instance cache of the listings this instance wrote last saves the read in a burst of edits:
 every write is conditional, so a stale cache entry only costs a failed write and a re-read.
+
+A stored item that cannot be read (a partial write, a corrupt document) never blocks its listing:
+the event is applied to a blank listing and its state replaces the whole item, with a new version.
 """
 
 from __future__ import annotations
@@ -78,6 +81,9 @@ class IngestResult:
     ignored_reason: str | None
     sync_scheduled: bool
     duplicate: bool = False
+    # Why the stored item was unreadable (an error to log), or None. ``changed``: this event's state
+    # replaced it; else it is left for the next event that gives the listing a state.
+    unreadable: str | None = None
 
     def to_body(self) -> dict[str, object]:
         body: dict[str, object] = {"accepted": True, "listingId": self.listing_id, "version": self.version}
@@ -126,9 +132,12 @@ def ingest_event(
             )
         current = snapshot.desired if snapshot is not None else None
         result = apply_event(current, event, now)
-        if current is None and not result.changed:
-            # Nothing known and nothing to record (e.g. removing a media of an unknown listing).
-            return IngestResult(event.listing_id, 0, False, result.ignored_reason, False)
+        unreadable = snapshot.unreadable if snapshot is not None else None
+        if (current is None or unreadable) and not result.changed:
+            # Nothing known and nothing to record (e.g. removing a media of an unknown listing);
+            # an unreadable item waits for an event that gives the listing a state again.
+            reason = result.ignored_reason
+            return IngestResult(event.listing_id, 0, False, reason, False, unreadable=unreadable)
         write = plan_write(snapshot, result.desired if result.changed else None, delivery, now, hold_seconds)
         try:
             after = store.commit_ingest(write)
@@ -145,6 +154,7 @@ def ingest_event(
             changed=result.changed,
             ignored_reason=result.ignored_reason,
             sync_scheduled=write.claim_until is not None,
+            unreadable=unreadable,
         )
     raise ConcurrentModification(f"listing {event.listing_id}: too many concurrent writers")
 

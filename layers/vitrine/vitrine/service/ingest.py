@@ -24,7 +24,7 @@ from vitrine.adapters.sqs_scheduler import SqsSyncScheduler
 from vitrine.core.errors import ConcurrentModification, FieldError, ValidationFailed
 from vitrine.core.events.parse import MalformedBody, decode_body, parse_event
 from vitrine.core.events.vocabulary import ListingEvent
-from vitrine.core.ingest import DeliveryConflict, RecentListings, ingest_event
+from vitrine.core.ingest import DeliveryConflict, IngestResult, RecentListings, ingest_event
 from vitrine.core.model import Delivery, body_digest
 from vitrine.core.scheduling import SyncSchedulingFailed
 from vitrine.core.webhook_signing import MAX_BODY_BYTES, SignatureError, verify
@@ -123,6 +123,8 @@ class IngestService:
             logger.exception("sync could not be scheduled")
             metrics.add_metric(name="WebhookSchedulingFailed", unit=MetricUnit.Count, value=1)
             return problem(503, "the change could not be scheduled; retry", headers={"Retry-After": "5"})
+        if result.unreadable is not None:
+            _log_unreadable(result)
         body = {**result.to_body(), "webhookId": delivery.webhook_id}
         if body.get("duplicate"):
             metrics.add_metric(name="WebhookDuplicate", unit=MetricUnit.Count, value=1)
@@ -137,6 +139,20 @@ class IngestService:
         metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
         logger.info("webhook rejected", extra={"errors": [e.to_dict() for e in errors]})
         return problem(422, "the event is invalid; nothing was changed", errors=errors)
+
+
+def _log_unreadable(result: IngestResult) -> None:
+    """A stored listing that could not be read is our defect (or a partial write): say so loudly."""
+    outcome = (
+        "this event's state replaced it"
+        if result.changed
+        else "left as is: the next event that gives the listing a state replaces it"
+    )
+    logger.error(
+        f"listing {result.listing_id}: its stored desired state was unreadable; {outcome}",
+        extra={"reason": result.unreadable, "version": result.version},
+    )
+    metrics.add_metric(name="UnreadableListing", unit=MetricUnit.Count, value=1)
 
 
 _instance: PerInstance[IngestService] = PerInstance(IngestService)
