@@ -353,6 +353,19 @@ def test_retry_after_beyond_what_a_call_waits_is_left_to_the_queue(
     assert harness.sleeps == [] and len(api_calls(emu)) == 1
 
 
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
+def test_a_body_with_a_non_finite_number_is_never_sent_as_non_standard_json(
+    client: AvivClient, emu: AvivEmulator, number: float
+) -> None:
+    body = classified_body("L-nan")
+    body["data"]["location"]["latitude"] = number
+
+    with pytest.raises(ValueError, match="JSON"):
+        client.create(body)
+
+    assert api_calls(emu) == [], "nothing reached AVIV"
+
+
 def test_5xx_is_retried_then_succeeds(client: AvivClient, emu: AvivEmulator, harness: Harness) -> None:
     emu.inject_faults(2, status=503, paths="/classifieds")
     accepted = client.create(classified_body("L-5xx"))

@@ -334,6 +334,10 @@ class IngestSnapshot:
     # Bumped by every ingest write: the write is conditional on it, so the delivery log read is
     # still the log written over (None: the item has none yet).
     ingest_seq: int | None = None
+    # Why the stored item could not be read (a partial write, a corrupt document), or None. Then
+    # ``desired`` is a blank listing carrying the stored version (0: none), and the next event that
+    # changes anything replaces the whole item (see vitrine.core.ingest).
+    unreadable: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

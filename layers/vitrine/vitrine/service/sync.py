@@ -23,7 +23,7 @@ from vitrine.core.model import SyncFailure
 from vitrine.core.moments import format_moment
 from vitrine.core.scheduling import ensure_sync_scheduled
 from vitrine.core.sync import SyncOutcome, sync_listing
-from vitrine.observability import MetricUnit, logger, metrics
+from vitrine.observability import MetricUnit, log_keys, logger, metrics
 from vitrine.service import PerInstance
 from vitrine.settings import Settings
 
@@ -77,7 +77,7 @@ class SyncService:
             return "malformed"
         listing_id = request.listing_id
         receive_count = int(record.attributes.approximate_receive_count or 1)
-        logger.append_keys(listing_id=listing_id, receive_count=receive_count, forced=request.force)
+        log_keys(listing_id=listing_id, receive_count=receive_count, forced=request.force)
         backoff = retry_delay_seconds(receive_count, base=self.settings.sync_retry_base_seconds)
         try:
             if request.force:

@@ -22,6 +22,7 @@ from vitrine.core.events.vocabulary import (
     RFC3339_DATE_TIME,
 )
 from vitrine.core.model import MEDIA_CATEGORIES, MEDIA_TYPES, PORTALS
+from vitrine.core.strict_json import MAX_DEPTH
 from vitrine.core.validation import validate_media_list
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
@@ -91,6 +92,7 @@ def test_schema_enums_and_limits_follow_the_code() -> None:
     assert defs["listing"]["properties"]["portals"]["maxItems"] == MAX_PORTALS
     assert defs["media"]["properties"]["mediaType"]["enum"] == list(MEDIA_TYPES)
     assert defs["mediaCategory"]["enum"] == list(MEDIA_CATEGORIES)
+    assert f"nested more than {MAX_DEPTH} levels deep" in schema()["description"]
 
 
 # --------------------------------------------------------------------------------------------------
