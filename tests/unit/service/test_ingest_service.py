@@ -17,7 +17,6 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.event_handler import Response
 from jsonschema import Draft202012Validator
 
 from devtools.template import create_queues, create_secrets
@@ -30,7 +29,7 @@ from vitrine.core.ingest import plan_write
 from vitrine.core.model import Delivery, DesiredListing, IngestWrite
 from vitrine.core.webhook_signing import MAX_BODY_BYTES, signed_headers
 from vitrine.observability import logger
-from vitrine.service.http import PROBLEM_JSON
+from vitrine.service.http import PROBLEM_JSON, HttpAnswer
 from vitrine.service.ingest import IngestService
 from vitrine.settings import Settings
 
@@ -98,7 +97,7 @@ def answer_validator() -> Draft202012Validator:
     return Draft202012Validator(schema)
 
 
-def answer_of(response: Response, status: int = 202) -> dict[str, Any]:
+def answer_of(response: HttpAnswer, status: int = 202) -> dict[str, Any]:
     """The body of ``response``, once its status is checked and the body found as documented in
     schemas/webhook-answer.schema.json."""
     assert response.status_code == status, response.body
@@ -107,7 +106,7 @@ def answer_of(response: Response, status: int = 202) -> dict[str, Any]:
     return body
 
 
-def problem_of(response: Response, status: int) -> dict[str, Any]:
+def problem_of(response: HttpAnswer, status: int) -> dict[str, Any]:
     """The problem+json body of ``response``, once its status and content type are checked."""
     body = answer_of(response, status)
     assert response.headers["Content-Type"] == PROBLEM_JSON
