@@ -11,8 +11,9 @@ What runs, all in this process and on loopback only:
   ``ReportBatchItemFailures`` semantics (moto applies delays, visibility timeouts and the redrive
   policy to the dead-letter queue);
 * the scheduled function (reconcile) runs every ``VITRINE_RECONCILE_SECONDS``;
-* a local inbox (an SQS queue subscribed to the notifications topic) prints every notification and
-  appends its message, one JSON document per line, to ``VITRINE_INBOX``;
+* a local inbox (an SQS queue subscribed to the notifications topic) prints every notification as
+  the e-mail an owner reads and appends its message, one JSON document per line, to
+  ``VITRINE_INBOX`` (the e-mails to the same name with ``.txt``);
 * a static media server (``devtools.media_server``) plays the CRM's photo host: ``make demo`` points
   the sample media URLs at it, so the emulator's downloads succeed without leaving loopback.
 

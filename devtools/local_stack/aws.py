@@ -51,8 +51,10 @@ class LocalAws:
         # moto binds in its own thread and, on a port in use, never signals ready: check first.
         check_port_free(self.host, self.port, "moto, the AWS stand-in", "VITRINE_MOTO_PORT")
         from devtools.moto_atomic import make_moto_dynamodb_writes_atomic
+        from devtools.moto_memory import stop_moto_keeping_every_instance
 
         make_moto_dynamodb_writes_atomic()  # DynamoDB's per-item atomicity, which moto lacks
+        stop_moto_keeping_every_instance()  # a server never reset would keep every item version
 
         # moto's request handler logs every call at INFO through werkzeug: keep the terminal readable.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)

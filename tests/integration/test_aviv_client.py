@@ -29,7 +29,6 @@ from vitrine.adapters.aviv.answers import problem_field_errors
 from vitrine.adapters.aviv.call_metrics import AvivCallMetrics
 from vitrine.adapters.aviv.client import AvivClient
 from vitrine.adapters.aviv.config import AvivClientConfig
-from vitrine.adapters.aviv.observer import AvivCallObserver
 from vitrine.adapters.aviv.wiring import build_aviv_client
 from vitrine.adapters.secrets import AvivCredentials
 from vitrine.adapters.token_cache import DynamoTokenCache
@@ -43,6 +42,7 @@ from vitrine.core.errors import (
     AvivRetryable,
     AvivUnauthorized,
 )
+from vitrine.core.ports import AvivCallObserver
 from vitrine.settings import Settings, get_settings
 
 USER_AGENT = "vitrine/0.1.0 python-requests/2.34.2 linux/6.1"
@@ -351,6 +351,19 @@ def test_retry_after_beyond_what_a_call_waits_is_left_to_the_queue(
         harness.client(backoff_cap=8.0).find_by_offerer_estate_id("L-x")
     assert raised.value.retry_after == 120
     assert harness.sleeps == [] and len(api_calls(emu)) == 1
+
+
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
+def test_a_body_with_a_non_finite_number_is_never_sent_as_non_standard_json(
+    client: AvivClient, emu: AvivEmulator, number: float
+) -> None:
+    body = classified_body("L-nan")
+    body["data"]["location"]["latitude"] = number
+
+    with pytest.raises(ValueError, match="JSON"):
+        client.create(body)
+
+    assert api_calls(emu) == [], "nothing reached AVIV"
 
 
 def test_5xx_is_retried_then_succeeds(client: AvivClient, emu: AvivEmulator, harness: Harness) -> None:

@@ -134,6 +134,17 @@ def test_an_unknown_default_portal_is_refused(monkeypatch: pytest.MonkeyPatch) -
         Settings.from_env()
 
 
+def test_the_owners_default_language_is_english_french_on_request_and_nothing_else(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings.from_env().default_locale == "en"
+    monkeypatch.setenv("VITRINE_DEFAULT_LOCALE", "fr")
+    assert Settings.from_env().default_locale == "fr"
+    monkeypatch.setenv("VITRINE_DEFAULT_LOCALE", "de")
+    with pytest.raises(SettingsError, match="VITRINE_DEFAULT_LOCALE must be one of en, fr, got 'de'"):
+        Settings.from_env()
+
+
 @pytest.mark.parametrize(("window", "max_delay"), [("-1", "600"), ("120", "60")])
 def test_a_consolidation_window_must_lie_between_zero_and_the_max_delay(
     window: str, max_delay: str, monkeypatch: pytest.MonkeyPatch

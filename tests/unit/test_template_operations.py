@@ -219,7 +219,7 @@ def test_saved_queries_follow_a_listing_by_the_field_the_code_logs():
     service_source = "\n".join(
         p.read_text(encoding="utf-8") for p in (ROOT / "layers" / "vitrine").rglob("*.py")
     )
-    assert "append_keys(listing_id=" in service_source
+    assert "log_keys(listing_id=" in service_source  # per-invocation keys (vitrine.observability)
     assert '"listing_id": ' in service_source
     assert {"RefusedWebhooksQuery", "AvivErrorsQuery"} <= set(queries)
 

@@ -2,15 +2,21 @@
 
 Powertools reads POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRICS_NAMESPACE from the environment
 (set in template.yaml); the defaults here keep tests and `make local` working without them.
+
+Log keys that belong to one invocation (the Lambda context, the webhook id, the listing) are kept
+per invocation: :func:`per_invocation` wraps a handler, :func:`log_keys` adds to its keys.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.lambda_context import build_lambda_context_model
 from aws_lambda_powertools.metrics import MetricResolution, MetricUnit, single_metric
 from aws_lambda_powertools.metrics.base import SingleMetric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
@@ -94,4 +100,35 @@ def add_dimensioned_metric(name: str, unit: MetricUnit, value: float, dimensions
             pass
 
 
-__all__ = ["MetricUnit", "add_dimensioned_metric", "logger", "metrics"]
+Result = TypeVar("Result")
+
+
+def log_keys(**keys: object) -> None:
+    """Add keys to every line this invocation logs from now on, and to no other invocation's."""
+    logger.thread_safe_append_keys(**keys)
+
+
+def per_invocation(handler: Callable[[Any, Any], Result]) -> Callable[[Any, Any], Result]:
+    """``logger.inject_lambda_context(clear_state=True)``, with the keys kept per invocation.
+
+    Lambda runs one invocation at a time per instance, but the local stack runs several at once in
+    one process, and keys added with ``append_keys`` are shared by every thread there: a line of
+    one listing carried another's ``listing_id``. Powertools' thread-safe keys live in a context
+    variable, one per thread; each invocation starts and ends with them cleared.
+    """
+    cold = [True]
+
+    @functools.wraps(handler)
+    def wrapper(event: Any, context: Any) -> Result:
+        cold_start, cold[0] = cold[0], False
+        logger.thread_safe_clear_keys()
+        log_keys(cold_start=cold_start, **vars(build_lambda_context_model(context)))
+        try:
+            return handler(event, context)
+        finally:
+            logger.thread_safe_clear_keys()
+
+    return wrapper
+
+
+__all__ = ["MetricUnit", "add_dimensioned_metric", "log_keys", "logger", "metrics", "per_invocation"]

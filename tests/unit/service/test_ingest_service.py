@@ -7,6 +7,7 @@ environment as a Lambda instance builds it; only the signature's clock is the re
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,7 +17,6 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.event_handler import Response
 from jsonschema import Draft202012Validator
 
 from devtools.template import create_queues, create_secrets
@@ -28,7 +28,8 @@ from vitrine.core.errors import ConcurrentModification
 from vitrine.core.ingest import plan_write
 from vitrine.core.model import Delivery, DesiredListing, IngestWrite
 from vitrine.core.webhook_signing import MAX_BODY_BYTES, signed_headers
-from vitrine.service.http import PROBLEM_JSON
+from vitrine.observability import logger
+from vitrine.service.http import PROBLEM_JSON, HttpAnswer
 from vitrine.service.ingest import IngestService
 from vitrine.settings import Settings
 
@@ -85,7 +86,8 @@ def upserted(listing_id: str = "L-1", **fields: Any) -> dict[str, Any]:
 
 
 def signed(body: bytes, webhook_id: str = "msg_1", secret: str = SECRET) -> dict[str, str]:
-    return signed_headers(secret, body, webhook_id=webhook_id)
+    """The headers a CRM sends with ``body``: its JSON media type and its signature."""
+    return {"Content-Type": "application/json", **signed_headers(secret, body, webhook_id=webhook_id)}
 
 
 @cache
@@ -95,7 +97,7 @@ def answer_validator() -> Draft202012Validator:
     return Draft202012Validator(schema)
 
 
-def answer_of(response: Response, status: int = 202) -> dict[str, Any]:
+def answer_of(response: HttpAnswer, status: int = 202) -> dict[str, Any]:
     """The body of ``response``, once its status is checked and the body found as documented in
     schemas/webhook-answer.schema.json."""
     assert response.status_code == status, response.body
@@ -104,7 +106,7 @@ def answer_of(response: Response, status: int = 202) -> dict[str, Any]:
     return body
 
 
-def problem_of(response: Response, status: int) -> dict[str, Any]:
+def problem_of(response: HttpAnswer, status: int) -> dict[str, Any]:
     """The problem+json body of ``response``, once its status and content type are checked."""
     body = answer_of(response, status)
     assert response.headers["Content-Type"] == PROBLEM_JSON
@@ -455,3 +457,260 @@ def test_an_unchanged_listing_still_hears_its_warnings_and_a_stale_event_only_th
         ("poor_first_picture", "/listing/media/0")
     ]
     assert ignored["ignored"] == "stale_sequence" and "warnings" not in ignored
+
+
+# --------------------------------------------------------------------------------------------------
+# Values that are JSON but cannot be stored, and documents nested too deep
+# --------------------------------------------------------------------------------------------------
+
+LONE_SURROGATE = "\ud800"
+
+
+def stored_items(aws: Aws) -> list[dict[str, Any]]:
+    """Every item of the state table, read raw (a partial write would show here)."""
+    items: list[dict[str, Any]] = boto3.client("dynamodb", region_name=REGION).scan(
+        TableName=aws.state_table
+    )["Items"]
+    return items
+
+
+def with_media(**fields: Any) -> dict[str, Any]:
+    media = {"id": "m-1", "url": "https://photos.example/a.jpg", "mediaType": "PICTURE", "title": "Séjour"}
+    media.update(fields)
+    return upserted(listing={"data": {"estateType": "HOUSE"}, "media": [media]})
+
+
+@pytest.mark.parametrize(
+    ("event", "pointer"),
+    [
+        (upserted(listingId="L-" + LONE_SURROGATE), "/listingId"),
+        (upserted(ownerId="agency-" + LONE_SURROGATE), "/ownerId"),
+        (upserted(intermediaryId=LONE_SURROGATE + "x"), "/intermediaryId"),
+        (upserted(listing={"data": {"title": "a" + LONE_SURROGATE}, "media": []}), "/listing/data/title"),
+        (upserted(listing={"data": {"k" + LONE_SURROGATE: 1}, "media": []}), "/listing/data"),
+        (with_media(title="Séjour \udfff"), "/listing/media/0/title"),
+        (with_media(url="https://photos.example/\ud83d.jpg"), "/listing/media/0/url"),
+        (with_media(id="m-\udc00"), "/listing/media/0/id"),
+    ],
+    ids=["listingId", "ownerId", "intermediaryId", "data", "data key", "title", "url", "media id"],
+)
+def test_a_lone_surrogate_anywhere_is_refused_with_422_naming_its_field_and_stores_nothing(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, event: dict[str, Any], pointer: str
+) -> None:
+    service = ingest_service(aws, monkeypatch)
+    body = json.dumps(event).encode()  # ensure_ascii: the surrogate travels as a valid \\udXXX escape
+
+    problem = problem_of(service.handle(signed(body), body), 422)
+
+    assert [error["pointer"] for error in problem["errors"]] == [pointer]
+    assert "surrogate" in problem["errors"][0]["reason"]
+    assert stored_items(aws) == [], "nothing was written, not even part of an item"
+
+
+def test_a_listing_once_sent_a_surrogate_owner_takes_the_next_valid_webhook(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = ingest_service(aws, monkeypatch)
+    bad = json.dumps(upserted(ownerId="agency-" + LONE_SURROGATE)).encode()
+    problem_of(service.handle(signed(bad, "msg_bad"), bad), 422)
+    good = json.dumps(upserted()).encode()
+
+    response = service.handle(signed(good, "msg_good"), good)
+
+    assert response.status_code == 202, response.body
+    desired = DynamoStateStore(aws.state_table).load_desired("L-1")
+    assert desired is not None and desired.owner_id == "agency-1"
+
+
+@pytest.mark.parametrize(
+    ("literal", "pointer"),
+    [
+        ("1e99999", "/listing/data/price"),
+        ("-1e99999", "/listing/data/price"),
+        ("NaN", "/listing/data/price"),
+        ("Infinity", "/listing/data/price"),
+        ("-Infinity", "/listing/data/price"),
+        ("1" * 400 + ".5", "/listing/data/price"),
+    ],
+)
+def test_a_number_that_is_not_finite_is_refused_with_422_naming_its_field(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, literal: str, pointer: str
+) -> None:
+    service = ingest_service(aws, monkeypatch)
+    body = json.dumps(upserted(listing={"data": {"price": 0}, "media": []})).encode()
+    body = body.replace(b'"price": 0', b'"price": ' + literal.encode())
+
+    problem = problem_of(service.handle(signed(body), body), 422)
+
+    assert [error["pointer"] for error in problem["errors"]] == [pointer]
+    assert "finite" in problem["errors"][0]["reason"]
+    assert stored_items(aws) == []
+
+
+def deep_body(levels: int) -> bytes:
+    """An upsert whose ``listing.data`` holds objects nested ``levels`` deep."""
+    template = json.dumps(upserted(listing={"data": {"x": "HOLE"}, "media": []}))
+    deep = '{"a":' * levels + "1" + "}" * levels
+    return template.replace('"HOLE"', deep).encode()
+
+
+@pytest.mark.parametrize("levels", [70, 500, 999, 5000])
+def test_a_body_nested_too_deep_is_refused_with_400_naming_the_depth_limit(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, levels: int
+) -> None:
+    service = ingest_service(aws, monkeypatch)
+    body = deep_body(levels)
+
+    problem = problem_of(service.handle(signed(body), body), 400)
+
+    assert "the limit is 64 levels" in problem["detail"]
+    assert stored_items(aws) == []
+
+
+def test_a_body_just_within_the_depth_limit_passes_the_depth_check(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = ingest_service(aws, monkeypatch)
+    body = deep_body(64 - 3)  # the envelope, listing and data objects are the first three levels
+
+    answer = service.handle(signed(body), body)
+    # Read and checked field by field: AVIV's schema (not the depth limit) is what refuses this data.
+    assert answer.status_code == 422
+    assert "deep" not in json.dumps(json.loads(answer.body))
+
+
+# --------------------------------------------------------------------------------------------------
+# Media type
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/xml",
+        "text/json",
+        "application/json; charset=iso-8859-1",
+        "",
+    ],
+)
+def test_a_body_not_declared_as_json_is_refused_with_415_and_changes_nothing(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, content_type: str
+) -> None:
+    service = ingest_service(aws, monkeypatch)
+    body = json.dumps(upserted()).encode()
+    headers = {**signed(body), "Content-Type": content_type}
+
+    response = service.handle(headers, body)
+
+    problem = problem_of(response, 415)
+    assert problem["title"] == "Unsupported media type"
+    assert "Content-Type must be application/json" in problem["detail"]
+    assert response.headers["Accept-Post"] == "application/json"
+    assert stored_items(aws) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type"),
+    [
+        ("content-type", "application/json"),
+        ("CONTENT-TYPE", "Application/JSON"),
+        ("Content-Type", "application/json; charset=utf-8"),
+        ("Content-Type", 'application/json;charset="UTF-8"'),
+        ("Content-Type", "application/cloudevents+json"),
+    ],
+)
+def test_json_is_accepted_in_any_case_with_parameters_or_as_a_json_suffix(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, name: str, content_type: str
+) -> None:
+    service = ingest_service(aws, monkeypatch)
+    body = json.dumps(upserted()).encode()
+    headers = {**signed_headers(SECRET, body), name: content_type}
+
+    assert service.handle(headers, body).status_code == 202
+
+
+def test_an_unsigned_body_of_any_type_is_refused_with_401_first(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = ingest_service(aws, monkeypatch)
+
+    problem_of(service.handle({"Content-Type": "text/plain"}, b"hello"), 401)
+
+
+# --------------------------------------------------------------------------------------------------
+# A stored DESIRED item that cannot be read never blocks the listing
+# --------------------------------------------------------------------------------------------------
+
+STUB = {"pk": {"S": "LISTING#L-1"}, "sk": {"S": "DESIRED"}, "listingId": {"S": "L-1"}}
+CORRUPT = {
+    **STUB,
+    "version": {"N": "3"},
+    "sentVersion": {"N": "2"},
+    "ownerId": {"S": "agency-1"},
+    "hasData": {"BOOL": True},
+    "data": {"B": b"not gzip"},
+    "media": {"B": b"\x1f\x8b truncated"},
+    "ingestSeq": {"N": "7"},
+    "deliveryLog": {"B": b"\x09 an unknown format"},
+}
+
+
+class ErrorLines(logging.Handler):
+    """The ERROR lines the service's Powertools logger writes."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture
+def error_lines() -> Iterator[ErrorLines]:
+    recorder = ErrorLines()
+    logger._logger.addHandler(recorder)
+    try:
+        yield recorder
+    finally:
+        logger._logger.removeHandler(recorder)
+
+
+@pytest.mark.parametrize("item", [STUB, CORRUPT], ids=["stub left by a partial write", "corrupt documents"])
+def test_a_valid_webhook_replaces_an_unreadable_item_as_the_listings_state(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, error_lines: ErrorLines, item: dict[str, Any]
+) -> None:
+    boto3.client("dynamodb", region_name=REGION).put_item(TableName=aws.state_table, Item=item)
+    service = ingest_service(aws, monkeypatch)
+    body = json.dumps(upserted(listing={"data": sample_data("L-1"), "media": []})).encode()
+
+    response = service.handle(signed(body), body)
+
+    assert response.status_code == 202, response.body
+    store = DynamoStateStore(aws.state_table)
+    desired = store.load_desired("L-1")
+    assert desired is not None and desired.data == sample_data("L-1") and desired.media == []
+    assert desired.version == int(item.get("version", {"N": "0"})["N"]) + 1, "a new version for sync"
+    state = store.load_sync_state("L-1")
+    assert state is not None and state.dirty and state.sync_scheduled_until is not None
+    assert any("unreadable" in message and "L-1" in message for message in error_lines.messages)
+
+
+def test_an_event_that_changes_nothing_leaves_an_unreadable_item_for_the_next_one(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    boto3.client("dynamodb", region_name=REGION).put_item(TableName=aws.state_table, Item=STUB)
+    service = ingest_service(aws, monkeypatch)
+    removal = {key: value for key, value in upserted().items() if key != "listing"}
+    removal.update(type="media.removed", mediaId="m-9")
+    first = json.dumps(removal).encode()
+
+    ignored = service.handle(signed(first, "msg_1"), first)
+
+    assert ignored.status_code == 202 and json.loads(str(ignored.body))["ignored"] == "unknown_media"
+    second = json.dumps(upserted()).encode()
+    assert service.handle(signed(second, "msg_2"), second).status_code == 202
+    assert DynamoStateStore(aws.state_table).load_desired("L-1") is not None

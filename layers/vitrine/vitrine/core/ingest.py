@@ -15,6 +15,9 @@ per webhook, because the CRM is waiting:
 
 A per-instance cache of the listings this instance wrote last saves the read in a burst of edits:
 every write is conditional, so a stale cache entry only costs a failed write and a re-read.
+
+A stored item that cannot be read (a partial write, a corrupt document) never blocks its listing:
+the event is applied to a blank listing and its state replaces the whole item, with a new version.
 """
 
 from __future__ import annotations
@@ -88,6 +91,9 @@ class IngestResult:
     duplicate: bool = False
     # Of the listing the event produced, pointing into the webhook body (see core.events.review).
     warnings: tuple[QualityWarning, ...] = ()
+    # Why the stored item was unreadable (an error to log), or None. ``changed``: this event's state
+    # replaced it; else it is left for the next event that gives the listing a state.
+    unreadable: str | None = None
 
     def to_body(self) -> dict[str, object]:
         """The 202 body; ``warnings`` only when the event was applied (not a duplicate, not ignored)."""
@@ -138,21 +144,20 @@ def ingest_event(
     recent = recent if recent is not None else RecentListings(capacity=0)
     for attempt in range(MAX_WRITE_ATTEMPTS):
         now = clock()
-        snapshot = recent.get(event.listing_id) if attempt == 0 else None
-        if snapshot is None:
-            snapshot = store.load_ingest_snapshot(event.listing_id)
+        snapshot = _snapshot(event.listing_id, store, recent, first_attempt=attempt == 0)
         if snapshot is not None and _already_delivered(snapshot, delivery):
             return IngestResult(
                 event.listing_id, snapshot.desired.version, False, None, False, duplicate=True
             )
         current = snapshot.desired if snapshot is not None else None
         result = apply_event(current, event, now)
-        review = _review(event, result, defaults, now)
-        if review.errors:
-            raise RefusedByAvivSchema(list(review.errors), "AVIV's schema refuses the listing")
-        if current is None and not result.changed:
-            # Nothing known and nothing to record (e.g. removing a media of an unknown listing).
-            return IngestResult(event.listing_id, 0, False, result.ignored_reason, False)
+        review = _reviewed(event, result, defaults, now)
+        unreadable = snapshot.unreadable if snapshot is not None else None
+        if (current is None or unreadable) and not result.changed:
+            # Nothing known and nothing to record (e.g. removing a media of an unknown listing);
+            # an unreadable item waits for an event that gives the listing a state again.
+            reason = result.ignored_reason
+            return IngestResult(event.listing_id, 0, False, reason, False, unreadable=unreadable)
         write = plan_write(snapshot, result.desired if result.changed else None, delivery, now, hold_seconds)
         try:
             after = store.commit_ingest(write)
@@ -170,8 +175,29 @@ def ingest_event(
             ignored_reason=result.ignored_reason,
             sync_scheduled=write.claim_until is not None,
             warnings=review.warnings,
+            unreadable=unreadable,
         )
     raise ConcurrentModification(f"listing {event.listing_id}: too many concurrent writers")
+
+
+def _snapshot(
+    listing_id: str, store: IngestStore, recent: RecentListings, *, first_attempt: bool
+) -> IngestSnapshot | None:
+    """The listing as last seen by this instance (first attempt only: a lost race means it is stale),
+    else as stored."""
+    snapshot = recent.get(listing_id) if first_attempt else None
+    return snapshot if snapshot is not None else store.load_ingest_snapshot(listing_id)
+
+
+def _reviewed(
+    event: ListingEvent, result: ApplyResult, defaults: ClassifiedDefaults, now: datetime
+) -> ListingReview:
+    """The review of the listing the event produces; RefusedByAvivSchema (nothing written) when
+    AVIV's schema refuses it."""
+    review = _review(event, result, defaults, now)
+    if review.errors:
+        raise RefusedByAvivSchema(list(review.errors), "AVIV's schema refuses the listing")
+    return review
 
 
 def _review(

@@ -122,7 +122,8 @@ class DesiredListing:
 
     ``data`` is AVIV's ``data`` object; ``None`` until a ``listing.upserted`` supplies it
     (media events may arrive first and are kept). ``version`` counts accepted changes and
-    guards every conditional write.
+    guards every conditional write. ``locale`` is the language the owner reads (None: the stack's
+    default).
     """
 
     listing_id: str
@@ -136,6 +137,7 @@ class DesiredListing:
     version: int = 0
     last_sequence: int | None = None
     updated_at: str | None = None
+    locale: str | None = None
 
     @property
     def is_syncable(self) -> bool:
@@ -332,6 +334,10 @@ class IngestSnapshot:
     # Bumped by every ingest write: the write is conditional on it, so the delivery log read is
     # still the log written over (None: the item has none yet).
     ingest_seq: int | None = None
+    # Why the stored item could not be read (a partial write, a corrupt document), or None. Then
+    # ``desired`` is a blank listing carrying the stored version (0: none), and the next event that
+    # changes anything replaces the whole item (see vitrine.core.ingest).
+    unreadable: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

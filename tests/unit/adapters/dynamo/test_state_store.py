@@ -164,6 +164,18 @@ def test_desired_round_trip_of_a_listing_without_data_or_optional_fields(store: 
     assert state is not None and not state.has_data and state.dirty
 
 
+def test_the_owners_locale_survives_the_round_trip_and_is_removed_when_it_goes(
+    store: DynamoStateStore,
+) -> None:
+    french = desired("L4", locale="fr")
+    store.save_desired(french, None, now=T0)
+    assert store.load_desired("L4") == french
+    unsaid = replace(french, locale=None, version=french.version + 1)
+    store.save_desired(unsaid, french.version, now=T0)
+    loaded = store.load_desired("L4")
+    assert loaded is not None and loaded.locale is None
+
+
 def test_an_empty_portal_list_survives_the_round_trip_distinct_from_absent(store: DynamoStateStore) -> None:
     nowhere = desired("L3", portals=[])
     store.save_desired(nowhere, None, now=T0)

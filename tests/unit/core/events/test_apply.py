@@ -150,6 +150,22 @@ def test_owner_of_latest_event_wins_and_intermediary_is_kept_when_absent() -> No
     assert switched.needs_sync  # another agency: AVIV calls change
 
 
+def test_the_owners_locale_is_kept_when_absent_and_a_change_of_it_is_stored_without_a_sync() -> None:
+    current = apply_event(None, parse_event(raw("listing.deleted", 1, locale="fr")), NOW).desired
+    assert current.locale == "fr"
+    silent = apply_event(current, parse_event(raw("media.removed", 2, mediaId="m-x")), LATER)
+    assert silent.desired.locale == "fr"
+    switched = apply_event(
+        silent.desired, parse_event(raw("media.removed", 3, mediaId="m-x", locale="en")), LATER
+    )
+    assert switched.desired.locale == "en"
+    assert (switched.changed, switched.needs_sync) == (True, False)
+    same = apply_event(
+        switched.desired, parse_event(raw("media.removed", None, mediaId="m-x", locale="en")), LATER
+    )
+    assert not same.changed
+
+
 # media.added
 
 

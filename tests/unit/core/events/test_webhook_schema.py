@@ -23,6 +23,7 @@ from vitrine.core.events.vocabulary import (
     RFC3339_DATE_TIME,
 )
 from vitrine.core.model import MEDIA_CATEGORIES, MEDIA_TYPES, PORTALS
+from vitrine.core.strict_json import MAX_DEPTH
 from vitrine.core.validation import validate_media_list
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
@@ -93,6 +94,7 @@ def test_schema_enums_and_limits_follow_the_code() -> None:
     assert defs["listing"]["properties"]["portals"]["maxItems"] == MAX_PORTALS
     assert defs["media"]["properties"]["mediaType"]["enum"] == list(MEDIA_TYPES)
     assert defs["mediaCategory"]["enum"] == list(MEDIA_CATEGORIES)
+    assert f"nested more than {MAX_DEPTH} levels deep" in schema()["description"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -122,6 +124,14 @@ def test_an_empty_portal_list_is_accepted_by_schema_and_parser_as_on_no_portal()
     assert parse_event(body).payload["listing"]["portals"] == []
     del body["listing"]["portals"]
     assert schema_accepts(body) and "portals" not in parse_event(body).payload["listing"]
+
+
+def test_the_owners_locale_is_accepted_by_schema_and_parser_on_every_event() -> None:
+    for path in SAMPLES:
+        body = {**load(path), "locale": "en"}
+        assert schema_accepts(body) and parse_event(body).locale == "en"
+    assert parse_event(sample("listing-upserted")).locale == "fr"
+    assert parse_event(sample("listing-deleted")).locale is None
 
 
 def test_upserted_sample_is_a_valid_aviv_classified() -> None:
@@ -183,6 +193,9 @@ INVALID: list[tuple[str, dict[str, Any], list[str]]] = [
     ("sequence negative", edit("media-removed", (("sequence",), -4)), ["/sequence"]),
     ("sequence as text", edit("media-removed", (("sequence",), "44")), ["/sequence"]),
     ("intermediaryId empty", edit("media-removed", (("intermediaryId",), "")), ["/intermediaryId"]),
+    ("locale unknown", edit("media-removed", (("locale",), "de")), ["/locale"]),
+    ("locale regional", edit("media-removed", (("locale",), "fr-FR")), ["/locale"]),
+    ("locale not a string", edit("listing-deleted", (("locale",), ["fr"])), ["/locale"]),
     ("unknown envelope property", edit("listing-deleted", (("reason",), "vendu")), ["/reason"]),
     ("another type's property", edit("media-removed", (("order",), ["med-1"])), ["/order"]),
     ("listing missing", edit(UPSERT, (("listing",), ...)), ["/listing"]),
