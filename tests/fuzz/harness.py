@@ -25,7 +25,6 @@ from devtools.aviv_emulator import outbound
 from devtools.aviv_emulator.records import Download, now
 from devtools.local_stack.stack import LocalStack
 from tests.fuzz.answers import Answer, answer_problems
-from tests.fuzz.known_defects import SECTION0_FIXED, section0_defect
 from tests.fuzz.mutations import FUZZ_SECRET, FuzzCase, signed
 from vitrine.adapters.dynamo.state_store import DynamoStateStore
 from vitrine.adapters.dynamo.table import listing_id_of
@@ -111,9 +110,8 @@ class Violation:
 class FuzzRun:
     """Sends cases, checks each answer, remembers which listings were accepted or refused."""
 
-    def __init__(self, local: LocalStack, *, tolerate_section0: bool = True) -> None:
+    def __init__(self, local: LocalStack) -> None:
         assert local.info is not None
-        self.tolerate_section0 = tolerate_section0 and not SECTION0_FIXED
         self.local = local
         self.info = local.info
         self.store = DynamoStateStore(local.info.function_environment["VITRINE_STATE_TABLE"], local.dynamodb)
@@ -122,11 +120,9 @@ class FuzzRun:
         self.by_status: Counter[int] = Counter()
         self.by_kind: Counter[str] = Counter()
         self.seconds_by_kind: Counter[str] = Counter()
-        self.known_defects: Counter[str] = Counter()
         self.violations: list[Violation] = []
         self.accepted: set[str] = set()
         self.refused: set[str] = set()
-        self.poisoned: set[str] = set()  # listings a known (section 0) defect got into
         self.unsendable = 0
         self.checked: dict[str, Any] = {}
         """What the after-run checks found (see :meth:`verify_nothing_refused_was_kept`)."""
@@ -161,7 +157,7 @@ class FuzzRun:
             self.unsendable += 1
             return
         except requests.ConnectionError as exc:
-            self._record(case, 0, [f"no answer: {exc}"], None)
+            self._record(case, 0, [f"no answer: {exc}"])
             return
         answer = Answer(response.status_code, response.headers.get("Content-Type", ""), response.content)
         problems = answer_problems(case.method, case.path_template, answer)
@@ -175,20 +171,12 @@ class FuzzRun:
             if after != before:
                 problems.append(f"refused, yet listing {case.listing_id!r} changed: {before!r} -> {after!r}")
             self.refused.add(case.listing_id)
-        self._record(case, answer.status, problems, answer)
+        self._record(case, answer.status, problems)
 
-    def _record(self, case: FuzzCase, status: int, problems: list[str], answer: Answer | None) -> None:
+    def _record(self, case: FuzzCase, status: int, problems: list[str]) -> None:
         self.by_status[status] += 1
         self.by_kind[case.kind] += 1
-        poisoned = case.listing_id in self.poisoned
-        for problem in problems:
-            known = section0_defect(case, answer, poisoned=poisoned) if self.tolerate_section0 else None
-            if known is not None:
-                self.known_defects[known] += 1
-                if case.listing_id is not None:
-                    self.poisoned.add(case.listing_id)
-            else:
-                self.violations.append(Violation(case.kind, status, problem, case.describe()))
+        self.violations += [Violation(case.kind, status, problem, case.describe()) for problem in problems]
 
     def _fingerprint(self, listing_id: str | None) -> Any:
         """The listing's desired state as sync reads it (None: nothing stored)."""
@@ -204,7 +192,7 @@ class FuzzRun:
     def settle(self, timeout: float = SETTLE_SECONDS) -> bool:
         """Wait (bounded) until every accepted listing AVIV can be told about is synced, and AVIV idle."""
         deadline = time.monotonic() + timeout
-        waiting = sorted(self.accepted - self.poisoned)
+        waiting = sorted(self.accepted)
         while waiting and time.monotonic() < deadline:
             waiting = [listing_id for listing_id in waiting if not self._synced(listing_id)]
             if waiting:
@@ -227,11 +215,11 @@ class FuzzRun:
         items = self._table_items()
         stray = sorted({listing_id_of(pk) for pk in items if pk.startswith("LISTING#")} - self.accepted)
         for listing_id in stray:
-            self._after_run(listing_id, f"stored, never accepted: {listing_id!r}")
+            self._after_run(f"stored, never accepted: {listing_id!r}")
         offerers, classified_ids = self._accepted_on_aviv()
         for pk in items:
             if pk.startswith("CLASSIFIED#") and pk.removeprefix("CLASSIFIED#") not in classified_ids:
-                self.violations.append(Violation("after_run", 0, f"alias of an unknown classified: {pk}", ""))
+                self._after_run(f"alias of an unknown classified: {pk}")
         writes = 0
         for call in self.info.emulator.requests():
             if call.method not in ("POST", "PUT", "DELETE") or not call.path.startswith("/classifieds"):
@@ -242,11 +230,8 @@ class FuzzRun:
                 self.violations.append(Violation("after_run", call.status or 0, problem, call.path))
         return {"table_items": len(items), "aviv_writes": writes, "stray_listings": len(stray)}
 
-    def _after_run(self, listing_id: str, problem: str) -> None:
-        if listing_id in self.poisoned and self.tolerate_section0:
-            self.known_defects["what a section 0 input left in the table"] += 1
-        else:
-            self.violations.append(Violation("after_run", 0, problem, ""))
+    def _after_run(self, problem: str) -> None:
+        self.violations.append(Violation("after_run", 0, problem, ""))
 
     def _table_items(self) -> list[str]:
         table = self.info.function_environment["VITRINE_STATE_TABLE"]
@@ -263,7 +248,7 @@ class FuzzRun:
             try:
                 desired = self.store.load_desired(listing_id)
             except Exception as exc:
-                self._after_run(listing_id, f"accepted listing {listing_id!r} cannot be read back: {exc!r}")
+                self._after_run(f"accepted listing {listing_id!r} cannot be read back: {exc!r}")
                 continue
             source = ((desired.data or {}).get("metaData") or {}).get("source") if desired else None
             named = source.get("offererEstateId") if isinstance(source, dict) else None
@@ -301,7 +286,6 @@ class FuzzRun:
             },
             "five_xx": sum(count for status, count in self.by_status.items() if status >= 500),
             "violations": len(self.violations),
-            "known_defects_section_0": dict(self.known_defects),
             "accepted_listings": len(self.accepted),
             "refused_listings": len(self.refused),
             "unsendable": self.unsendable,
