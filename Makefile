@@ -55,6 +55,20 @@ bench: $(STAMP)
 	for r in $$results; do echo "$${r%%:*}  $${r#*:}"; done; \
 	exit $$failed
 
+# The proof suites at full size (docs/benchmarks.md, "make proof"): the HTTP API fuzzed through the
+# local stack (>= 5,000 cases) and the core's properties, with the hypothesis profile "proof". Each
+# suite prints its figures and writes them as JSON to $(PROOF_FIGURES_DIR); make test runs the same
+# suites with the fast profile.
+PROOF_FIGURES_DIR ?= .local/proof
+PROOF_SUITES ?= tests/fuzz tests/properties
+
+proof: $(STAMP)
+	rm -rf $(PROOF_FIGURES_DIR)
+	VITRINE_PROOF=1 VITRINE_PROOF_FIGURES_DIR=$(PROOF_FIGURES_DIR) \
+		$(BIN)/python -m pytest -p no:cacheprovider -q $(PYTEST_ARGS) $(PROOF_SUITES)
+	@echo "== proof figures ($(PROOF_FIGURES_DIR))"
+	@for f in $(PROOF_FIGURES_DIR)/*.json; do $(BIN)/python -c 'import json, sys; print(json.dumps(json.load(open(sys.argv[1])), sort_keys=True))' $$f; done
+
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 
@@ -95,4 +109,4 @@ aviv-contract: $(STAMP)
 	$(BIN)/python -m devtools.aviv_contract
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .local
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis .local

@@ -172,7 +172,8 @@ def _edits(value: Any) -> list[tuple[str, Callable[[Any], Any]]]:
     return []
 
 
-def _with(document: Any, path: Path_, new_value: Any) -> Any:
+def with_value(document: Any, path: Path_, new_value: Any) -> Any:
+    """A copy of ``document`` with ``new_value`` at ``path`` (keys and indexes from the root)."""
     if not path:
         return new_value
     changed = copy.deepcopy(document)
@@ -197,7 +198,7 @@ def mutations(classified: dict[str, Any], stride: int = 1, under: str = "") -> l
             named.append((f"{where}: {what}", (path, edit)))
     chosen = named[::stride]
     return [
-        (name, _with(classified, path, change(_value_at(classified, path))))
+        (name, with_value(classified, path, change(_value_at(classified, path))))
         for name, (path, change) in chosen
     ]
 

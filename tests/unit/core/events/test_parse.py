@@ -138,6 +138,7 @@ ENVELOPE_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
     ("listingId missing", {"listingId": None}, ["/listingId"]),
     ("listingId empty", {"listingId": ""}, ["/listingId"]),
     ("listingId too long", {"listingId": "x" * 513}, ["/listingId"]),
+    ("ownerId too long (found by fuzzing: a 600 KB one was a 502)", {"ownerId": "☃" * 513}, ["/ownerId"]),
     ("listingId not a string", {"listingId": 42}, ["/listingId"]),
     ("ownerId missing", {"ownerId": None}, ["/ownerId"]),
     ("ownerId empty", {"ownerId": ""}, ["/ownerId"]),

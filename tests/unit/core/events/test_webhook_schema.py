@@ -17,6 +17,7 @@ from vitrine.core.events.parse import parse_event
 from vitrine.core.events.vocabulary import (
     EVENT_TYPES,
     MAX_LISTING_ID_LENGTH,
+    MAX_OWNER_ID_LENGTH,
     MAX_PORTALS,
     MAX_SEQUENCE,
     RFC3339_DATE_TIME,
@@ -86,6 +87,7 @@ def test_schema_enums_and_limits_follow_the_code() -> None:
     consts = [defs[b["$ref"].rsplit("/", 1)[1]]["properties"]["type"]["const"] for b in schema()["oneOf"]]
     assert consts == list(EVENT_TYPES)
     assert root["listingId"]["maxLength"] == MAX_LISTING_ID_LENGTH
+    assert root["ownerId"]["maxLength"] == MAX_OWNER_ID_LENGTH
     assert root["sequence"]["maximum"] == MAX_SEQUENCE
     assert root["occurredAt"]["pattern"] == "^" + RFC3339_DATE_TIME.pattern + r"(?![\s\S])"
     assert defs["listing"]["properties"]["portals"]["items"]["enum"] == list(PORTALS)

@@ -23,6 +23,7 @@ from vitrine.core.events.vocabulary import (
     ENVELOPE_FIELDS,
     EVENT_TYPES,
     MAX_LISTING_ID_LENGTH,
+    MAX_OWNER_ID_LENGTH,
     MAX_SEQUENCE,
     PAYLOAD_FIELDS,
     ListingEvent,
@@ -62,7 +63,7 @@ def parse_event(raw: Any) -> ListingEvent:
     listing_id = read_string(
         raw, "listingId", "/listingId", errors, required=True, max_length=MAX_LISTING_ID_LENGTH
     )
-    owner_id = read_string(raw, "ownerId", "/ownerId", errors, required=True)
+    owner_id = read_string(raw, "ownerId", "/ownerId", errors, required=True, max_length=MAX_OWNER_ID_LENGTH)
     occurred_at = read_occurred_at(raw, errors)
     sequence = read_integer(raw, "sequence", "/sequence", errors, maximum=MAX_SEQUENCE)
     intermediary_id = read_string(raw, "intermediaryId", "/intermediaryId", errors, required=False)

@@ -51,6 +51,10 @@ PAYLOAD_FIELDS: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = MappingP
 LISTING_FIELDS: tuple[str, ...] = ("portals", "data", "specific", "media")
 
 MAX_LISTING_ID_LENGTH = 512  # AVIV's limit on offererEstateId, which the listing id becomes.
+# The owner id is the OwnerIndex key (DynamoDB: at most 2,048 bytes, i.e. 512 characters of up to 4
+# UTF-8 bytes) and rides in every item and SNS message of the listing: unbounded, a 600 KB one made
+# the DESIRED item too large to write (a 502).
+MAX_OWNER_ID_LENGTH = 512
 MAX_PORTALS = 5
 MAX_SEQUENCE = 2**53 - 1  # the largest integer every JSON parser reads exactly
 
