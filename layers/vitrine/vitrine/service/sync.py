@@ -9,6 +9,7 @@ listing stays dirty until a redrive, the next edit or the reconcile sweep schedu
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -33,10 +34,11 @@ LEASE_BUSY_RETRY_SECONDS = 5
 
 
 class SyncService:
-    """Built once per Lambda instance."""
+    """Built once per Lambda instance (``clock``: tests and the fault matrix move time themselves)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, clock: Callable[[], datetime] | None = None) -> None:
         self.settings = settings
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.policy = ConsolidationPolicy.from_seconds(
             settings.consolidation_window_seconds, settings.max_delay_seconds
         )
@@ -81,7 +83,7 @@ class SyncService:
         logger.append_keys(listing_id=listing_id, receive_count=receive_count)
         backoff = retry_delay_seconds(receive_count, base=self.settings.sync_retry_base_seconds)
         try:
-            return self.process(listing_id, now=datetime.now(UTC))
+            return self.process(listing_id, now=self.clock())
         except LeaseHeld:
             # Another worker holds the lease (at most the sync timeout): come back after it.
             logger.info("another worker is syncing this listing; retrying later")
@@ -160,7 +162,7 @@ class SyncService:
             listing_id,
             store=self.store,
             scheduler=self.scheduler,
-            now=datetime.now(UTC),
+            now=self.clock(),
             delay_seconds=self.settings.consolidation_window_seconds,
             hold_seconds=self.hold_seconds,
         )
