@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SAM_PYTHON ?= $(shell ls -d $$(pyenv root 2>/dev/null)/versions/3.13*/bin 2>/dev/null | head -1)
 PYTEST_ARGS ?=
 
-.PHONY: venv test lint typecheck cfn-lint chromium unit local demo bench build deploy deploy-guided secrets subscribe clean aviv-contract
+.PHONY: venv test lint typecheck cfn-lint chromium unit local demo bench proof build deploy deploy-guided secrets subscribe clean aviv-contract
 
 $(STAMP): requirements/dev.txt layers/vitrine/requirements.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "vitrine needs Python >= 3.11"'
@@ -52,6 +52,14 @@ bench: $(STAMP)
 	echo "== bench summary"; \
 	for r in $$results; do echo "$${r%%:*}  $${r#*:}"; done; \
 	exit $$failed
+
+# The figures behind vitrine's claims, at full count, written to docs/proof.md (generated: never edit
+# it by hand). PROOF_SUITES is the command of the fuzzing and property suites (each writes its figures
+# as JSON into $$VITRINE_PROOF_FIGURES_DIR); left empty, the report says they were not run.
+PROOF_SUITES ?=
+
+proof: $(STAMP)
+	VITRINE_PROOF_SUITES='$(PROOF_SUITES)' PYTHONPATH=layers/vitrine:. $(BIN)/python -m devtools.proof
 
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam

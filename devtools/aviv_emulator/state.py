@@ -41,7 +41,7 @@ class EmulatorState:
         self.sequence = 0
         self.webhooks: dict[str, dict[str, Any]] = {}
         self.faults: list[Fault] = []
-        self.random = random.Random(0)  # probabilistic faults hit the same calls run after run
+        self.random = random.Random(1)  # probabilistic faults hit the same calls run after run
         self.outcomes = Outcomes()
         # Bounded so a long `make local` session cannot grow without limit (the oldest are forgotten).
         self.recorded: deque[RecordedRequest] = deque(maxlen=max_recorded)
