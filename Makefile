@@ -8,10 +8,12 @@ PYTEST_ARGS ?=
 
 .PHONY: venv test lint typecheck cfn-lint chromium unit local demo bench proof build deploy deploy-guided secrets subscribe clean aviv-contract
 
-$(STAMP): requirements/dev.txt layers/vitrine/requirements.txt
+# The vitrine CLI (cli/, docs/cli.md) goes in editable, its dependencies already pinned above.
+$(STAMP): requirements/dev.txt layers/vitrine/requirements.txt cli/pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "vitrine needs Python >= 3.11"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e cli
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -24,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy layers/vitrine/vitrine functions devtools ops
+	$(BIN)/mypy layers/vitrine/vitrine functions devtools ops cli/vitrine_cli
 
 # Headless Chromium (Debian's package) for the browser tests; installed when missing.
 chromium:

@@ -259,7 +259,7 @@ def measure(size: int) -> dict[str, float]:
         "notifications": len(notifier.published),
         "AVIV status calls": aviv_calls,
         "DynamoDB GetItem": first["get_item"],
-        "DynamoDB Query (WatchIndex, DirtyIndex)": first["query"],
+        "DynamoDB Query (WatchIndex, DirtyIndex, ProblemIndex)": first["query"],
         "DynamoDB Scan": first["scan"],
         "read units (DynamoDB billing model)": first["billed"],
         "read units (moto ConsumedCapacity)": first["moto_read"],

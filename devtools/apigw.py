@@ -7,7 +7,8 @@ case-sensitively breaks here as it would on AWS. Use ``devtools.proxy_event.head
 case-insensitive lookup in tests. The event and response formats live in ``devtools.proxy_event``.
 
 Behaviour copied from API Gateway: unknown route → 404 JSON, function error or malformed
-response → 502 ``{"message": "Internal server error"}``, request over 10 MB → 413. Bodies between
+response → 502 ``{"message": "Internal server error"}``, request over 10 MB → 413; every refusal
+of its own (431, 414, 400…) is JSON ``{"message": …}``, like API Gateway's. Bodies between
 1 MB and 10 MB reach the handler, which enforces its own 1 MB limit. ``GET /health`` is answered
 here: 503 until :attr:`ApiGateway.ready` is set, then 200.
 """
@@ -18,7 +19,7 @@ import logging
 import re
 import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
@@ -46,6 +47,10 @@ HEALTH_PATH = "/health"
 
 log = logging.getLogger(__name__)
 
+SECRET_PATH_PARAMETERS = frozenset({"token"})
+"""Path parameters that are secrets (AVIV's push URL carries one): ``***`` in every log line."""
+REDACTED = "***"
+
 Route = tuple[str, str, Handler | LambdaFunction]
 """(HTTP method or ``ANY``, path template such as ``/listings/{listingId}``, handler)."""
 
@@ -63,6 +68,31 @@ class _CompiledRoute:
         if found is None:
             return None
         return {name: unquote(value) for name, value in found.groupdict().items()}
+
+
+def _secret_segments(resource: str) -> re.Pattern[str] | None:
+    """Where a route's secret path parameters sit in a logged path, raw or decoded; None: no secret."""
+    parts = []
+    for segment in resource.strip("/").split("/"):
+        param = re.fullmatch(r"\{(\w+)\+?\}", segment)
+        if param is None:
+            parts.append(re.escape(segment))
+        elif param.group(1) in SECRET_PATH_PARAMETERS:
+            parts.append(f'(?P<{param.group(1)}>[^/\\s"?#]+)')
+        else:
+            parts.append(r'[^/\s"?#]+')
+    pattern = re.compile("/" + "/".join(parts))
+    return pattern if pattern.groupindex else None
+
+
+def _masked(found: re.Match[str]) -> str:
+    pieces, cursor = [], found.start()
+    for name in found.re.groupindex:
+        start, end = found.span(name)
+        pieces += [found.string[cursor:start], REDACTED]
+        cursor = end
+    pieces.append(found.string[cursor : found.end()])
+    return "".join(pieces)
 
 
 def _compile(method: str, resource: str, handler: Handler | LambdaFunction) -> _CompiledRoute:
@@ -110,10 +140,22 @@ class ApiGateway(ServedInThread["AppHTTPServer[ApiGateway]"]):
     def set_routes(self, routes: Sequence[Route]) -> None:
         """Replace the routes (the server may already be answering ``/health``)."""
         compiled = [_compile(method, resource, handler) for method, resource, handler in routes]
+        secrets = (_secret_segments(route.resource) for route in compiled)
+        self.secret_paths = [pattern for pattern in secrets if pattern is not None]
         # Most specific first, as API Gateway prefers /listings/mine over /listings/{id}.
         self.routes = sorted(
             compiled, key=lambda r: (-r.literal_segments, "+" in r.resource, r.method == "ANY")
         )
+
+    def redact(self, text: str, secrets: Iterable[str] = ()) -> str:
+        """``text`` with every secret path parameter (the push token) replaced by ``***``: the
+        ``secrets`` already known, then whatever sits in a secret segment of a route's path."""
+        for secret in secrets:
+            if secret:
+                text = text.replace(secret, REDACTED)
+        for pattern in self.secret_paths:
+            text = pattern.sub(_masked, text)
+        return text
 
     @property
     def base_url(self) -> str:
@@ -162,7 +204,8 @@ class ApiGateway(ServedInThread["AppHTTPServer[ApiGateway]"]):
         try:
             result = route.function.invoke(event)
         except Exception:
-            log.error("%s %s: function error\n%s", method, path, traceback.format_exc())
+            secrets = [value for name, value in params.items() if name in SECRET_PATH_PARAMETERS]
+            log.error(self.redact(f"{method} {raw_path}: function error\n{traceback.format_exc()}", secrets))
             return INTERNAL_ERROR
         return map_response(result)
 
@@ -234,6 +277,20 @@ class _GatewayHandler(BaseHTTPRequestHandler):
             return False
         return super().handle_expect_100()
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The HTTP layer's own refusals (431, 414, 400, 505…) worded as API Gateway words its own:
+        JSON ``{"message": …}``, not the standard library's HTML page."""
+        self.close_connection = True
+        if self.request_version == "HTTP/0.9":
+            # The request line could not be read: answer in HTTP/1.1 anyway, as API Gateway does.
+            self.request_version = self.protocol_version
+        try:
+            phrase = HTTPStatus(code).phrase
+        except ValueError:
+            phrase = message or "Error"
+        log.info(self.server.app.redact(f"refused before routing: {code} {message or phrase}"))
+        self._send(json_response(code, {"message": phrase}))
+
     def _send(self, response: ProxyResponse) -> None:
         self.send_response(response.status)
         names = {name.lower() for name, _ in response.headers}
@@ -250,4 +307,4 @@ class _GatewayHandler(BaseHTTPRequestHandler):
             self.wfile.write(response.body)
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s - %s", self.address_string(), format % args)
+        log.debug(self.server.app.redact(f"{self.address_string()} - {format % args}"))

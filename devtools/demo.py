@@ -27,17 +27,23 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from devtools.lambda_runtime import REPO_ROOT, ensure_layer_on_path
+from devtools.lambda_runtime import ensure_layer_on_path
 from devtools.local_stack.settings import DEFAULT_LOCAL_PORT, SECRET_FILE, STACK_FILE, WEBHOOK_PATH
+from vitrine_cli.samples import (  # noqa: F401 - with_listing_id, rewrite_media_urls: the demo's API too
+    SAMPLES_DIR,
+    Sample,
+    load_samples,
+    rewrite_media_urls,
+    sample_body,
+    with_listing_id,
+)
 
-SAMPLES_DIR = REPO_ROOT / "events" / "webhooks"
 LEFT_OUT_BY_DEFAULT = ("listing-deleted",)
 
 
@@ -45,27 +51,15 @@ class DemoError(RuntimeError):
     """The demo cannot run (no stack, no secret, unknown sample): said plainly, exit 1."""
 
 
-@dataclass(frozen=True)
-class Sample:
-    name: str
-    path: Path
-    event: dict[str, Any]
-
-    @property
-    def sequence(self) -> int:
-        value = self.event.get("sequence")
-        return value if isinstance(value, int) else 0
-
-
-def load_samples(directory: Path = SAMPLES_DIR) -> list[Sample]:
-    """Every sample, in ``sequence`` order (the order the CRM emitted them)."""
-    samples = [
-        Sample(path.stem, path, json.loads(path.read_text(encoding="utf-8")))
-        for path in sorted(directory.glob("*.json"))
-    ]
-    if not samples:
-        raise DemoError(f"no sample webhooks in {directory}")
-    return sorted(samples, key=lambda s: (s.sequence, s.name))
+def demo_owner_id(directory: Path = SAMPLES_DIR) -> str:
+    """The owner of the samples' listing (they all name the same one): ``make local``'s demo owner."""
+    owners = {sample.event.get("ownerId") for sample in load_samples(directory)}
+    if len(owners) != 1:
+        raise DemoError(f"the samples in {directory} name {len(owners)} owners; expected one")
+    (owner,) = owners
+    if not isinstance(owner, str) or not owner:
+        raise DemoError(f"the samples in {directory} name no ownerId")
+    return owner
 
 
 def select_samples(samples: Sequence[Sample], names: Sequence[str]) -> list[Sample]:
@@ -80,42 +74,6 @@ def select_samples(samples: Sequence[Sample], names: Sequence[str]) -> list[Samp
             raise DemoError(f"no sample {name!r}; known: {', '.join(by_name)}")
         chosen.append(by_name[key])
     return chosen
-
-
-def rewrite_media_urls(event: dict[str, Any], media_base: str) -> dict[str, Any]:
-    """A copy of ``event`` whose media URLs point at ``media_base`` (same path and query)."""
-    base = urlsplit(media_base)
-
-    def rewrite(url: Any) -> Any:
-        if not isinstance(url, str):
-            return url
-        parts = urlsplit(url)
-        return urlunsplit((base.scheme, base.netloc, parts.path, parts.query, parts.fragment))
-
-    def walk(value: Any, key: str | None = None) -> Any:
-        if isinstance(value, dict):
-            return {k: walk(v, k) for k, v in value.items()}
-        if isinstance(value, list):
-            return [walk(v) for v in value]
-        return rewrite(value) if key == "url" else value
-
-    rewritten: dict[str, Any] = walk(event)
-    return rewritten
-
-
-def with_listing_id(event: dict[str, Any], new_id: str) -> dict[str, Any]:
-    """A copy of ``event`` with ``new_id`` for every string equal to its ``listingId`` (offerer ids too)."""
-    old_id = event.get("listingId")
-
-    def walk(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: walk(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [walk(v) for v in value]
-        return new_id if value == old_id else value
-
-    renamed: dict[str, Any] = walk(event)
-    return renamed
 
 
 def read_stack_file(path: Path = STACK_FILE) -> dict[str, Any]:
@@ -260,16 +218,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _sample_body(sample: Sample, listing_id: str, media_base: str | None) -> bytes:
-    """The sample as this run sends it: about ``listing_id``, its media on ``media_base`` if given."""
-    event = sample.event
-    if event.get("listingId") != listing_id:
-        event = with_listing_id(event, listing_id)
-    if media_base:
-        event = rewrite_media_urls(event, media_base)
-    return json.dumps(event, ensure_ascii=False).encode("utf-8")
-
-
 def _post_samples(
     session: requests.Session, url: str, secret: str, bodies: Sequence[tuple[Sample, bytes]], pause: float
 ) -> bool:
@@ -320,7 +268,7 @@ def _run(args: argparse.Namespace) -> None:
         print(f"posting {len(chosen)} webhook(s) for listing {listing_id} to {url}")
         if media_base:
             print(f"(media URLs pointed at the local media host {media_base})")
-        bodies = [(sample, _sample_body(sample, listing_id, media_base)) for sample in chosen]
+        bodies = [(sample, sample_body(sample, listing_id, media_base)) for sample in chosen]
         changed = _post_samples(session, url, secret, bodies, args.pause)
         if not any(sample.name == "listing-deleted" for sample in chosen):
             print(f"(to delete it: python -m devtools.demo --listing-id {listing_id} listing-deleted)")

@@ -7,11 +7,12 @@ fails when it is stale). ``python -m devtools.layout_doc`` rewrites it in place.
 
 from __future__ import annotations
 
-import argparse
 import ast
 import re
 import sys
 from pathlib import Path
+
+from devtools.generated_doc import GeneratedSection
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DOC = REPO_ROOT / "docs" / "architecture.md"
@@ -48,22 +49,16 @@ def layout_table(root: Path = REPO_ROOT) -> str:
     return "\n\n".join(parts)
 
 
+SECTION = GeneratedSection(DOC, BEGIN, END, lambda: layout_table())
+
+
 def with_layout(document: str, table: str) -> str:
     """``document`` with the text between the markers replaced by ``table``."""
-    start, end = document.index(BEGIN) + len(BEGIN), document.index(END)
-    return document[:start] + "\n" + table + "\n" + document[end:]
+    return SECTION.within(document, table)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 when the table is stale")
-    args = parser.parse_args(argv)
-    current = DOC.read_text(encoding="utf-8")
-    wanted = with_layout(current, layout_table())
-    if args.check:
-        return 0 if current == wanted else 1
-    DOC.write_text(wanted, encoding="utf-8")
-    return 0
+    return SECTION.main(argv, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

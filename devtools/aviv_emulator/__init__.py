@@ -8,6 +8,9 @@ the places where the documentation is silent are decided here and marked "choice
 The contract is AVIV's own: ``$AVIV_OPENAPI``, else ``../shared/aviv/classifieds-v4.openapi.json``.
 Without it the emulator refuses to start (``MissingContract``) — it never falls back to vitrine's own
 validator, which would be vitrine checking itself.
+Classifieds "created by another sender" can be pre-loaded (``preload_classified``, or POST
+``/_emulator/classifieds``), and everything is inspectable from Python and over HTTP under
+``/_emulator/``.
 
 What it refuses, as AVIV does:
 - bodies (POST/PUT classifieds, PUT webhooks) that break the OpenAPI schema, formats included
@@ -40,7 +43,8 @@ What it produces, as AVIV does:
 Other choices where AVIV's documentation is silent:
 - ``Retry-After`` of an injected fault is written as seconds with ``%g`` (``2``, ``0.5``);
 - ``nextToken`` is ``null`` on the last page; a deleted classified answers 404 to GET/PUT/DELETE but its
-  statuses stay readable; its offererEstateId may be used again;
+  statuses stay readable; its offererEstateId may be used again, unless ``reserve_deleted_ids`` is on
+  (AVIV keeps it: a POST reusing it gets "Duplicated classified" naming the deleted classified);
 - media are identified by their URL without the ``timestamp`` parameter (empty parameters ignored);
 - AVIV's (AJV) ``url`` format also refuses private and loopback hosts; the emulator allows them, since
   its media and webhooks live on loopback.

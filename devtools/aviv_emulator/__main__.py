@@ -36,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--download-timeout", type=float, default=5.0, help="media download timeout (seconds)"
     )
+    parser.add_argument(
+        "--reserve-deleted-ids",
+        action="store_true",
+        help="keep a deleted classified's offererEstateId reserved (a POST reusing it is Duplicated)",
+    )
     parser.add_argument("--verbose", action="store_true")
     return parser
 
@@ -76,6 +81,7 @@ def _emulator(args: argparse.Namespace) -> AvivEmulator:
         process_delay_seconds=args.process_delay,
         max_media_bytes=args.max_media_bytes,
         download_timeout_seconds=args.download_timeout,
+        reserve_deleted_ids=args.reserve_deleted_ids,
     )
 
 

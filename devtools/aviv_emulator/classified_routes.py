@@ -34,6 +34,7 @@ from devtools.aviv_emulator.records import (
     now,
     offerer_estate_id,
 )
+from devtools.aviv_emulator.settings import EmulatorSettings
 from devtools.aviv_emulator.state import EmulatorState
 from devtools.aviv_emulator.validation import BodyValidation, uuid_errors
 
@@ -41,10 +42,17 @@ from devtools.aviv_emulator.validation import BodyValidation, uuid_errors
 class ClassifiedRoutes:
     """The authenticated endpoints, scoped by the token's intermediary."""
 
-    def __init__(self, state: EmulatorState, validation: BodyValidation, processing: Processing) -> None:
+    def __init__(
+        self,
+        state: EmulatorState,
+        validation: BodyValidation,
+        processing: Processing,
+        settings: EmulatorSettings,
+    ) -> None:
         self._state = state
         self._validation = validation
         self._processing = processing
+        self._settings = settings
 
     def route(self, incoming: Incoming, path: str, ctx: Context) -> Outgoing:
         segments = [s for s in path.split("/") if s]
@@ -81,7 +89,9 @@ class ClassifiedRoutes:
         body = self._validation.accepted_body(incoming, ctx)
         state = self._state
         with state.lock:
-            self._check_duplicate_classified(body, ctx, exclude=None)
+            self._check_duplicate_classified(
+                body, ctx, exclude=None, reserved=self._settings.reserve_deleted_ids
+            )
             state.sequence += 1
             classified = Classified(
                 classified_id=str(uuid.uuid4()),
@@ -112,7 +122,7 @@ class ClassifiedRoutes:
                     "you are trying to operate with.",
                     ctx,
                 )
-            self._check_duplicate_classified(body, ctx, exclude=classified_id)
+            self._check_duplicate_classified(body, ctx, exclude=classified_id, reserved=False)
             previous_body, classified.body = classified.body, body
             classified.revision += 1
             self._processing.accept(classified, "PUT", previous_body)
@@ -201,10 +211,15 @@ class ClassifiedRoutes:
         return Outgoing(200, "success")
 
     # ------------------------------------------------------------------ checks
-    def _check_duplicate_classified(self, body: dict[str, Any], ctx: Context, exclude: str | None) -> None:
-        """Refuse a second live classified with this offererEstateId in the scope (caller holds the lock)."""
+    def _check_duplicate_classified(
+        self, body: dict[str, Any], ctx: Context, exclude: str | None, *, reserved: bool
+    ) -> None:
+        """Refuse a second classified with this offererEstateId in the scope: a live one, or with
+        ``reserved`` (the reserved-id mode, POST only) a deleted one (caller holds the lock)."""
         wanted = offerer_estate_id(body)
-        other = self._state.live_holder(ctx.scope, wanted, exclude=exclude)
+        if wanted is None:
+            return
+        other = self._state.holder_of(wanted, ctx.scope, exclude=exclude, reserved=reserved)
         if other is not None:
             raise BadBody(
                 problem(

@@ -12,6 +12,7 @@ from typing import Any
 from devtools.aviv_emulator.inspection_routes import InspectionRoutes, is_inspection
 from devtools.aviv_emulator.messages import Incoming, Outgoing
 from devtools.aviv_emulator.outcomes import ForcedFailure
+from devtools.aviv_emulator.preload import preload_classified
 from devtools.aviv_emulator.processing import Processing
 from devtools.aviv_emulator.records import (
     API_PREFIX,
@@ -48,6 +49,7 @@ class AvivEmulator(ServedInThread[EmulatorHTTPServer]):
     webhook_attempts = Setting[int]()
     webhook_backoff_seconds = Setting[float]()
     fault_hang_seconds = Setting[float]()
+    reserve_deleted_ids = Setting[bool]()
 
     def __init__(
         self,
@@ -66,6 +68,7 @@ class AvivEmulator(ServedInThread[EmulatorHTTPServer]):
         webhook_backoff_seconds: float = 1.0,
         fault_hang_seconds: float = 30.0,
         max_recorded: int = 50_000,
+        reserve_deleted_ids: bool = False,
     ) -> None:
         """Raises ``MissingContract`` when the official OpenAPI file is not found (no fallback)."""
         super().__init__(host, port)
@@ -80,9 +83,10 @@ class AvivEmulator(ServedInThread[EmulatorHTTPServer]):
             webhook_attempts=webhook_attempts,
             webhook_backoff_seconds=webhook_backoff_seconds,
             fault_hang_seconds=fault_hang_seconds,
+            reserve_deleted_ids=reserve_deleted_ids,
         )
         self.openapi_path = Path(openapi_path) if openapi_path is not None else default_openapi_path()
-        validation = BodyValidation(self.openapi_path)
+        validation = self._validation = BodyValidation(self.openapi_path)
         self._state = EmulatorState(max_recorded)
         processing = Processing(self._state, self._settings, self.stopping)
         self._api = ApiRoutes(self._state, self._settings, validation, processing)
@@ -203,6 +207,12 @@ class AvivEmulator(ServedInThread[EmulatorHTTPServer]):
             probability=probability,
         )
         self._state.add_fault(fault)
+
+    def preload_classified(self, body: dict[str, Any], *, intermediary_id: str | None) -> str:
+        """Store ``body`` as a classified another sender created earlier under ``intermediary_id``'s
+        agency, already processed (media held, CREATED), without downloading; its classifiedId.
+        See ``devtools.aviv_emulator.preload``."""
+        return preload_classified(self._state, self._validation, body, intermediary_id=intermediary_id)
 
     def clear_faults(self) -> None:
         self._state.clear_faults()

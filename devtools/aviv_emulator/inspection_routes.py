@@ -71,6 +71,10 @@ class InspectionRoutes:
         if action == "clear_outcomes":
             emulator.clear_outcomes()
             return _ok()
+        if action == "classifieds":
+            return self._preload(incoming)
+        if action == "settings":
+            return self._settings(incoming)
         if action == "reset":
             emulator.reset()
             return _ok()
@@ -97,6 +101,30 @@ class InspectionRoutes:
         except (TypeError, ValueError) as exc:
             return Outgoing(400, {"error": str(exc)})
         return _ok()
+
+    def _preload(self, incoming: Incoming) -> Outgoing:
+        """``{"body": <AvivClassified>, "intermediaryId": ...}`` → ``{"classifiedId": ...}``."""
+        options = parse_json_quietly(incoming.body)
+        if not isinstance(options, dict) or not isinstance(options.get("body"), dict):
+            return Outgoing(400, {"error": 'expected {"body": <classified>, "intermediaryId": <agency>}'})
+        try:
+            classified_id = self._emulator.preload_classified(
+                options["body"], intermediary_id=options.get("intermediaryId")
+            )
+        except ValueError as exc:
+            return Outgoing(400, {"error": str(exc)})
+        return Outgoing(201, {"classifiedId": classified_id})
+
+    def _settings(self, incoming: Incoming) -> Outgoing:
+        """``{"reserve_deleted_ids": true}``: switch the reserved-id mode."""
+        options = parse_json_quietly(incoming.body)
+        if not isinstance(options, dict) or set(options) - {"reserve_deleted_ids"}:
+            return Outgoing(400, {"error": 'expected {"reserve_deleted_ids": true|false}'})
+        if "reserve_deleted_ids" in options:
+            if not isinstance(options["reserve_deleted_ids"], bool):
+                return Outgoing(400, {"error": "reserve_deleted_ids must be true or false"})
+            self._emulator.reserve_deleted_ids = options["reserve_deleted_ids"]
+        return Outgoing(200, {"reserve_deleted_ids": self._emulator.reserve_deleted_ids})
 
 
 def _ok() -> Outgoing:

@@ -150,8 +150,15 @@ class Processing:
                 return
             if classified.revision == job.revision:  # no later call replaced what this one sent
                 if job.kind == "DELETE":
-                    holder = self._state.live_holder(
-                        classified.scope, classified.offerer_estate_id, exclude=classified.classified_id
+                    holder = (
+                        self._state.holder_of(
+                            classified.offerer_estate_id,
+                            classified.scope,
+                            exclude=classified.classified_id,
+                            reserved=False,
+                        )
+                        if classified.offerer_estate_id is not None
+                        else None
                     )
                     classified.deleted = holder is not None  # its id was taken again meanwhile
                 elif job.previous_body is None:

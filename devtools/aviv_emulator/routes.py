@@ -65,7 +65,7 @@ class ApiRoutes:
     ) -> None:
         self._state = state
         self._settings = settings
-        self._classifieds = ClassifiedRoutes(state, validation, processing)
+        self._classifieds = ClassifiedRoutes(state, validation, processing, settings)
 
     def handle(self, incoming: Incoming) -> Outgoing:
         kind, path = _classify_path(incoming.path)

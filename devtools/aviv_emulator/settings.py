@@ -27,6 +27,8 @@ class EmulatorSettings:
     webhook_attempts: int
     webhook_backoff_seconds: float
     fault_hang_seconds: float
+    # AVIV keeps a deleted classified's offererEstateId: a POST reusing it is "Duplicated classified".
+    reserve_deleted_ids: bool = False
 
 
 T = TypeVar("T")

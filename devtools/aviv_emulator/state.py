@@ -96,7 +96,7 @@ class EmulatorState:
             return candidates[-1].classified_id
 
     def snapshot(self) -> dict[str, Any]:
-        """Everything held, JSON-ready (without the emulator-level ``schema_validation`` flag)."""
+        """Everything held, JSON-ready."""
         with self.lock:
             return {
                 "classifieds": [
@@ -193,24 +193,21 @@ class EmulatorState:
         classified.statuses.append(status)
         self.idle.notify_all()
 
-    def live_holder(
-        self, scope: str, offerer_estate_id: str | None, *, exclude: str | None
+    def holder_of(
+        self, offerer_estate_id: str, scope: str, *, exclude: str | None, reserved: bool
     ) -> Classified | None:
-        """The live classified of this scope holding this offererEstateId, other than ``exclude``
-        (caller holds the lock)."""
-        if offerer_estate_id is None:
-            return None
-        return next(
-            (
-                c
-                for c in self.classifieds.values()
-                if c.scope == scope
-                and not c.deleted
-                and c.classified_id != exclude
-                and c.offerer_estate_id == offerer_estate_id
-            ),
-            None,
-        )
+        """The classified of this scope holding ``offerer_estate_id``: the live one, else (``reserved``:
+        AVIV keeps a deleted classified's id) the latest deleted one. Caller holds the lock."""
+        holders = [
+            c
+            for c in self.classifieds.values()
+            if c.scope == scope
+            and c.classified_id != exclude
+            and c.offerer_estate_id == offerer_estate_id
+            and (reserved or not c.deleted)
+        ]
+        holders.sort(key=lambda c: (not c.deleted, c.sequence))
+        return holders[-1] if holders else None
 
     def visible(self, classified_id: str, scope: str) -> Classified | None:
         """The live classified of this scope (caller holds the lock)."""

@@ -114,6 +114,11 @@ class BodyValidation:
         assert isinstance(body, dict)  # the schema requires an object
         return body
 
+    def classified_errors(self, body: Any) -> list[dict[str, str]]:
+        """AVIV's ``errors`` for a classified body (empty when it is accepted)."""
+        with self._lock:
+            return _schema_errors(self._classified_validator, body)
+
     def webhook_errors(self, body: Any) -> list[dict[str, str]]:
         """AVIV's ``errors`` for a webhook subscription body (empty when it is accepted)."""
         with self._lock:

@@ -230,6 +230,7 @@ class CellWorld:
             clock=self.clock.now,
             consolidation_window=self.settings.consolidation_window_seconds,
             hold_seconds=self.settings.sync_claim_hold_seconds,
+            defaults=self.settings.classified_defaults(),
         )
 
     def deliver(self, invocation: Invocation) -> int:

@@ -11,20 +11,25 @@ What runs, all in this process and on loopback only:
   ``ReportBatchItemFailures`` semantics (moto applies delays, visibility timeouts and the redrive
   policy to the dead-letter queue);
 * the scheduled function (reconcile) runs every ``VITRINE_RECONCILE_SECONDS``;
-* a local inbox (an SQS queue subscribed to the notifications topic) prints every notification and
-  appends its message, one JSON document per line, to ``VITRINE_INBOX``;
+* a local inbox (an SQS queue subscribed to the notifications topic) prints every notification as
+  the e-mail an owner reads and appends its message, one JSON document per line, to
+  ``VITRINE_INBOX`` (the e-mails to the same name with ``.txt``);
 * a static media server (``devtools.media_server``) plays the CRM's photo host: ``make demo`` points
   the sample media URLs at it, so the emulator's downloads succeed without leaving loopback.
 
 ``make local`` saves the webhook secret to ``.local/webhook-secret`` and where everything listens to
-``.local/stack.json`` (both read by ``make demo``).
+``.local/stack.json`` (both read by ``make demo``), keeps the owner page links' signing key in
+``.local/owner-page-secret`` and prints the demo owner's page link. It logs one short line per event
+(``log_lines``; ``VITRINE_LOG_FORMAT=json`` for Powertools' JSON). A port in use stops it at once,
+naming the variable that changes it (``VITRINE_LOCAL_PORT``, ``VITRINE_MOTO_PORT``).
 
 Its settings are environment variables: README.md's table ("The two commands") lists them with their
 defaults. The handlers see exactly the environment variables template.yaml's ``Globals`` give them
 (see ``environment.local_function_environment``), pointing at the local resources.
 
 Modules: ``settings`` (the environment, parsed once), ``functions`` (what template.yaml declares),
-``environment`` (the handlers' variables), ``aws`` (moto and the resources), ``wiring`` (functions
+``environment`` (the handlers' variables), ``aws`` (moto and the resources), ``log_lines`` (the
+terminal's log lines), ``wiring`` (functions
 to their event sources and routes), ``event_sources`` (SQS poller, schedule, notifications inbox),
 ``stack`` (:class:`~devtools.local_stack.stack.LocalStack`) and ``cli`` (``python -m``).
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from devtools import template as cfn
-from devtools.local_stack.settings import LocalStackError
+from devtools.local_stack.settings import LocalStackError, check_port_free
 
 MOTO_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 """moto's conventional fake credentials: they never reach AWS, and a real key never reaches moto."""
@@ -48,9 +48,13 @@ class LocalAws:
         """Start moto's server; its endpoint URL."""
         from moto.server import ThreadedMotoServer
 
+        # moto binds in its own thread and, on a port in use, never signals ready: check first.
+        check_port_free(self.host, self.port, "moto, the AWS stand-in", "VITRINE_MOTO_PORT")
         from devtools.moto_atomic import make_moto_dynamodb_writes_atomic
+        from devtools.moto_memory import stop_moto_keeping_every_instance
 
         make_moto_dynamodb_writes_atomic()  # DynamoDB's per-item atomicity, which moto lacks
+        stop_moto_keeping_every_instance()  # a server never reset would keep every item version
 
         # moto's request handler logs every call at INFO through werkzeug: keep the terminal readable.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -16,20 +16,30 @@ from types import FrameType
 from typing import Any
 
 import devtools.local_stack
+from devtools.demo import demo_owner_id
 from devtools.lambda_runtime import ensure_layer_on_path
-from devtools.local_stack.settings import STACK_FILE, LocalSettings, LocalStackError, write_private
+from devtools.local_stack.log_lines import LOCAL_LINE_FORMAT, LOCAL_TIME_FORMAT, use_log_format
+from devtools.local_stack.settings import (
+    STACK_FILE,
+    LocalSettings,
+    LocalStackError,
+    owner_page_secret,
+    write_private,
+)
 from devtools.local_stack.stack import LocalStack, LocalStackInfo
 
 CURL_LISTING_ID = "LOCAL-CURL-0001"
-CURL_OWNER_ID = "local-owner"
+CURL_MEDIA_PATH = "/photos/local-curl/facade.jpg"
+PUBLIC_MEDIA_BASE = "https://example.com"
+"""Used only when no local media server runs: AVIV (or its emulator) must then reach the photo itself."""
 
 
-def _curl_event(now: datetime) -> dict[str, Any]:
+def _curl_event(now: datetime, media_base: str, owner_id: str) -> dict[str, Any]:
     """A small but complete ``listing.upserted``: one apartment in Lyon with one photo."""
     return {
         "type": "listing.upserted",
         "listingId": CURL_LISTING_ID,
-        "ownerId": CURL_OWNER_ID,
+        "ownerId": owner_id,
         "occurredAt": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "sequence": 1,
         "listing": {
@@ -57,7 +67,7 @@ def _curl_event(now: datetime) -> dict[str, Any]:
             "media": [
                 {
                     "id": "photo-1",
-                    "url": "https://example.com/photos/facade.jpg",
+                    "url": media_base.rstrip("/") + CURL_MEDIA_PATH,
                     "mediaType": "PICTURE",
                     "version": "1",
                 }
@@ -66,13 +76,25 @@ def _curl_event(now: datetime) -> dict[str, Any]:
     }
 
 
-def curl_example(webhook_url: str, secret: str, now: datetime | None = None) -> str:
-    """A signed ``listing.upserted`` as a ready-to-paste curl command (valid for 5 minutes)."""
+def curl_example(
+    webhook_url: str,
+    secret: str,
+    now: datetime | None = None,
+    *,
+    media_base: str | None = None,
+    owner_id: str | None = None,
+) -> str:
+    """A signed ``listing.upserted`` as a ready-to-paste curl command (valid for 5 minutes).
+
+    Its photo is served by ``media_base`` (the local media server), so the AVIV emulator's download
+    succeeds on the first try; its owner is the samples' (``events/webhooks/``), the demo owner.
+    """
     ensure_layer_on_path()
     from vitrine.core.webhook_signing import signed_headers
 
     now = now or datetime.now(UTC)
-    body = json.dumps(_curl_event(now), separators=(",", ":"))
+    event = _curl_event(now, media_base or PUBLIC_MEDIA_BASE, owner_id or demo_owner_id())
+    body = json.dumps(event, separators=(",", ":"))
     headers = signed_headers(secret, body.encode("utf-8"), timestamp=int(now.timestamp()))
     lines = [f"curl -sS -i -X POST {shlex.quote(webhook_url)}", "-H 'content-type: application/json'"]
     lines += [shlex.quote(f"{name}: {value}").join(("-H ", "")) for name, value in headers.items()]
@@ -80,7 +102,19 @@ def curl_example(webhook_url: str, secret: str, now: datetime | None = None) -> 
     return " \\\n    ".join(lines)
 
 
-def banner(info: LocalStackInfo, settings: LocalSettings) -> str:
+def owner_page_url(info: LocalStackInfo, settings: LocalSettings, now: datetime | None = None) -> str | None:
+    """The demo owner's status page, signed with ``.local/owner-page-secret`` (None: no secret file)."""
+    if settings.owner_page_secret_file is None:
+        return None
+    ensure_layer_on_path()
+    from vitrine.core.owner_links import link_expiry, owner_page_path
+
+    secret = owner_page_secret(settings.owner_page_secret_file)
+    expires = link_expiry(now or datetime.now(UTC))
+    return info.api_url + owner_page_path(secret, demo_owner_id(), expires)
+
+
+def banner(info: LocalStackInfo, settings: LocalSettings, owner_page: str | None = None) -> str:
     aviv = f"{info.aviv_api_url} ({'emulator' if info.emulator is not None else 'AVIV_API_URL'})"
     saved = f" (saved in {settings.secret_file})" if settings.secret_file else ""
     inbox = str(info.inbox_path) if info.inbox_path else "(memory only)"
@@ -91,7 +125,6 @@ def banner(info: LocalStackInfo, settings: LocalSettings) -> str:
         f"  webhook URL      {info.webhook_url}",
         f"  health           {info.health_url}",
         f"  signing secret   {info.webhook_secret}{saved}",
-        f"  owner page       {info.owner_page_url(CURL_OWNER_ID)}",
         f"  AVIV             {aviv}",
         f"  AWS (moto)       {info.moto_endpoint}  region {info.region}, resources {info.prefix}*",
         f"  notifications    {inbox}",
@@ -100,12 +133,19 @@ def banner(info: LocalStackInfo, settings: LocalSettings) -> str:
     ]
     lines += [f"  runs             {line}" for line in info.wiring]
     lines += [f"  not running      {line}" for line in info.skipped]
+    if owner_page:
+        lines += [
+            "",
+            f"Owner status page of the demo owner ({demo_owner_id()}, link valid 30 days):",
+            f"  {owner_page}",
+        ]
     lines += [
         "",
         "In another terminal, `make demo` posts the sample webhooks (events/webhooks/) and shows what",
-        "reached AVIV. Or send one yourself (the signature is valid for 5 minutes):",
+        "reached AVIV. Or send one yourself (the signature is valid for 5 minutes; its photo is on the",
+        "local media host, so AVIV's download succeeds):",
         "",
-        "  " + curl_example(info.webhook_url, info.webhook_secret),
+        "  " + curl_example(info.webhook_url, info.webhook_secret, media_base=info.media_url),
         "",
         "Ctrl-C stops everything.",
         "",
@@ -113,35 +153,61 @@ def banner(info: LocalStackInfo, settings: LocalSettings) -> str:
     return "\n".join(lines)
 
 
-def stack_description(info: LocalStackInfo, settings: LocalSettings) -> dict[str, Any]:
-    """What ``.local/stack.json`` holds for ``make demo`` (and anyone scripting against ``make local``)."""
+def stack_description(
+    info: LocalStackInfo, settings: LocalSettings, owner_page: str | None = None
+) -> dict[str, Any]:
+    """What ``.local/stack.json`` holds for ``make demo`` and the ``vitrine`` CLI (docs/cli.md): where
+    every endpoint and resource of the running ``make local`` is. Secrets stay in their own files."""
     emulator = info.emulator
+    environment = info.function_environment or {}
+    queue_urls = info.queue_urls or {}
     return {
         "pid": os.getpid(),
+        "api_url": info.api_url,
         "webhook_url": info.webhook_url,
         "health_url": info.health_url,
         "aviv_api_url": info.aviv_api_url,
+        "aviv_auth_url": info.aviv_auth_url,
         "aviv_inspect_url": f"{emulator.root_url}/_emulator" if emulator is not None else None,
+        "aviv_intermediary_id": environment.get("AVIV_INTERMEDIARY_ID") or None,
         "media_url": info.media_url,
         "moto_endpoint": info.moto_endpoint,
+        "region": info.region,
+        "state_table": environment.get("VITRINE_STATE_TABLE"),
+        "sync_queue_url": queue_urls.get("SyncQueue"),
+        "dead_letter_queue_url": queue_urls.get("SyncDeadLetterQueue"),
+        "topic_arn": environment.get("VITRINE_TOPIC_ARN"),
+        "webhook_secret_arn": environment.get("VITRINE_WEBHOOK_SECRET_ARN"),
+        "aviv_secret_arn": environment.get("VITRINE_AVIV_SECRET_ARN"),
         "inbox": str(info.inbox_path) if info.inbox_path else None,
-        "api_url": info.api_url,
         "secret_file": str(settings.secret_file) if settings.secret_file else None,
         "owner_page_secret_file": str(settings.owner_page_secret_file)
         if settings.owner_page_secret_file
         else None,
+        "source_system": environment.get("VITRINE_SOURCE_SYSTEM"),
+        "source_system_version": environment.get("VITRINE_SOURCE_SYSTEM_VERSION")
+        or environment.get("VITRINE_USER_AGENT_VERSION"),
+        "default_portals": environment.get("VITRINE_DEFAULT_PORTALS"),
+        "owner_page_url": owner_page,
         "debounce_seconds": settings.debounce_seconds,
         "max_delay_seconds": settings.max_delay_seconds,
     }
 
 
-def _configure_logging() -> None:
+def _configure_logging(log_format: str) -> None:
+    """``text`` (the default): one short line per event, the stack's and the handlers' alike."""
+    text = log_format == "text"
     logging.basicConfig(
         level=os.environ.get("VITRINE_LOCAL_LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=LOCAL_LINE_FORMAT if text else "%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt=LOCAL_TIME_FORMAT if text else None,
     )
     for noisy in ("botocore", "urllib3", "werkzeug"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    ensure_layer_on_path()
+    from vitrine.observability import logger
+
+    use_log_format(log_format, logger)
 
 
 def _stop_on_signals() -> threading.Event:
@@ -160,7 +226,6 @@ def _stop_on_signals() -> threading.Event:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``make local``: start, print the banner, run until SIGINT/SIGTERM, stop cleanly."""
-    _configure_logging()
     stopping = _stop_on_signals()
     argparse.ArgumentParser(
         prog="python -m devtools.local_stack",
@@ -169,14 +234,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     ).parse_args(argv)
     try:
         settings = LocalSettings.from_env()
+        _configure_logging(settings.log_format)
         stack = LocalStack(settings)
         info = stack.start()
     except (LocalStackError, OSError) as exc:
         print(f"make local: cannot start: {exc}", file=sys.stderr)
         return 1
     try:
-        write_private(STACK_FILE, json.dumps(stack_description(info, settings), indent=2) + "\n")
-        print(banner(info, settings), flush=True)
+        owner_page = owner_page_url(info, settings)
+        description = stack_description(info, settings, owner_page)
+        write_private(STACK_FILE, json.dumps(description, indent=2) + "\n")
+        print(banner(info, settings, owner_page), flush=True)
         while not stopping.wait(0.5):
             pass
         print("stopping…", flush=True)

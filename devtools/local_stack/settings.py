@@ -7,8 +7,10 @@ code behind it. It also owns the ``.local/`` files ``make local`` writes for ``m
 from __future__ import annotations
 
 import base64
+import errno
 import os
 import secrets
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +30,7 @@ DEFAULT_RECONCILE_SECONDS = 30.0
 LOCAL_CLIENT_ID = "vitrine-local"
 LOCAL_CLIENT_SECRET = "vitrine-local-secret"  # noqa: S105 - a fixed credential of the local emulator
 PRODUCTION_AUTH_URL = "https://auth.api.aviv-group.com/oauth/token"
+LOG_FORMATS = ("text", "json")
 
 HANDLED_FUNCTION_VARIABLES = frozenset(
     {
@@ -97,6 +100,57 @@ def _saved_text(path: Path) -> str | None:
         return None
 
 
+def owner_page_secret(path: Path = OWNER_PAGE_SECRET_FILE) -> bytes:
+    """The key signing owner status page links locally (a deployed stack keeps its own in Secrets
+    Manager): the file's one line, as UTF-8 bytes. Created (0600, like the webhook secret) with 32
+    random bytes in URL-safe base64 when missing or empty; the owner page reads the same file."""
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        text = ""
+    if not text:
+        text = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii").rstrip("=")
+        write_private(path, text + "\n")
+    return text.encode("utf-8")
+
+
+def port_unavailable(error: OSError, host: str, port: int, what: str, variable: str) -> LocalStackError:
+    """A port that cannot be listened on, said with the variable that changes it (and a free one)."""
+    if error.errno == errno.EADDRINUSE:
+        reason = "is already in use"
+    else:
+        reason = f"cannot be opened ({error.strerror or error})"
+    free = _free_port_near(host, port)
+    example = f", e.g. {variable}={free} make local" if free else ""
+    return LocalStackError(
+        f"port {port} on {host} ({what}) {reason}: "
+        f"stop what uses it, or set {variable} to another port{example}"
+    )
+
+
+def check_port_free(host: str, port: int, what: str, variable: str) -> None:
+    """Fail now, naming ``variable``, if ``port`` cannot be listened on (0 always can: any free port)."""
+    if port == 0:
+        return
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise port_unavailable(exc, host, port, what, variable) from exc
+
+
+def _free_port_near(host: str, port: int, tries: int = 20) -> int | None:
+    for candidate in range(port + 1, min(port + 1 + tries, 65536)):
+        with socket.socket() as probe:
+            try:
+                probe.bind((host, candidate))
+            except OSError:
+                continue
+            return candidate
+    return None
+
+
 def write_private(path: Path, text: str) -> None:
     """Write a ``.local/`` file only its owner can read: it may hold the webhook secret."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -132,7 +186,10 @@ class LocalSettings:
     owner_page_secret: str | None = None
     """Signs the owner status page links; ``None`` generates one."""
     owner_page_secret_file: Path | None = None
-    """Where the owner page secret is saved, so links stay valid across restarts (``None``: not saved)."""
+    """Where the owner page secret is kept, so links stay valid across restarts and ``make local``
+    prints the demo owner's link (``None``: not saved, no link printed)."""
+    log_format: str = "json"
+    """``text``: one short line per log event (``make local``); ``json``: Powertools' JSON lines."""
     region: str = DEFAULT_REGION
     parameters: Mapping[str, str] = field(default_factory=dict)
     """template.yaml parameter overrides, e.g. ``{"SyncMaxReceives": "2"}``."""
@@ -156,6 +213,11 @@ class LocalSettings:
             if (value := os.environ.get(key)) is not None
         }
         inbox = _env("VITRINE_INBOX")
+        log_format = (_env("VITRINE_LOG_FORMAT") or "text").lower()
+        if log_format not in LOG_FORMATS:
+            raise LocalStackError(
+                f"VITRINE_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, got {log_format!r}"
+            )
         return cls(
             aviv_api_url=_env("AVIV_API_URL"),
             aviv_auth_url=_env("AVIV_AUTH_URL"),
@@ -173,6 +235,7 @@ class LocalSettings:
             secret_file=secret_file,
             owner_page_secret=_env("VITRINE_OWNER_PAGE_SECRET") or _saved_text(OWNER_PAGE_SECRET_FILE),
             owner_page_secret_file=OWNER_PAGE_SECRET_FILE,
+            log_format=log_format,
             function_environment=passthrough,
             print_notifications=True,
         )

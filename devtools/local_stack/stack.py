@@ -32,7 +32,11 @@ from devtools.local_stack.settings import (
     LocalStackError,
     generate_owner_page_secret,
     generate_webhook_secret,
+    port_unavailable,
     write_private,
+)
+from devtools.local_stack.settings import (
+    owner_page_secret as saved_owner_page_secret,
 )
 from devtools.local_stack.wiring import FunctionWiring, describe_wiring
 
@@ -154,7 +158,12 @@ class LocalStack:
         settings = self.settings
         prefix = f"vitrine-{secrets.token_hex(3)}-"
         # Bind the webhook port first: a port in use fails before anything else starts.
-        self.api = ApiGateway([], host=settings.host, port=settings.local_port)
+        try:
+            self.api = ApiGateway([], host=settings.host, port=settings.local_port)
+        except OSError as exc:
+            raise port_unavailable(
+                exc, settings.host, settings.local_port, "the webhook API", "VITRINE_LOCAL_PORT"
+            ) from exc
         self.api.start()
         moto_endpoint = self._start_aws()
         resources = self.aws.create_resources(prefix, settings.parameters, settings.queue_attributes)
@@ -162,7 +171,11 @@ class LocalStack:
         _check_webhook_secret(webhook_secret)
         aviv_api_url, aviv_auth_url = self._start_aviv()
         self._start_media()
-        owner_page_secret = settings.owner_page_secret or generate_owner_page_secret()
+        owner_page_secret = settings.owner_page_secret or (
+            saved_owner_page_secret(settings.owner_page_secret_file).decode("utf-8")
+            if settings.owner_page_secret_file is not None
+            else generate_owner_page_secret()
+        )
         resources.secrets = self.aws.create_secrets(
             prefix, webhook_secret, settings.aviv_client_id, settings.aviv_client_secret, owner_page_secret
         )
@@ -178,7 +191,7 @@ class LocalStack:
         self._wire(prefix, resources)
         if settings.secret_file is not None:
             write_private(settings.secret_file, webhook_secret + "\n")
-        if settings.owner_page_secret_file is not None:
+        if settings.owner_page_secret_file is not None:  # the banner's link and the CLI sign with it
             write_private(settings.owner_page_secret_file, owner_page_secret + "\n")
         self._start_event_sources()
         self.info = self._describe(resolved, prefix, moto_endpoint, resources, function_environment)

@@ -7,11 +7,12 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vitrine.observability import logger, metrics
-from vitrine.service.http import raw_body
+from vitrine.observability import metrics, per_invocation
+from vitrine.service.http import raw_body, route_not_found
 from vitrine.service.ingest import get_ingest_service
 
 app = APIGatewayRestResolver()
+app.not_found(route_not_found)
 
 
 @app.post("/webhooks/listings")
@@ -20,7 +21,7 @@ def receive_listing_webhook() -> Response:
     return get_ingest_service().handle(app.current_event.headers, raw_body(app.current_event))
 
 
-@logger.inject_lambda_context(clear_state=True)
+@per_invocation
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

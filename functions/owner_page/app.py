@@ -10,11 +10,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vitrine.observability import logger, metrics
+from vitrine.observability import metrics, per_invocation
 from vitrine.service.owner_page import get_owner_page_service
 
 
-@logger.inject_lambda_context(clear_state=True)
+@per_invocation
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return get_owner_page_service().handle_event(event)

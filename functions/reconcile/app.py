@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vitrine.observability import logger, metrics
+from vitrine.observability import metrics, per_invocation
 from vitrine.service.reconcile import get_reconcile_service
 
 if TYPE_CHECKING:
@@ -23,14 +23,17 @@ def push_api() -> APIGatewayRestResolver:
     """The push route, built on the first push: a scheduled run never loads powertools' event handler."""
     from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
-    from vitrine.service.http import raw_body
+    from vitrine.service.http import raw_body, route_not_found
 
     app = APIGatewayRestResolver()
+    app.not_found(route_not_found)
 
     @app.post("/aviv/<token>/classifieds/<classified_id>/statuses")
     def receive_status_push(token: str, classified_id: str) -> Response:
         # The token is a secret: it is compared in constant time and never logged.
-        return get_reconcile_service().status_push.handle(token, classified_id, raw_body(app.current_event))
+        return get_reconcile_service().status_push.handle(
+            token, classified_id, raw_body(app.current_event), app.current_event.headers
+        )
 
     return app
 
@@ -39,7 +42,7 @@ def is_api_event(event: Any) -> bool:
     return isinstance(event, dict) and "httpMethod" in event and "requestContext" in event
 
 
-@logger.inject_lambda_context(clear_state=True)
+@per_invocation
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if is_api_event(event):

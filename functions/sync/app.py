@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vitrine.observability import logger, metrics
+from vitrine.observability import metrics, per_invocation
 from vitrine.service.sync import get_sync_service
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -19,7 +19,7 @@ def record_handler(record: SQSRecord) -> str:
     return get_sync_service().process_record(record)
 
 
-@logger.inject_lambda_context(clear_state=True)
+@per_invocation
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(

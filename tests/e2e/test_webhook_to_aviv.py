@@ -110,6 +110,11 @@ def test_a_duplicate_delivery_has_one_effect(stack: Stack) -> None:
     assert len(stack.aviv_calls("PUT")) == 1
 
 
+def with_data_value(event: dict[str, Any], raw_json: str) -> bytes:
+    """``event``'s body with ``raw_json`` (text json.dumps cannot write) as ``listing.data.x``."""
+    return json.dumps(event).replace('"data": {', '"data": {"x": ' + raw_json + ", ", 1).encode()
+
+
 @pytest.mark.parametrize(
     ("case", "status"),
     [
@@ -125,6 +130,10 @@ def test_a_duplicate_delivery_has_one_effect(stack: Stack) -> None:
         ("duplicate_media_url", 422),
         ("update_unknown_media", 422),
         ("reorder_not_a_permutation", 422),
+        ("form_body", 415),
+        ("lone_surrogate_owner", 422),
+        ("non_finite_number", 422),
+        ("nested_too_deep", 400),
     ],
 )
 def test_bad_requests_get_a_specific_error_and_change_nothing(stack: Stack, case: str, status: int) -> None:
@@ -172,6 +181,14 @@ def test_bad_requests_get_a_specific_error_and_change_nothing(stack: Stack, case
         response = stack.post(event)
     elif case == "update_unknown_media":
         response = stack.post(envelope("media.updated", listing, media=media(stack, listing, 42)))
+    elif case == "form_body":
+        response = stack.post(body, headers={"content-type": "application/x-www-form-urlencoded"})
+    elif case == "lone_surrogate_owner":
+        response = stack.post(json.dumps({**upsert(stack, listing, 2), "ownerId": "\ud800"}).encode())
+    elif case == "non_finite_number":
+        response = stack.post(with_data_value(upsert(stack, listing, 2), "1e999"))
+    elif case == "nested_too_deep":
+        response = stack.post(with_data_value(upsert(stack, listing, 2), "[" * 500 + "]" * 500))
     else:
         response = stack.post(envelope("media.reordered", listing, order=[f"{listing}-m0", f"{listing}-m1"]))
     assert response.status_code == status, response.text

@@ -10,6 +10,7 @@ import email.utils
 import json
 import logging
 import re
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,10 +23,13 @@ import pytest
 from devtools.aviv_emulator.emulator import AvivEmulator
 from devtools.aviv_emulator.records import RecordedRequest
 from tests.support.aws import REGION, dynamodb_client, make_tables, mocked_aws
+from tests.support.emf import emf_enabled, flushed, single_metrics
 from tests.support.listings import sample_data
 from vitrine.adapters.aviv.answers import problem_field_errors
+from vitrine.adapters.aviv.call_metrics import AvivCallMetrics
 from vitrine.adapters.aviv.client import AvivClient
 from vitrine.adapters.aviv.config import AvivClientConfig
+from vitrine.adapters.aviv.observer import AvivCallObserver
 from vitrine.adapters.aviv.wiring import build_aviv_client
 from vitrine.adapters.secrets import AvivCredentials
 from vitrine.adapters.token_cache import DynamoTokenCache
@@ -76,13 +80,14 @@ class Harness:
             backoff_cap=8.0,
         )
 
-    def client(self, **config: Any) -> AvivClient:
+    def client(self, observer: AvivCallObserver | None = None, **config: Any) -> AvivClient:
         """A new client with its own memory cache (like another Lambda instance)."""
         return AvivClient(
             replace(self.config, **config),
             lambda: AvivCredentials(self.emu.client_id, self.emu.client_secret),
             DynamoTokenCache(self.table, dynamodb_client=dynamodb_client()),
             sleep=self.sleeps.append,
+            observer=observer,
         )
 
 
@@ -225,52 +230,19 @@ def test_403_is_forbidden_without_retry(client: AvivClient, emu: AvivEmulator) -
     assert len(api_calls(emu)) == 1 and emu.token_requests() == 1
 
 
-class CountedMetrics:
-    """Stands in for the shared Powertools metrics: what was added, by name."""
-
-    def __init__(self) -> None:
-        self.added: list[str] = []
-
-    def add_metric(self, name: str, unit: Any, value: float) -> None:
-        self.added.extend([name] * int(value))
-
-
-def test_403_counts_avivforbidden_and_its_log_line_says_what_to_check(
-    client: AvivClient, emu: AvivEmulator, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+def test_a_403_log_line_says_what_to_check(
+    client: AvivClient, emu: AvivEmulator, caplog: pytest.LogCaptureFixture
 ) -> None:
-    counted = CountedMetrics()
-    monkeypatch.setattr("vitrine.adapters.aviv.alerts.metrics", counted)
+    # The AvivForbidden metric itself is counted by the client's observer (test_a_403_counts_as_forbidden).
     caplog.set_level(logging.INFO)
     emu.inject_faults(1, status=403, paths="/classifieds")
     with pytest.raises(AvivForbidden) as raised:
         client.find_by_offerer_estate_id("L-x")
-    assert counted.added == ["AvivForbidden"]
     [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
     line = record.getMessage()
     assert "403" in line and repr(INTERMEDIARY) in line and "intermediaryId" in line
     assert "firewall" in line and "AVIV support" in line
     assert raised.value.traceparent and raised.value.traceparent in line
-
-
-def test_401_after_the_refresh_counts_avivunauthorized(
-    client: AvivClient, emu: AvivEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    counted = CountedMetrics()
-    monkeypatch.setattr("vitrine.adapters.aviv.alerts.metrics", counted)
-    emu.inject_faults(2, status=401, paths="/classifieds")
-    with pytest.raises(AvivUnauthorized):
-        client.find_by_offerer_estate_id("L-x")
-    assert counted.added == ["AvivUnauthorized"]
-
-
-def test_other_refusals_count_no_credentials_metric(
-    client: AvivClient, emu: AvivEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    counted = CountedMetrics()
-    monkeypatch.setattr("vitrine.adapters.aviv.alerts.metrics", counted)
-    with pytest.raises(AvivNotFound):
-        client.get("00000000-0000-4000-8000-000000000000")
-    assert counted.added == []
 
 
 def test_wrong_credentials_are_unauthorized(harness: Harness, emu: AvivEmulator) -> None:
@@ -379,6 +351,19 @@ def test_retry_after_beyond_what_a_call_waits_is_left_to_the_queue(
         harness.client(backoff_cap=8.0).find_by_offerer_estate_id("L-x")
     assert raised.value.retry_after == 120
     assert harness.sleeps == [] and len(api_calls(emu)) == 1
+
+
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
+def test_a_body_with_a_non_finite_number_is_never_sent_as_non_standard_json(
+    client: AvivClient, emu: AvivEmulator, number: float
+) -> None:
+    body = classified_body("L-nan")
+    body["data"]["location"]["latitude"] = number
+
+    with pytest.raises(ValueError, match="JSON"):
+        client.create(body)
+
+    assert api_calls(emu) == [], "nothing reached AVIV"
 
 
 def test_5xx_is_retried_then_succeeds(client: AvivClient, emu: AvivEmulator, harness: Harness) -> None:
@@ -663,3 +648,100 @@ def test_a_time_limit_covers_the_token_fetch_and_ends_with_its_block(
     assert time.monotonic() - started < 2.5
     emu.reset()
     assert client.find_by_offerer_estate_id("L-x") == [], "outside the block, no limit applies"
+
+
+# -- metrics ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def emf(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    yield from emf_enabled(monkeypatch)
+
+
+@pytest.fixture
+def measured(harness: Harness, emf: None) -> AvivClient:
+    """A client reporting to the functions' metrics, with EMF printed as when deployed."""
+    return harness.client(observer=AvivCallMetrics())
+
+
+def calls_of(capsys: pytest.CaptureFixture[str]) -> list[tuple[str, str]]:
+    return [(c["operation"], c["result"]) for c in single_metrics(capsys.readouterr().out, "AvivCall")]
+
+
+def test_every_attempt_is_one_aviv_call_by_operation_and_result(
+    measured: AvivClient, emu: AvivEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    emu.inject_faults(1, status=503, paths="/classifieds")
+    assert measured.find_by_offerer_estate_id("L-x") == []
+    classified_id = measured.create(classified_body("L-metrics")).classified_id
+    measured.update(classified_id, classified_body("L-metrics"))
+    measured.statuses(classified_id)
+    measured.delete(classified_id)
+    with pytest.raises(AvivNotFound):
+        measured.get("00000000-0000-4000-8000-000000000000")
+
+    assert calls_of(capsys) == [
+        ("token", "2xx"), ("find", "5xx"), ("find", "2xx"), ("create", "2xx"), ("update", "2xx"),
+        ("statuses", "2xx"), ("delete", "2xx"), ("get", "404"),
+    ]  # fmt: skip
+    shared = flushed(capsys)
+    assert shared["AvivRequests"] == [1.0] * 8 and shared["Aviv5xx"] == [1.0]
+    assert "operation" not in shared and "AvivUnauthorized" not in shared
+
+
+def test_a_401_after_the_token_refresh_counts_as_unauthorized_once(
+    measured: AvivClient, emu: AvivEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    emu.inject_faults(2, status=401, paths="/classifieds")
+    with pytest.raises(AvivUnauthorized):
+        measured.find_by_offerer_estate_id("L-x")
+
+    assert calls_of(capsys) == [("token", "2xx"), ("find", "401"), ("token", "2xx"), ("find", "401")]
+    assert flushed(capsys)["AvivUnauthorized"] == [1.0]
+
+
+def test_a_403_counts_as_forbidden(
+    measured: AvivClient, emu: AvivEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    emu.inject_faults(1, status=403, paths="/classifieds")
+    with pytest.raises(AvivUnauthorized):
+        measured.find_by_offerer_estate_id("L-x")
+
+    assert calls_of(capsys)[-1] == ("find", "403")
+    shared = flushed(capsys)
+    assert shared["AvivForbidden"] == [1.0] and "AvivUnauthorized" not in shared
+
+
+@pytest.mark.usefixtures("emf")
+def test_credentials_the_token_endpoint_refuses_count_as_unauthorized(
+    harness: Harness, emu: AvivEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wrong = AvivClient(
+        harness.config,
+        lambda: AvivCredentials(emu.client_id, "not-the-secret"),
+        DynamoTokenCache(harness.table, dynamodb_client=dynamodb_client()),
+        observer=AvivCallMetrics(),
+    )
+    with pytest.raises(AvivUnauthorized):
+        wrong.find_by_offerer_estate_id("L-x")
+
+    assert calls_of(capsys) == [("token", "401")]
+    assert flushed(capsys)["AvivUnauthorized"] == [1.0]
+
+
+@pytest.mark.usefixtures("emf")
+def test_attempts_without_an_answer_are_counted_as_connection_failures(
+    harness: Harness, capsys: pytest.CaptureFixture[str]
+) -> None:
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there any more
+    unreachable = harness.client(
+        observer=AvivCallMetrics(), api_url=f"http://127.0.0.1:{port}/caas/v4", max_attempts=2
+    )
+    with pytest.raises(AvivRetryable):
+        unreachable.find_by_offerer_estate_id("L-x")
+
+    assert calls_of(capsys) == [("token", "2xx"), ("find", "connection"), ("find", "connection")]
+    assert flushed(capsys)["AvivRequests"] == [1.0, 1.0, 1.0]

@@ -228,7 +228,7 @@ def test_a_crash_after_a_put_is_retried_with_the_identical_body_and_no_extra_dow
     assert state is not None and not state.dirty
 
 
-def test_a_crash_after_the_first_post_is_recovered_by_a_put_and_no_extra_download(
+def test_a_crash_after_the_first_post_is_recovered_without_a_second_write_or_download(
     store: DynamoStateStore,
     emulator: AvivEmulator,
     media_server: MediaServer,
@@ -242,10 +242,13 @@ def test_a_crash_after_the_first_post_is_recovered_by_a_put_and_no_extra_downloa
     assert len(emulator.downloads()) == 3
 
     outcome = sync(T0 + timedelta(hours=2))
-    # POST answered "Duplicated classified" naming the first one; the same body is PUT onto it
-    assert (outcome.status, outcome.operation) == ("sent", "PUT")
-    assert [method for method, _ in writes(emulator)] == ["POST", "POST", "PUT"]
+    # POST answered "Duplicated classified" naming the first one; reading it shows AVIV already
+    # holds the very body (the pending timestamps were reused): nothing more is written
+    assert (outcome.status, outcome.operation) == ("skipped", None)
+    assert [method for method, _ in writes(emulator)] == ["POST", "POST"]
     bodies = [body for _, body in writes(emulator)]
-    assert bodies[0] == bodies[1] == bodies[2]
+    assert bodies[0] == bodies[1]
     assert len(emulator.downloads()) == 3
     assert outcome.classified_id == emulator.classified_id_for(LISTING, intermediary_id="agency-test")
+    sent = store.load_last_sent(LISTING)
+    assert sent is not None and sent.body == emulator.classified(outcome.classified_id)

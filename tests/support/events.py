@@ -52,7 +52,7 @@ def raw(event_type: str, sequence: int | None = None, **fields: Any) -> dict[str
 DATA: dict[str, Any] = {
     "estateType": "APARTMENT",
     "distributionType": "RENT",
-    "prices": {"currency": "EUR", "rent": {"price": {"amount": 2150}}},
+    "prices": {"currency": "EUR", "rent": {"baseRent": {"amount": 2150}, "priceTimeUnit": "MONTH"}},
     "location": {"postalcode": "75004", "city": "Paris", "street": "Rue des Francs-Bourgeois",
                  "houseNumber": "12", "country": "FR"},
     "metaData": {"source": {"sourceSystem": "CRM", "sourceSystemVersion": "1", "offererMarketingKey": "k",

@@ -45,6 +45,7 @@ def test_an_empty_environment_gives_the_documented_defaults() -> None:
     assert settings.auto_media_retry is False
     assert settings.auto_media_retry_attempts == 3
     assert settings.allow_private_media_urls is False
+    assert settings.adopt_held_media is True, "adoption is on by default"
     assert settings.reconcile_budget_seconds == 240
     assert settings.reconcile_concurrency == 8
     assert settings.sync_lease_seconds == 330
@@ -64,6 +65,7 @@ def test_every_variable_is_read_into_its_typed_field(monkeypatch: pytest.MonkeyP
         "VITRINE_MAX_DELAY_SECONDS": "5",
         "VITRINE_AUTO_MEDIA_RETRY": "yes",
         "VITRINE_ALLOW_PRIVATE_MEDIA_URLS": "ON",
+        "VITRINE_ADOPT_HELD_MEDIA": "off",
         "VITRINE_SYNC_MAX_RECEIVES": "3",
         "AVIV_CLIENT_ID": "client",
         "AVIV_CLIENT_SECRET": "secret",
@@ -81,6 +83,7 @@ def test_every_variable_is_read_into_its_typed_field(monkeypatch: pytest.MonkeyP
     assert (settings.consolidation_window_seconds, settings.max_delay_seconds) == (5, 5)
     assert settings.auto_media_retry is True and settings.allow_private_media_urls is True
     assert settings.sync_max_receives == 3
+    assert settings.adopt_held_media is False
     assert (settings.aviv_client_id, settings.aviv_client_secret) == ("client", "secret")
 
 
@@ -128,6 +131,17 @@ def test_an_unknown_default_portal_is_refused(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("VITRINE_DEFAULT_PORTALS", "SL,NOWHERE")
 
     with pytest.raises(SettingsError, match="unknown portals \\['NOWHERE'\\]"):
+        Settings.from_env()
+
+
+def test_the_owners_default_language_is_english_french_on_request_and_nothing_else(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings.from_env().default_locale == "en"
+    monkeypatch.setenv("VITRINE_DEFAULT_LOCALE", "fr")
+    assert Settings.from_env().default_locale == "fr"
+    monkeypatch.setenv("VITRINE_DEFAULT_LOCALE", "de")
+    with pytest.raises(SettingsError, match="VITRINE_DEFAULT_LOCALE must be one of en, fr, got 'de'"):
         Settings.from_env()
 
 

@@ -162,6 +162,13 @@ def test_metrics_documented_as_emitted_are_emitted_by_the_code():
         prefix, _, suffix = name.partition("_")
         built = bool(suffix) and f"{prefix}_{{" in source and f'"{suffix}"' in source
         assert f'"{name}"' in source or built, f"{name} is not emitted"
+        extra_dimensions = {d.strip() for d in row["dimensions"].split(",")} - {"service"}
+        if extra_dimensions:
+            # Emitted on its own, with its own dimensions, so they never attach to other metrics.
+            call = re.search(rf'add_dimensioned_metric\(\s*"{name}",[^\n]*\n?[^\n]*', source)
+            assert call, f"{name} has dimensions of its own but is not emitted by add_dimensioned_metric"
+            for dimension in extra_dimensions:
+                assert f'"{dimension}":' in call.group(0), f"{name} is emitted without its {dimension}"
 
 
 def test_vitrine_metrics_use_the_namespace_and_service_dimension_the_functions_get():
@@ -212,7 +219,7 @@ def test_saved_queries_follow_a_listing_by_the_field_the_code_logs():
     service_source = "\n".join(
         p.read_text(encoding="utf-8") for p in (ROOT / "layers" / "vitrine").rglob("*.py")
     )
-    assert "append_keys(listing_id=" in service_source
+    assert "log_keys(listing_id=" in service_source  # per-invocation keys (vitrine.observability)
     assert '"listing_id": ' in service_source
     assert {"RefusedWebhooksQuery", "AvivErrorsQuery"} <= set(queries)
 

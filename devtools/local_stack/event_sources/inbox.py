@@ -1,4 +1,10 @@
-"""The owner's inbox, locally: an SQS queue subscribed to the notifications topic, drained by a thread."""
+"""The owner's inbox, locally: an SQS queue subscribed to the notifications topic, drained by a thread.
+
+Like an owner's integration, the queue receives the JSON document (SNS's ``default`` message); the
+inbox also shows each one as the e-mail an owner subscribed by e-mail reads (its subject and text,
+rendered by the same code as the SNS adapter's ``email`` message), printed and kept in a mailbox
+file beside the JSON lines.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools.local_stack.event_sources.background import BackgroundThread
+from vitrine.core.notification_text.email import OwnerMessage, render_message
 
 
 @dataclass(frozen=True)
@@ -23,24 +30,40 @@ class InboxNotification:
     subject: str | None
     envelope: dict[str, Any]
 
+    @property
+    def email(self) -> OwnerMessage | None:
+        """The notification as an e-mail subscriber reads it (None: not one of vitrine's notifications)."""
+        if isinstance(self.message, dict) and "schemaVersion" in self.message and "kind" in self.message:
+            return render_message(self.message)
+        return None
+
 
 def describe_notification(notification: InboxNotification) -> str:
-    """A readable multi-line rendering for the terminal."""
+    """A readable multi-line rendering for the terminal: the e-mail an owner would read."""
     header = " ".join(f"{k}={v}" for k, v in sorted(notification.attributes.items()))
     title = f"[notification] {notification.subject or ''} {header}".rstrip()
-    body = (
-        json.dumps(notification.message, indent=2, ensure_ascii=False)
-        if not isinstance(notification.message, str)
-        else notification.message
-    )
-    return title + "\n" + "\n".join("    " + line for line in body.splitlines())
+    email = notification.email
+    if email is not None:
+        body = email.text
+    elif isinstance(notification.message, str):
+        body = notification.message
+    else:
+        body = json.dumps(notification.message, indent=2, ensure_ascii=False)
+    return title + "\n" + "\n".join(("    " + line).rstrip() for line in body.splitlines())
+
+
+def mailbox_entry(notification: InboxNotification) -> str:
+    """One e-mail of the readable mailbox file: its subject line, its text, a separator."""
+    email = notification.email
+    text = email.text if email is not None else json.dumps(notification.message, ensure_ascii=False) + "\n"
+    return f"Subject: {notification.subject or ''}\n\n{text}\n{'=' * 72}\n\n"
 
 
 class SnsInbox(BackgroundThread):
     """An SQS queue subscribed to a topic (non-raw delivery), drained by a thread.
 
     Every notification is kept in :attr:`notifications`, optionally printed, and its message is
-    appended as one JSON line to ``path``.
+    appended as one JSON line to ``path`` and as a readable e-mail to ``path`` with ``.txt``.
     """
 
     def __init__(
@@ -118,6 +141,8 @@ class SnsInbox(BackgroundThread):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(notification.message, ensure_ascii=False, separators=(",", ":")) + "\n")
+            with self.path.with_suffix(".txt").open("a", encoding="utf-8") as fh:
+                fh.write(mailbox_entry(notification))
         if self.echo is not None:
             self.echo(describe_notification(notification))
         with self._lock:

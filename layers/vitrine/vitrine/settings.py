@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from vitrine import __version__
+from vitrine.core.builder import ClassifiedDefaults
+from vitrine.core.locales import LOCALES
 from vitrine.core.model import PORTALS
 from vitrine.core.owner_links import DEFAULT_LINK_DAYS, MAX_LINK_DAYS
 
@@ -79,6 +81,7 @@ class Settings:
     owner_page_secret_arn: str
     public_url_parameter: str
     owner_link_days: int
+    default_locale: str
     aviv_api_url: str
     aviv_auth_url: str
     aviv_audience: str
@@ -93,6 +96,8 @@ class Settings:
     auto_media_retry: bool
     auto_media_retry_attempts: int
     allow_private_media_urls: bool
+    # First send onto a classified AVIV already holds: keep its media URLs (docs/media-timestamps.md).
+    adopt_held_media: bool
     reconcile_budget_seconds: int
     reconcile_concurrency: int
     sync_lease_seconds: int
@@ -108,6 +113,16 @@ class Settings:
         re-scheduling (the longest a pending message can legitimately take: max delay + a receive)."""
         return self.max_delay_seconds + SYNC_VISIBILITY_TIMEOUT_SECONDS + 60
 
+    def classified_defaults(self) -> ClassifiedDefaults:
+        """What vitrine fills in a classified when the CRM leaves it out: the same at ingest (which
+        checks the classified) and at sync (which sends it)."""
+        return ClassifiedDefaults(
+            source_system=self.source_system,
+            source_system_version=self.source_system_version,
+            default_portals=self.default_portals,
+            default_intermediary_id=self.default_intermediary_id,
+        )
+
     @classmethod
     def from_env(cls) -> Settings:
         api_url = _env("AVIV_API_URL", AVIV_SANDBOX_URL).rstrip("/")
@@ -121,6 +136,9 @@ class Settings:
         max_delay = _int("VITRINE_MAX_DELAY_SECONDS", 600)
         if window < 0 or max_delay < window:
             raise SettingsError("need 0 <= VITRINE_DEBOUNCE_SECONDS <= VITRINE_MAX_DELAY_SECONDS")
+        locale = _env("VITRINE_DEFAULT_LOCALE", "en")
+        if locale not in LOCALES:
+            raise SettingsError(f"VITRINE_DEFAULT_LOCALE must be one of {', '.join(LOCALES)}, got {locale!r}")
         if not 1 <= _int("VITRINE_OWNER_LINK_DAYS", DEFAULT_LINK_DAYS) <= MAX_LINK_DAYS:
             raise SettingsError(f"VITRINE_OWNER_LINK_DAYS must be 1 to {MAX_LINK_DAYS}")
         return cls(
@@ -135,6 +153,8 @@ class Settings:
             # The SSM parameter holding the API's public base URL (owner page links); empty: no links.
             public_url_parameter=_env("VITRINE_PUBLIC_URL_PARAMETER"),
             owner_link_days=_int("VITRINE_OWNER_LINK_DAYS", DEFAULT_LINK_DAYS),
+            # The owners' language when their webhooks give no ``locale`` (notifications, status page).
+            default_locale=locale,
             aviv_api_url=api_url,
             aviv_auth_url=_env("AVIV_AUTH_URL", AVIV_AUTH_URL),
             aviv_audience=_env("AVIV_AUDIENCE", api_url),
@@ -149,6 +169,7 @@ class Settings:
             auto_media_retry=_bool("VITRINE_AUTO_MEDIA_RETRY", False),
             auto_media_retry_attempts=_int("VITRINE_AUTO_MEDIA_RETRY_ATTEMPTS", 3),
             allow_private_media_urls=_bool("VITRINE_ALLOW_PRIVATE_MEDIA_URLS", False),
+            adopt_held_media=_bool("VITRINE_ADOPT_HELD_MEDIA", True),
             reconcile_budget_seconds=_int("VITRINE_RECONCILE_BUDGET_SECONDS", 240),
             reconcile_concurrency=_int("VITRINE_RECONCILE_CONCURRENCY", 8),
             # Longer than the sync function can run (300 s): a lease never expires under a live sync.

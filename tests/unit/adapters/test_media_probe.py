@@ -237,6 +237,43 @@ def test_head_refused_falls_back_to_a_ranged_get(scripted: ScriptedServer, local
     assert all(headers.get("Range") == "bytes=0-1023" for headers in gets)
 
 
+def closing_image(handler: BaseHTTPRequestHandler) -> None:
+    """200 image/jpeg with ``Connection: close`` and no length: the body ends when the socket does."""
+    handler.close_connection = True
+    handler.send_response(200)
+    handler.send_header("Content-Type", "image/jpeg")
+    handler.send_header("Connection", "close")
+    handler.end_headers()
+    handler.wfile.write(b"\xff\xd8\xff" + b"\x00" * 4096)
+
+
+def test_a_get_answered_with_connection_close_is_read_to_its_end(
+    scripted: ScriptedServer, local_probe: MediaProbe
+) -> None:
+    # http.client closes the connection when the answer says "Connection: close" and reads the body
+    # from the socket it handed to the response: closing it under the reader was "Bad file descriptor".
+    scripted.routes[("HEAD", "/closing.jpg")] = answer(405, "text/plain")
+    scripted.routes[("GET", "/closing.jpg")] = closing_image
+    result = local_probe.probe(scripted.url("/closing.jpg"))
+    assert result.usable, result.reason
+    assert (result.status_code, result.content_type) == (200, "image/jpeg")
+
+
+def test_an_http_1_0_answer_with_a_body_is_usable(scripted: ScriptedServer, local_probe: MediaProbe) -> None:
+    def http_1_0_image(handler: BaseHTTPRequestHandler) -> None:
+        handler.protocol_version = "HTTP/1.0"
+        handler.close_connection = True
+        handler.send_response(200)
+        handler.send_header("Content-Type", "image/png")
+        handler.end_headers()
+        handler.wfile.write(b"\x89PNG" + b"\x00" * 2048)
+
+    scripted.routes[("HEAD", "/old.png")] = answer(501, "text/plain")
+    scripted.routes[("GET", "/old.png")] = http_1_0_image
+    result = local_probe.probe(scripted.url("/old.png"))
+    assert result.usable, result.reason
+
+
 def test_a_body_is_read_at_most_up_to_the_limit(scripted: ScriptedServer) -> None:
     scripted.routes[("HEAD", "/endless.jpg")] = answer(405, "text/plain")
     scripted.routes[("GET", "/endless.jpg")] = endless_image

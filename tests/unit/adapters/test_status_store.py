@@ -257,3 +257,37 @@ def test_classified_aliases(store: StatusStore) -> None:
     assert store.listing_for_classified("cl-1") is None
     store.remember_classified("cl-1", "L-1")
     assert store.listing_for_classified("cl-1") == "L-1"
+
+
+def _with_problems(listing_id: str, *kinds: str) -> StatusState:
+    state = StatusState(listing_id=listing_id)
+    for slot, kind in enumerate(kinds):
+        state.problems[f"slot-{slot}"] = OpenProblem(kind, f"{kind}:{slot}", "t", "s", True)  # type: ignore[arg-type]
+    return state
+
+
+def test_open_problems_are_counted_from_the_problem_index_without_a_scan(
+    store: StatusStore, client: RecordingClient
+) -> None:
+    store.save(_with_problems("L-1", "media_error", "classified_error"), now=T0)
+    store.save(_with_problems("L-2", "sync_rejected"), now=T0)
+    store.save(StatusState(listing_id="L-3", checks=1), now=T0)
+    client.calls.clear()
+
+    assert store.open_problem_count() == 3
+
+    assert set(client.operations()) == {"query"}
+    assert {kwargs["IndexName"] for _, kwargs in client.calls} == {"ProblemIndex"}
+
+
+def test_a_listing_whose_problems_are_resolved_leaves_the_problem_index(
+    store: StatusStore, client: RecordingClient
+) -> None:
+    troubled = store.save(_with_problems("L-1", "media_error"), now=T0)
+    assert store.open_problem_count() == 1
+
+    troubled.problems.clear()
+    store.save(troubled, now=T0)
+
+    assert store.open_problem_count() == 0
+    assert "problemShard" not in get_item(client, "L-1", "STATUS")

@@ -32,7 +32,7 @@ def test_extra_videos_and_virtual_tours():
         ("extra_virtual_tour", "/media/4"),
         ("extra_video", "/media/5"),
     ]
-    assert "/media/1" in warnings[0].message
+    assert "'L-m0001'" in warnings[0].message  # the first video, by its CRM id
 
 
 @pytest.mark.parametrize(

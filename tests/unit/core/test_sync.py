@@ -13,7 +13,9 @@ import pytest
 
 from tests.support.aws import dynamodb_client, make_tables, mocked_aws
 from tests.support.listings import sample_desired, sample_media
+from vitrine.adapters.dynamo.sent_item import sent_item
 from vitrine.adapters.dynamo.state_store import DynamoStateStore
+from vitrine.adapters.dynamo.table import SK_SENT
 from vitrine.core.builder import ClassifiedDefaults
 from vitrine.core.errors import (
     AvivDuplicatedClassified,
@@ -102,6 +104,7 @@ class FakeAviv:
         return self._after("DELETE", classified_id)
 
     def get(self, classified_id: str, *, intermediary_id: str | None = None) -> AvivClassifiedCopy:
+        self._before("GET", classified_id, None)
         if classified_id not in self.classifieds:
             raise AvivNotFound(classified_id)
         return AvivClassifiedCopy(classified_id, copy.deepcopy(self.classifieds[classified_id]), '"1"')
@@ -116,7 +119,7 @@ class FakeAviv:
     ) -> list[dict[str, Any]]:
         self.calls.append(("FIND", offerer_estate_id, None))
         return [
-            {"classifiedId": cid, "data": body["data"]}
+            {**copy.deepcopy(body), "classifiedId": cid}
             for cid, body in self.classifieds.items()
             if self._offerer_estate_id(body) == offerer_estate_id
         ]
@@ -142,9 +145,23 @@ Sync = Callable[..., SyncOutcome]
 
 @pytest.fixture
 def sync(store: DynamoStateStore, aviv: FakeAviv) -> Sync:
-    def run(listing_id: str = "L-1", *, now: datetime = T0, lease_owner: str = "worker-1") -> SyncOutcome:
+    def run(
+        listing_id: str = "L-1",
+        *,
+        now: datetime = T0,
+        lease_owner: str = "worker-1",
+        force: bool = False,
+        adopt: bool = True,
+    ) -> SyncOutcome:
         return sync_listing(
-            listing_id, store=store, aviv=aviv, defaults=DEFAULTS, now=now, lease_owner=lease_owner
+            listing_id,
+            store=store,
+            aviv=aviv,
+            defaults=DEFAULTS,
+            now=now,
+            lease_owner=lease_owner,
+            force=force,
+            adopt_held_media=adopt,
         )
 
     return run
@@ -222,17 +239,36 @@ def test_a_changed_photo_is_put_with_only_its_timestamp_changed(
 # --------------------------------------------------------------------------- recovery
 
 
-def test_a_post_whose_answer_was_lost_is_recovered_as_a_put_of_the_same_body(
+def test_a_post_whose_answer_was_lost_is_recovered_by_reading_what_aviv_holds_and_sending_nothing(
     store: DynamoStateStore, aviv: FakeAviv, sync: Sync
 ) -> None:
     save(store, sample_desired("L-1", 3))
     aviv.lose_next_answer("POST")
     with pytest.raises(AvivRetryable):
         sync()
+    pending = store.load_pending("L-1")
+    assert pending is not None and store.load_last_sent("L-1") is None
+
+    outcome = sync(now=T0 + timedelta(minutes=3))  # the queue redelivers later
+    assert (outcome.status, outcome.operation, outcome.classified_id) == ("skipped", None, "c-1")
+    assert outcome.adopted == 3
+    assert aviv.operations() == ["POST", "POST", "GET"], "AVIV already holds the body: no PUT"
+    sent = store.load_last_sent("L-1")
+    assert sent is not None and sent.body == aviv.classifieds["c-1"] == pending.body
+    assert store.load_pending("L-1") is None and not is_dirty(store)
+
+
+def test_without_adoption_a_post_whose_answer_was_lost_is_recovered_as_a_put_of_the_same_body(
+    store: DynamoStateStore, aviv: FakeAviv, sync: Sync
+) -> None:
+    save(store, sample_desired("L-1", 3))
+    aviv.lose_next_answer("POST")
+    with pytest.raises(AvivRetryable):
+        sync(adopt=False)
     assert store.load_pending("L-1") is not None and store.load_last_sent("L-1") is None
     assert is_dirty(store)
 
-    outcome = sync(now=T0 + timedelta(minutes=3))  # the queue redelivers later
+    outcome = sync(now=T0 + timedelta(minutes=3), adopt=False)  # the queue redelivers later
     assert (outcome.status, outcome.operation, outcome.classified_id) == ("sent", "PUT", "c-1")
     assert aviv.operations() == ["POST", "POST", "PUT"]
     first_body, retried_body, put_body = (body for _, _, body in aviv.calls)
@@ -242,17 +278,30 @@ def test_a_post_whose_answer_was_lost_is_recovered_as_a_put_of_the_same_body(
     assert not is_dirty(store)
 
 
+@pytest.mark.parametrize(
+    ("adopt", "expected"),
+    [
+        (True, ("skipped", None, ["POST", "POST", "FIND"])),
+        (False, ("sent", "PUT", ["POST", "POST", "FIND", "PUT"])),
+    ],
+)
 def test_duplicate_without_an_id_is_resolved_by_offerer_estate_id(
-    store: DynamoStateStore, sync: Sync
+    store: DynamoStateStore, adopt: bool, expected: tuple[str, str | None, list[str]]
 ) -> None:
     aviv = FakeAviv(duplicate_names_id=False)
     save(store, sample_desired("L-1", 2))
     aviv.lose_next_answer("POST")
+
+    def sync() -> SyncOutcome:
+        return sync_listing(
+            "L-1", store=store, aviv=aviv, defaults=DEFAULTS, now=T0, lease_owner="w", adopt_held_media=adopt
+        )
+
     with pytest.raises(AvivRetryable):
-        sync_listing("L-1", store=store, aviv=aviv, defaults=DEFAULTS, now=T0, lease_owner="w")
-    outcome = sync_listing("L-1", store=store, aviv=aviv, defaults=DEFAULTS, now=T0, lease_owner="w")
-    assert (outcome.status, outcome.operation, outcome.classified_id) == ("sent", "PUT", "c-1")
-    assert aviv.operations() == ["POST", "POST", "FIND", "PUT"]
+        sync()
+    outcome = sync()
+    assert (outcome.status, outcome.operation, aviv.operations()) == expected
+    assert outcome.classified_id == "c-1"
 
 
 def test_put_answered_404_creates_the_classified_again(
@@ -267,6 +316,46 @@ def test_put_answered_404_creates_the_classified_again(
     assert aviv.operations() == ["POST", "PUT", "POST"]
     sent = store.load_last_sent("L-1")
     assert sent is not None and sent.classified_id == "c-2"
+
+
+# --------------------------------------------------------------------------- forced (vitrine resync)
+
+
+def test_a_forced_sync_puts_the_identical_body_again_without_moving_a_timestamp(
+    store: DynamoStateStore, aviv: FakeAviv, sync: Sync
+) -> None:
+    save(store, sample_desired("L-1", 3))
+    sync()
+    first = store.load_last_sent("L-1")
+    aviv.classifieds["c-1"]["data"]["estateType"] = "HOUSE"  # changed on AVIV's side, outside vitrine
+    outcome = sync(now=T0 + timedelta(hours=2), force=True)
+    assert (outcome.status, outcome.operation) == ("sent", "PUT")
+    assert outcome.diff is not None and outcome.diff.is_noop, "nothing changed on vitrine's side"
+    assert aviv.operations() == ["POST", "PUT"]
+    assert first is not None and aviv.classifieds["c-1"] == first.body
+    again = store.load_last_sent("L-1")
+    assert again is not None and [m.timestamp for m in again.media] == [m.timestamp for m in first.media]
+    assert again.sent_at != first.sent_at and not is_dirty(store)
+
+
+def test_a_forced_sync_creates_again_a_classified_deleted_outside_vitrine(
+    store: DynamoStateStore, aviv: FakeAviv, sync: Sync
+) -> None:
+    save(store, sample_desired("L-1", 2))
+    sync()
+    del aviv.classifieds["c-1"]
+    outcome = sync(now=T0 + timedelta(hours=1), force=True)
+    assert (outcome.status, outcome.operation, outcome.classified_id) == ("sent", "POST", "c-2")
+    assert aviv.operations() == ["POST", "PUT", "POST"]
+
+
+def test_without_force_an_unchanged_listing_is_still_not_sent(
+    store: DynamoStateStore, aviv: FakeAviv, sync: Sync
+) -> None:
+    save(store, sample_desired("L-1", 2))
+    sync()
+    assert sync(now=T0 + timedelta(hours=1)).status == "skipped"
+    assert aviv.operations() == ["POST"]
 
 
 def test_a_retryable_failure_propagates_and_the_retry_sends_an_identical_body(
@@ -452,3 +541,54 @@ def test_the_lease_is_released_after_success_and_after_failure(
     assert sync(lease_owner="worker-2").status == "sent"
     state = store.load_sync_state("L-1")
     assert state is not None and state.lease_owner is None
+
+
+# --------------------------------------------------------------------------- agency moves
+
+
+def test_a_changed_agency_deletes_under_the_old_one_then_posts_under_the_new_one(
+    store: DynamoStateStore, aviv: FakeAviv, sync: Sync
+) -> None:
+    listing = save(store, replace(sample_desired("L-1", 2), intermediary_id="agency-a"))
+    sync()
+    save(store, replace(listing, intermediary_id="agency-b"), now=T0 + timedelta(hours=1))
+    outcome = sync(now=T0 + timedelta(hours=1))
+    assert (outcome.status, outcome.operation, outcome.withdrawn) == ("sent", "POST", "c-1")
+    assert aviv.operations() == ["POST", "DELETE", "POST"]
+    sent = store.load_last_sent("L-1")
+    assert sent is not None and (sent.classified_id, sent.intermediary_id) == ("c-2", "agency-b")
+    assert not is_dirty(store)
+
+
+def test_a_record_sent_before_agencies_were_recorded_is_never_taken_for_a_move(
+    store: DynamoStateStore, aviv: FakeAviv, sync: Sync
+) -> None:
+    listing = save(store, replace(sample_desired("L-1", 2), intermediary_id="agency-a"))
+    sync()
+    sent = store.load_last_sent("L-1")
+    assert sent is not None
+    legacy_item = sent_item(replace(sent, intermediary_recorded=False, intermediary_id=None), SK_SENT)
+    dynamodb_client().put_item(TableName=store.table_name, Item=legacy_item)
+    legacy = store.load_last_sent("L-1")
+    assert legacy is not None and not legacy.intermediary_recorded
+    save(store, replace(listing, specific={"note": "edited"}), now=T0 + timedelta(hours=1))
+    outcome = sync(now=T0 + timedelta(hours=1))
+    assert (outcome.status, outcome.operation, outcome.withdrawn) == ("sent", "PUT", None)
+    assert aviv.operations() == ["POST", "PUT"]
+
+
+def test_a_refused_delete_is_recorded_with_what_to_do(
+    store: DynamoStateStore, aviv: FakeAviv, sync: Sync
+) -> None:
+    listing = save(store, sample_desired("L-1", 1))
+    sync()
+    save(store, replace(listing, deleted=True), now=T0 + timedelta(hours=1))
+    aviv.fail_next(
+        "DELETE", AvivRejected("400", AvivProblem(status=400, title="Bad request", detail="Cannot delete"))
+    )
+    outcome = sync(now=T0 + timedelta(hours=1))
+    assert (outcome.status, outcome.detail) == ("rejected", "Cannot delete")
+    rejection = store.load_rejection("L-1")
+    assert rejection is not None and rejection.action is not None and "c-1" in rejection.action
+    assert sync(now=T0 + timedelta(hours=2)).status == "skipped"
+    assert aviv.operations() == ["POST", "DELETE"]

@@ -12,6 +12,7 @@ from vitrine.core.model import Media, SentMedia
 from vitrine.core.timestamps import (
     TIMESTAMP_FORMAT,
     assign_timestamps,
+    carries_own_timestamp,
     format_timestamp,
     sent_media_records,
     strip_timestamp,
@@ -128,6 +129,34 @@ def test_stripping_ignores_exactly_the_timestamp(url):
         with_timestamp(url, "2030-01-01T00:00:00")
     )
     assert strip_timestamp(strip_timestamp(url)) == strip_timestamp(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "carries"),
+    [
+        ("https://cdn.example/a.jpg?timestamp=1770971157&sig=ab", True),
+        ("https://cdn.example/a.jpg?sig=ab&Timestamp=1770971157", True),
+        ("https://cdn.example/a.jpg?TIMESTAMP", True),
+        ("https://cdn.example/a.jpg?sig=ab&timestamp=#view", True),
+        ("https://cdn.example/a.jpg?%74imestamp=1", True),
+        ("https://cdn.example/a.jpg?time%53TAMP=1", True),
+        ("https://cdn.example/a.jpg", False),
+        ("https://cdn.example/a.jpg?timestamps=1&my_timestamp=2&timestamp_x=3", False),
+        ("https://cdn.example/a.jpg?ts=1770971157", False),
+        ("https://cdn.example/a.jpg?q=timestamp", False),
+        ("https://cdn.example/a.jpg?timestamp%3D1", False),  # one name, "timestamp=1", and no value
+        ("https://cdn.example/a.jpg#timestamp=1", False),
+        ("https://cdn.example/a.jpg?w=1#x&timestamp=1", False),
+        ("https://cdn.example/timestamp=1/a.jpg", False),
+    ],
+)
+def test_a_crm_url_carries_its_own_timestamp_when_its_query_has_that_parameter(url, carries):
+    """Any letter case and percent-encoded too: AVIV does not say how it reads the parameter."""
+    assert carries_own_timestamp(url) is carries
+
+
+def test_every_url_vitrine_sends_carries_a_timestamp():
+    assert carries_own_timestamp(with_timestamp("https://cdn.example/a.jpg?w=1#v", TS))
 
 
 # --- assignment -------------------------------------------------------------------------------

@@ -276,7 +276,7 @@ def test_crm_media_rules(change, expected_pointer, reason_part):
 def test_crm_media_duplicated_id_and_url():
     media = crm_media(4)
     media[2]["id"] = media[0]["id"]
-    media[3]["url"] = media[1]["url"] + "?timestamp=2020-01-01T00:00:00"
+    media[3]["url"] = media[1]["url"] + "?"  # the same URL once vitrine adds its timestamp
     errors = validate_media_list(media)
     assert pointers(errors) == ["/media/2/id", "/media/3/url"]
     assert "same as /media/0" in errors[0].reason

@@ -153,6 +153,26 @@ def test_the_french_page_is_served_with_lang_fr(world: Any) -> None:
     assert '<html lang="fr">' in answer["body"]
 
 
+def test_the_page_speaks_the_owners_stored_locale_unless_the_link_asks_otherwise(
+    world: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, client = world
+    save_listing(store, "ABC-1")
+    page = service(client, store.table_name)
+    assert '<html lang="en">' in page.handle_event(event(OWNER, signed()))["body"]
+    french = replace(sample_desired("ABC-2", media_count=1, owner_id=OWNER), version=1, locale="fr")
+    store.save_desired(french, None, now=NOW)
+    assert '<html lang="fr">' in page.handle_event(event(OWNER, signed()))["body"]
+    assert '<html lang="en">' in page.handle_event(event(OWNER, {**signed(), "lang": "en"}))["body"]
+    monkeypatch.setenv("VITRINE_DEFAULT_LOCALE", "fr")
+    assert (
+        '<html lang="fr">'
+        in service(client, store.table_name).handle_event(event("agence-neuve", signed("agence-neuve")))[
+            "body"
+        ]
+    )
+
+
 def test_the_reader_batches_many_listings_and_follows_an_owner_change(world: Any) -> None:
     store, client = world
     for n in range(40):  # 120 items: two BatchGetItem calls

@@ -69,12 +69,16 @@ class FakeStore:
 @dataclass
 class FakeStatusStore:
     listings: int
+    open_problems: int = 0
 
     def due_watches(self, now: datetime) -> Iterator[WatchEntry]:
         for index in range(self.listings):
             yield WatchEntry(
                 due=f"2026-03-02T09:00:{index:02d}.000000Z", listing_id=f"L-{index:02d}", sk="SENT"
             )
+
+    def open_problem_count(self) -> int:
+        return self.open_problems
 
 
 @dataclass

@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from tests.support.emf import flushed
 from vitrine.core.errors import AvivRetryable, LeaseHeld
-from vitrine.core.model import SyncState
-from vitrine.service.sync import SyncService
+from vitrine.core.model import SyncFailure, SyncState
+from vitrine.core.sync import Operation, SyncOutcome, SyncStatus
+from vitrine.service.sync import SyncService, sync_lag_seconds
 from vitrine.settings import Settings
 
 
@@ -38,6 +40,10 @@ class FakeStore:
         self.state = sync_state
         self.released: list[str] = []
         self.claims = 0
+        self.failures: list[tuple[str, SyncFailure]] = []
+
+    def record_sync_failure(self, listing_id: str, failure: SyncFailure) -> None:
+        self.failures.append((listing_id, failure))
 
     def load_sync_state(self, listing_id: str) -> SyncState | None:
         return self.state
@@ -122,6 +128,7 @@ def test_after_a_sync_the_claim_is_released_and_a_follow_up_scheduled_if_still_d
 
     class Outcome:
         status = "sent"
+        operation = None
         diff = None
 
         def to_log(self) -> dict[str, Any]:
@@ -182,3 +189,114 @@ def test_the_last_receive_before_the_dlq_releases_the_claim(
     with pytest.raises(AvivRetryable):
         service.process_record(record(receive_count=receive_count))
     assert store.released == (["L1"] if released else [])
+
+
+FORCED = '{"listingId":"L1","force":true}'
+
+
+class SentOutcome:
+    status = "sent"
+    operation = None
+    diff = None
+
+    def to_log(self) -> dict[str, Any]:
+        return {}
+
+
+def test_a_forced_message_syncs_now_with_force_and_leaves_the_claim_to_the_pending_message(
+    service: SyncService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = FakeStore(state(last_edit_at=datetime.now(UTC) - timedelta(seconds=5)))  # mid-burst
+    calls: list[dict[str, Any]] = []
+
+    def sync(*args: Any, **kwargs: Any) -> SentOutcome:
+        calls.append(kwargs)
+        return SentOutcome()
+
+    wire(service, store, monkeypatch, outcome=sync)
+    assert service.process_record(record(body=FORCED)) == "sent"
+    assert [c["force"] for c in calls] == [True]
+    assert store.released == [], "the claim belongs to the listing's own pending message"
+
+
+def test_a_forced_message_for_an_unknown_listing_is_dropped(
+    service: SyncService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wire(service, FakeStore(None), monkeypatch, outcome=lambda *a, **k: pytest.fail("no sync"))
+    assert service.process_record(record(body=FORCED)) == "missing"
+
+
+@pytest.mark.parametrize(("receive_count", "dead_lettered"), [(3, False), (8, True)])
+def test_a_failed_attempt_is_recorded_with_its_count_and_whether_it_was_the_last(
+    service: SyncService, monkeypatch: pytest.MonkeyPatch, receive_count: int, dead_lettered: bool
+) -> None:
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise AvivRetryable("AVIV answered 503")
+
+    store = FakeStore(state())
+    wire(service, store, monkeypatch, outcome=fail)
+    with pytest.raises(AvivRetryable):
+        service.process_record(record(receive_count=receive_count))
+    ((listing_id, failure),) = store.failures
+    assert listing_id == "L1" and failure.attempts == receive_count
+    assert failure.error == "AvivRetryable: AVIV answered 503" and failure.dead_lettered is dead_lettered
+
+
+def test_a_forced_message_dead_lettered_leaves_the_claim_alone(
+    service: SyncService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise AvivRetryable("503")
+
+    store = FakeStore(state())
+    wire(service, store, monkeypatch, outcome=fail)
+    with pytest.raises(AvivRetryable):
+        service.process_record(record(body=FORCED, receive_count=8))
+    assert store.released == []
+
+
+# -- sync lag ---------------------------------------------------------------------------------
+
+T0 = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("status", "operation", "expected"),
+    [
+        ("sent", "POST", 42.5),
+        ("sent", "PUT", 42.5),
+        ("deleted", "DELETE", 42.5),
+        ("skipped", None, None),
+        ("rejected", "PUT", None),
+        ("deleted", None, None),
+    ],
+)
+def test_sync_lag_runs_from_the_oldest_unsent_edit_to_an_accepted_send_only(
+    status: SyncStatus, operation: Operation | None, expected: float | None
+) -> None:
+    outcome = SyncOutcome("L1", status, operation=operation)
+    accepted_at = T0 + timedelta(seconds=42.5)
+    assert sync_lag_seconds(outcome, T0, accepted_at=accepted_at) == expected
+
+
+def test_a_send_of_a_clean_listing_has_no_lag_to_measure() -> None:
+    outcome = SyncOutcome("L1", "sent", operation="PUT")
+    assert sync_lag_seconds(outcome, None, accepted_at=T0) is None
+
+
+@pytest.mark.usefixtures("emf")
+def test_an_accepted_send_emits_its_sync_lag_in_seconds(
+    service: SyncService, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first_unsent_at = datetime.now(UTC) - timedelta(seconds=120)
+    store = FakeStore(state(first_unsent_at=first_unsent_at, last_edit_at=first_unsent_at))
+    outcome = SyncOutcome("L1", "sent", operation="PUT")
+    wire(service, store, monkeypatch, outcome=lambda *a, **k: outcome)
+
+    assert service.process_record(record()) == "sent"
+
+    blob = flushed(capsys)
+    (lag,) = blob["SyncLagSeconds"]
+    assert 120 <= lag < 180
+    units = {m["Name"]: m["Unit"] for m in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    assert units["SyncLagSeconds"] == "Seconds"

@@ -87,17 +87,22 @@ class _Deadline:
 class _DeadlineReader(io.RawIOBase):
     """The response side of a socket for http.client: each read may wait only for the time left."""
 
-    def __init__(self, sock: socket.socket, deadline: _Deadline) -> None:
+    def __init__(self, owner: _DeadlineSocket) -> None:
         super().__init__()
-        self._sock = sock
-        self._deadline = deadline
+        self._owner = owner
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        self._sock.settimeout(self._deadline.remaining())
-        return self._sock.recv_into(buffer)
+        sock = self._owner.sock
+        sock.settimeout(self._owner.deadline.remaining())
+        return sock.recv_into(buffer)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._owner.reader_closed()
+        super().close()
 
 
 class _DeadlineSocket:
@@ -106,20 +111,35 @@ class _DeadlineSocket:
     drips bytes hold the probe for ever)."""
 
     def __init__(self, sock: socket.socket, deadline: _Deadline) -> None:
-        self._sock = sock
-        self._deadline = deadline
+        self.sock = sock
+        self.deadline = deadline
+        self._open_readers = 0
+        self._close_requested = False
 
     def sendall(self, data: Any) -> None:
-        self._sock.settimeout(self._deadline.remaining())
-        self._sock.sendall(data)
+        self.sock.settimeout(self.deadline.remaining())
+        self.sock.sendall(data)
 
     def makefile(self, mode: str = "rb", *_args: Any, **_kwargs: Any) -> io.BufferedReader:
         if mode != "rb":
             raise ValueError(f"only binary reading is supported, not {mode!r}")
-        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
+        self._open_readers += 1
+        return io.BufferedReader(_DeadlineReader(self))
 
     def close(self) -> None:
-        self._sock.close()
+        """Like ``socket.close`` with a file open: the descriptor lives until the last reader closes.
+
+        http.client closes the connection as soon as a response says ``Connection: close`` (or is
+        HTTP/1.0) and hands the socket to the response, which still reads the body from it.
+        """
+        self._close_requested = True
+        if self._open_readers == 0:
+            self.sock.close()
+
+    def reader_closed(self) -> None:
+        self._open_readers -= 1
+        if self._close_requested and self._open_readers == 0:
+            self.sock.close()
 
 
 def _connect(address: IPAddress, port: int, deadline: _Deadline) -> socket.socket:

@@ -42,6 +42,11 @@ def aviv_credentials_from_secret(secret_arn: str, max_age: int = DEFAULT_MAX_AGE
         value: Any = parameters.get_secret(secret_arn, transform="json", max_age=max_age)
     except TransformParameterError:
         raise SecretError(f"secret {secret_arn} is not a JSON object with client_id/client_secret") from None
+    return parse_aviv_credentials(value, secret_arn)
+
+
+def parse_aviv_credentials(value: Any, secret_arn: str) -> AvivCredentials:
+    """The credentials in a parsed secret value (also what the ``vitrine`` CLI reads with its own client)."""
     if not isinstance(value, dict):
         raise SecretError(f"secret {secret_arn} is not a JSON object with client_id/client_secret")
     client_id = _first_string(value, "client_id", "clientId")
@@ -67,7 +72,14 @@ def secret_list(secret_arn: str, max_age: int = DEFAULT_MAX_AGE_SECONDS) -> list
     Accepted shapes: ``{"secrets": ["a", "b"]}``, ``["a", "b"]``, or a plain string ``"a b"``
     (whitespace- or comma-separated; what a generated secret is).
     """
-    raw = _secret_string(secret_arn, max_age)
+    return parse_webhook_secrets(_secret_string(secret_arn, max_age), secret_arn)
+
+
+def parse_webhook_secrets(raw: str, secret_arn: str) -> list[str]:
+    """The secrets in a secret's string, in the stored order (the shapes :func:`webhook_secrets` accepts).
+
+    The owner page's secret takes the same shapes (several while one is rotated; the first signs).
+    """
     parsed = _maybe_json(raw, secret_arn)
     candidates: Any
     if isinstance(parsed, dict):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -10,20 +11,38 @@ import boto3
 from vitrine.core.consolidation import SQS_MAX_DELAY_SECONDS
 
 
-def sync_message_body(listing_id: str) -> str:
+@dataclass(frozen=True, slots=True)
+class SyncRequest:
+    """What a sync message asks: sync ``listing_id``; ``force`` (an operator's ``vitrine resync``):
+    send the current desired state now, even when AVIV already holds exactly that body."""
+
+    listing_id: str
+    force: bool = False
+
+
+def sync_message_body(listing_id: str, *, force: bool = False) -> str:
     """The message only names the listing: sync is level-triggered and reads the state itself."""
-    return json.dumps({"listingId": listing_id}, separators=(",", ":"))
+    message: dict[str, object] = {"listingId": listing_id}
+    if force:
+        message["force"] = True
+    return json.dumps(message, separators=(",", ":"))
+
+
+def parse_sync_request(body: str) -> SyncRequest:
+    """The request of a sync message; ValueError when it is not one of ours."""
+    try:
+        message = json.loads(body)
+        listing_id, force = message["listingId"], message.get("force", False)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"not a sync message: {body[:200]!r}") from exc
+    if not isinstance(listing_id, str) or not listing_id or not isinstance(force, bool):
+        raise ValueError(f"not a sync message: {body[:200]!r}")
+    return SyncRequest(listing_id, force)
 
 
 def parse_sync_message(body: str) -> str:
     """The listing id of a sync message; ValueError when it is not one of ours."""
-    try:
-        listing_id = json.loads(body)["listingId"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"not a sync message: {body[:200]!r}") from exc
-    if not isinstance(listing_id, str) or not listing_id:
-        raise ValueError(f"not a sync message: {body[:200]!r}")
-    return listing_id
+    return parse_sync_request(body).listing_id
 
 
 class SqsSyncScheduler:
@@ -39,6 +58,11 @@ class SqsSyncScheduler:
             MessageBody=sync_message_body(listing_id),
             DelaySeconds=max(0, min(SQS_MAX_DELAY_SECONDS, int(delay_seconds))),
         )
+
+    def request_resync(self, listing_id: str) -> None:
+        """A forced sync message, delivered now. It is outside the one-pending-message claim: the
+        claim's own message still comes, finds the listing clean and is dropped."""
+        self._sqs.send_message(QueueUrl=self.queue_url, MessageBody=sync_message_body(listing_id, force=True))
 
     def back_off(self, receipt_handle: str, delay_seconds: int) -> None:
         """Make a failed message visible again only after ``delay_seconds`` (growing retry delays)."""

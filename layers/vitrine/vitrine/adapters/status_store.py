@@ -7,7 +7,8 @@ Items (table ``StateTable``, keys ``pk``/``sk``; see docs/architecture.md):
     ``updatedAt``, ``ownerId``?, ``classifiedId``?, ``openProblems`` (kinds, for people reading the
     table), ``state`` (map: the :class:`~vitrine.core.reconcile.records.StatusState` — open problems, notified
     fingerprints, per-media retry bookkeeping, the send being watched and its AVIV revision) and
-    ``outbox`` (gzip JSON: notifications decided but not yet confirmed published).
+    ``outbox`` (gzip JSON: notifications decided but not yet confirmed published); while problems are
+    open, ``problemShard`` and ``problemCount``, which put it in the sparse ``ProblemIndex``.
 ``pk = CLASSIFIED#<classifiedId>``, ``sk = LISTING``
     ``listingId``: finds the listing of an AVIV status push, which names only the classified.
 
@@ -34,6 +35,8 @@ import boto3
 from botocore.exceptions import ClientError
 
 from vitrine.adapters.dynamo.table import (
+    PROBLEM_INDEX,
+    PROBLEM_SHARD_COUNT,
     SK_CLASSIFIED_ALIAS,
     SK_DESIRED,
     SK_SENT,
@@ -49,6 +52,7 @@ from vitrine.adapters.dynamo.table import (
     is_condition_failure,
     listing_id_of,
     listing_pk,
+    problem_shard,
     query_items,
     to_item,
     watch_shard,
@@ -186,6 +190,8 @@ class StatusStore(ListingTable):
             "classifiedId": state.classified_id,
             "openProblems": sorted({p.kind for p in state.problems.values()}) or None,
             "outbox": compress_json(outbox) if outbox else None,
+            "problemShard": problem_shard(state.listing_id) if state.problems else None,
+            "problemCount": len(state.problems),
         }
         item.update({name: value for name, value in optional.items() if value})
         unchanged = ItemUpdate()
@@ -210,6 +216,25 @@ class StatusStore(ListingTable):
         trimmed = state.copy()
         trimmed.outbox = remaining
         return self.save(trimmed, now=now)
+
+    def open_problem_count(self, *, shard_count: int = PROBLEM_SHARD_COUNT) -> int:
+        """Problems open across all listings: the sum of ``problemCount`` over the sparse ProblemIndex.
+
+        Only STATUS items with an open problem are in the index (``save`` writes the attributes only
+        then), so this reads a few bytes per troubled listing and nothing for the others; eventually
+        consistent, like every GSI read.
+        """
+        total = 0
+        for n in range(shard_count):
+            request: dict[str, Any] = {
+                "TableName": self.table_name,
+                "IndexName": PROBLEM_INDEX,
+                "KeyConditionExpression": "problemShard = :shard",
+                "ExpressionAttributeValues": {":shard": {"S": f"PROBLEM#{n}"}},
+                "ProjectionExpression": "problemCount",
+            }
+            total += sum(int(item["problemCount"]["N"]) for item in query_items(self._client, request))
+        return total
 
     # ------------------------------------------------------------------ classified aliases
 

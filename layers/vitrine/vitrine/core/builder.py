@@ -21,6 +21,9 @@ class ClassifiedDefaults:
     source_system: str
     source_system_version: str
     default_portals: tuple[str, ...]
+    # The agency (AVIV intermediary) acted for when the CRM names none: a listing's agency is
+    # compared with the one its classified was sent under (an agency move), defaults resolved.
+    default_intermediary_id: str | None = None
 
 
 def copy_json(value: Any) -> Any:

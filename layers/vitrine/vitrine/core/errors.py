@@ -29,6 +29,11 @@ class ValidationFailed(VitrineError):
         self.errors = errors
 
 
+class RefusedByAvivSchema(ValidationFailed):
+    """The listing a webhook event would produce breaks AVIV's ``AvivClassified`` schema: AVIV would
+    refuse it at the next sync, so ingest refuses the event now and changes nothing."""
+
+
 @dataclass
 class AvivProblem:
     """AVIV's RFC 7807-style body, parsed leniently (AVIV's 401 is plain JSON)."""

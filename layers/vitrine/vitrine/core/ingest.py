@@ -1,7 +1,9 @@
 """The ingest use case: apply one verified webhook event to the listing's desired state.
 
-Ingest never talks to AVIV. It records what the CRM wants and makes sure one sync message is
-pending for the listing — in **one conditional write** per webhook, because the CRM is waiting:
+Ingest never talks to AVIV. It checks the listing the event produces against AVIV's schema (a
+listing AVIV would refuse is refused now, not hours later: ``core.events.review``), records what the
+CRM wants and makes sure one sync message is pending for the listing — in **one conditional write**
+per webhook, because the CRM is waiting:
 
 * the new desired state, conditional on the version that was read (concurrent webhooks on one
   listing never lose an update: the loser re-reads and re-applies);
@@ -13,6 +15,9 @@ pending for the listing — in **one conditional write** per webhook, because th
 
 A per-instance cache of the listings this instance wrote last saves the read in a burst of edits:
 every write is conditional, so a stale cache entry only costs a failed write and a re-read.
+
+A stored item that cannot be read (a partial write, a corrupt document) never blocks its listing:
+the event is applied to a blank listing and its state replaces the whole item, with a new version.
 """
 
 from __future__ import annotations
@@ -22,13 +27,19 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from vitrine.core.errors import ConcurrentModification, VitrineError
-from vitrine.core.events.apply import apply_event
+from vitrine.core.builder import ClassifiedDefaults
+from vitrine.core.errors import ConcurrentModification, RefusedByAvivSchema, VitrineError
+from vitrine.core.events.apply import ApplyResult, apply_event
+from vitrine.core.events.review import ListingReview, review_listing
 from vitrine.core.events.vocabulary import ListingEvent
 from vitrine.core.model import Delivery, DesiredListing, IngestSnapshot, IngestWrite
-from vitrine.core.ports import IngestStore, SyncScheduler
+from vitrine.core.quality import QualityWarning
 from vitrine.core.scheduling import SyncSchedulingFailed
+
+if TYPE_CHECKING:  # Protocols named in annotations only: not loaded on the ingest function's cold start
+    from vitrine.core.ports import IngestStore, SyncScheduler
 
 logger = logging.getLogger(__name__)
 
@@ -78,15 +89,26 @@ class IngestResult:
     ignored_reason: str | None
     sync_scheduled: bool
     duplicate: bool = False
+    # Of the listing the event produced, pointing into the webhook body (see core.events.review).
+    warnings: tuple[QualityWarning, ...] = ()
+    # Why the stored item was unreadable (an error to log), or None. ``changed``: this event's state
+    # replaced it; else it is left for the next event that gives the listing a state.
+    unreadable: str | None = None
 
     def to_body(self) -> dict[str, object]:
+        """The 202 body; ``warnings`` only when the event was applied (not a duplicate, not ignored)."""
         body: dict[str, object] = {"accepted": True, "listingId": self.listing_id, "version": self.version}
         if self.duplicate:
             body["duplicate"] = True
-        elif self.ignored_reason:
+            return body
+        if self.ignored_reason:
             body["ignored"] = self.ignored_reason
-        elif not self.changed:
+            return body
+        if not self.changed:
             body["unchanged"] = True
+        body["warnings"] = [
+            {"code": w.code, "pointer": w.pointer, "reason": w.message} for w in self.warnings
+        ]
         return body
 
 
@@ -107,9 +129,14 @@ def ingest_event(
     clock: Callable[[], datetime],
     consolidation_window: int,
     hold_seconds: int,
+    defaults: ClassifiedDefaults,
     recent: RecentListings | None = None,
 ) -> IngestResult:
     """Apply ``event`` once (ValidationFailed propagates: nothing is written), then ensure a sync is pending.
+
+    The listing the event produces is reviewed as the next sync would send it (``defaults`` fill
+    what the CRM left out): :class:`RefusedByAvivSchema` when AVIV's schema refuses it, nothing
+    written; otherwise its quality warnings come back in the result.
 
     The clock is read on every attempt: a write that lost races for a while must still stamp its
     real time as the listing's last edit, or the consolidation window would close too early.
@@ -126,9 +153,15 @@ def ingest_event(
             )
         current = snapshot.desired if snapshot is not None else None
         result = apply_event(current, event, now)
-        if current is None and not result.changed:
-            # Nothing known and nothing to record (e.g. removing a media of an unknown listing).
-            return IngestResult(event.listing_id, 0, False, result.ignored_reason, False)
+        review = _review(event, result, defaults, now)
+        if review.errors:
+            raise RefusedByAvivSchema(list(review.errors), "AVIV's schema refuses the listing")
+        unreadable = snapshot.unreadable if snapshot is not None else None
+        if (current is None or unreadable) and not result.changed:
+            # Nothing known and nothing to record (e.g. removing a media of an unknown listing);
+            # an unreadable item waits for an event that gives the listing a state again.
+            reason = result.ignored_reason
+            return IngestResult(event.listing_id, 0, False, reason, False, unreadable=unreadable)
         write = plan_write(snapshot, result.desired if result.changed else None, delivery, now, hold_seconds)
         try:
             after = store.commit_ingest(write)
@@ -145,8 +178,19 @@ def ingest_event(
             changed=result.changed,
             ignored_reason=result.ignored_reason,
             sync_scheduled=write.claim_until is not None,
+            warnings=review.warnings,
+            unreadable=unreadable,
         )
     raise ConcurrentModification(f"listing {event.listing_id}: too many concurrent writers")
+
+
+def _review(
+    event: ListingEvent, result: ApplyResult, defaults: ClassifiedDefaults, now: datetime
+) -> ListingReview:
+    """An ignored event (stale, or removing an unknown media) produced nothing new to review."""
+    if result.ignored_reason is not None:
+        return ListingReview()
+    return review_listing(event, result.desired, defaults, now)
 
 
 def _already_delivered(snapshot: IngestSnapshot, delivery: Delivery) -> bool:

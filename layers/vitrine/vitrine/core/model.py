@@ -68,13 +68,19 @@ class Media:
 
 @dataclass(frozen=True, slots=True)
 class SentMedia:
-    """What vitrine remembers of one media it sent: enough to keep its timestamp byte-stable."""
+    """What vitrine remembers of one media it sent: enough to keep its timestamp byte-stable.
+
+    ``adopted_url`` is the URL AVIV already held when vitrine adopted the listing (see
+    ``vitrine.core.adoption``), kept byte for byte while ``url`` and ``version`` do not change;
+    None when the URL sent is ``with_timestamp(url, timestamp)``, vitrine's own spelling.
+    """
 
     id: str
     url: str
     version: str | None
     timestamp: str
     position: int
+    adopted_url: str | None = None
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> SentMedia:
@@ -84,6 +90,7 @@ class SentMedia:
             version=raw.get("version"),
             timestamp=str(raw["timestamp"]),
             position=int(raw["position"]),
+            adopted_url=raw.get("adoptedUrl"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -91,16 +98,22 @@ class SentMedia:
         out["position"] = self.position
         if self.version is not None:
             out["version"] = self.version
+        if self.adopted_url is not None:
+            out["adoptedUrl"] = self.adopted_url
         return out
 
 
 @dataclass(frozen=True, slots=True)
 class StampedMedia:
-    """A media with the timestamp it is (or will be) sent with, and the outgoing AVIV URL."""
+    """A media with the timestamp it is (or will be) sent with, and the outgoing AVIV URL.
+
+    ``adopted``: ``aviv_url`` is a URL adopted from AVIV byte for byte, not vitrine's spelling.
+    """
 
     media: Media
     timestamp: str
     aviv_url: str
+    adopted: bool = False
 
 
 @dataclass(slots=True)
@@ -109,7 +122,8 @@ class DesiredListing:
 
     ``data`` is AVIV's ``data`` object; ``None`` until a ``listing.upserted`` supplies it
     (media events may arrive first and are kept). ``version`` counts accepted changes and
-    guards every conditional write.
+    guards every conditional write. ``locale`` is the language the owner reads (None: the stack's
+    default).
     """
 
     listing_id: str
@@ -123,6 +137,7 @@ class DesiredListing:
     version: int = 0
     last_sequence: int | None = None
     updated_at: str | None = None
+    locale: str | None = None
 
     @property
     def is_syncable(self) -> bool:
@@ -153,9 +168,38 @@ class LastSent:
     etag: str | None = None
     revision: int | None = None
     deleted: bool = False
+    # The agency (AVIV intermediary) the classified was sent under. Records written before vitrine
+    # recorded it say ``intermediary_recorded=False``: their agency is unknown, never "changed".
+    intermediary_id: str | None = None
+    intermediary_recorded: bool = False
 
     def media_by_id(self) -> dict[str, SentMedia]:
         return {m.id: m for m in self.media}
+
+    @classmethod
+    def tombstone(
+        cls, desired: DesiredListing, classified_id: str, agency: str | None, sent_at: str
+    ) -> LastSent:
+        """The record of a DELETE of ``classified_id`` under ``agency``."""
+        return cls(
+            listing_id=desired.listing_id,
+            classified_id=classified_id,
+            body={},
+            media=[],
+            desired_version=desired.version,
+            sent_at=sent_at,
+            deleted=True,
+            intermediary_id=agency,
+            intermediary_recorded=True,
+        )
+
+    def agency(self, current: str | None) -> str | None:
+        """The agency this was sent under; ``current`` when it was not recorded."""
+        return self.intermediary_id if self.intermediary_recorded else current
+
+    def moved_from(self, agency: str | None) -> bool:
+        """Sent under a recorded agency other than ``agency``: the classified is that agency's."""
+        return self.intermediary_recorded and self.intermediary_id != agency
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +235,38 @@ class Rejection:
     errors: tuple[FieldError, ...]
     detail: str
     at: datetime | None
+    action: str | None = None  # what the owner (or operator) should do; None: fix the errors listed
+
+
+@dataclass(frozen=True, slots=True)
+class SyncFailure:
+    """The last failed sync attempt of a listing (AVIV unavailable, a bug): for operators to read.
+
+    ``attempts`` is the receive count of the message that failed; ``dead_lettered`` says it was its
+    last receive, so the message went to the dead-letter queue. Cleared once a version is handled.
+    """
+
+    at: str
+    attempts: int
+    error: str
+    dead_lettered: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "attempts": self.attempts,
+            "error": self.error,
+            "deadLettered": self.dead_lettered,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> SyncFailure:
+        return cls(
+            at=str(raw.get("at") or ""),
+            attempts=int(raw.get("attempts") or 0),
+            error=str(raw.get("error") or ""),
+            dead_lettered=bool(raw.get("deadLettered", False)),
+        )
 
 
 # Automatic media retry (reconcile) re-stamps a media by suffixing its version: ``v3#retry1``.
@@ -258,6 +334,10 @@ class IngestSnapshot:
     # Bumped by every ingest write: the write is conditional on it, so the delivery log read is
     # still the log written over (None: the item has none yet).
     ingest_seq: int | None = None
+    # Why the stored item could not be read (a partial write, a corrupt document), or None. Then
+    # ``desired`` is a blank listing carrying the stored version (0: none), and the next event that
+    # changes anything replaces the whole item (see vitrine.core.ingest).
+    unreadable: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

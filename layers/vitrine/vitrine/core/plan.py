@@ -15,6 +15,7 @@ from vitrine.core.builder import ClassifiedDefaults, build_classified
 from vitrine.core.diff import ClassifiedDiff, diff_classified
 from vitrine.core.errors import FieldError
 from vitrine.core.model import DesiredListing, LastSent, SentMedia, StampedMedia
+from vitrine.core.moments import format_moment
 from vitrine.core.quality import QualityWarning, quality_warnings
 from vitrine.core.timestamps import assign_timestamps, sent_media_records, strip_timestamp
 from vitrine.core.validation import duplicated_media_ids, validate_classified
@@ -35,6 +36,21 @@ class SyncPlan:
     def is_valid(self) -> bool:
         """No error: AVIV should accept the body (warnings never block)."""
         return not self.errors
+
+    def record(
+        self, desired: DesiredListing, classified_id: str | None, agency: str | None, now: datetime
+    ) -> LastSent:
+        """What sending this plan leaves as last-sent (or writes ahead as pending)."""
+        return LastSent(
+            listing_id=desired.listing_id,
+            classified_id=classified_id,
+            body=self.body,
+            media=list(self.sent_media),
+            desired_version=desired.version,
+            sent_at=format_moment(now),
+            intermediary_id=agency,
+            intermediary_recorded=True,
+        )
 
 
 def plan_sync(

@@ -91,6 +91,11 @@ class StateStore(Protocol):
         """Commit a send AVIV accepted: last-sent := ``sent``, pending cleared, clean if nothing newer."""
         ...
 
+    def record_withdrawn(self, tombstone: LastSent, lease_owner: str) -> None:
+        """Commit the DELETE half of an agency move: last-sent := ``tombstone``, pending cleared, the
+        version *not* marked handled (its POST under the new agency is still to come)."""
+        ...
+
     def record_skipped(self, listing_id: str, desired_version: int, lease_owner: str) -> None:
         """Nothing to send for ``desired_version``: mark clean if nothing newer arrived."""
         ...
@@ -103,8 +108,11 @@ class StateStore(Protocol):
         detail: str,
         now: datetime,
         lease_owner: str,
+        *,
+        action: str | None = None,
     ) -> None:
-        """AVIV (or pre-send validation) refused this version: keep the errors, stop retrying it."""
+        """AVIV (or pre-send validation) refused this version: keep the errors (and what to do),
+        stop retrying it."""
         ...
 
 
@@ -301,6 +309,10 @@ class ReconcileStatusStore(Protocol):
     def remember_classified(self, classified_id: str, listing_id: str) -> None: ...
 
     def listing_for_classified(self, classified_id: str) -> str | None: ...
+
+    def open_problem_count(self) -> int:
+        """Problems open across all listings, read without a scan (the OpenProblems gauge)."""
+        ...
 
 
 class TokenCache(Protocol):

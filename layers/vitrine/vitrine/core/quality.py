@@ -1,6 +1,7 @@
 """Quality warnings: valid for AVIV, but probably not what the owner wants the portals to show.
 
-They never block a send; sync reports them with its outcome so the owner can fix the order.
+They never block a send: ingest returns them in the 202 (pointed into the webhook body by
+``core.events.review``), and sync reports them with its outcome, so the CRM can fix the order.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ class QualityWarning:
     """Valid for AVIV but probably not what the owner wants the portals to show. Never blocks a send."""
 
     code: str
-    pointer: str
-    message: str
+    pointer: str  # into the classified (``/media/3``); ingest maps it into the webhook body
+    message: str  # names other media by their CRM id, which means the same in every body
 
 
 _POOR_FIRST_PICTURE = frozenset({"FLOOR_PLAN", "MAP", "LOGO", "ENERGY_CERTIFICATE"})
@@ -44,7 +45,7 @@ def quality_warnings(media: Sequence[Media]) -> list[QualityWarning]:
             else:
                 warnings.append(QualityWarning(
                     "extra_video", pointer,
-                    f"only the first video (/media/{first_video}) is displayed by the portals",
+                    f"only the first video (media {media[first_video].id!r}) is displayed by the portals",
                 ))  # fmt: skip
         elif item.media_type == "VIRTUAL_TOUR":
             if first_virtual_tour is None:
@@ -52,7 +53,8 @@ def quality_warnings(media: Sequence[Media]) -> list[QualityWarning]:
             else:
                 warnings.append(QualityWarning(
                     "extra_virtual_tour", pointer,
-                    f"only the first virtual tour (/media/{first_virtual_tour}) is displayed by the portals",
+                    f"only the first virtual tour (media {media[first_virtual_tour].id!r}) "
+                    "is displayed by the portals",
                 ))  # fmt: skip
         elif item.media_type == "PICTURE" and first_picture is None:
             first_picture = index

@@ -7,9 +7,12 @@ sync message pending per listing" is decided in one place (the claim, ``syncSche
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from vitrine.core.errors import VitrineError
-from vitrine.core.ports import ScheduleClaims, SyncScheduler
+
+if TYPE_CHECKING:  # Protocols named in annotations only: not loaded on the ingest function's cold start
+    from vitrine.core.ports import ScheduleClaims, SyncScheduler
 
 
 class SyncSchedulingFailed(VitrineError):

@@ -5,11 +5,22 @@ sent, plans the exact body (timestamps kept stable, so unchanged media are never
 and only calls AVIV when that body differs from the last one sent. It runs under the listing's
 sync lease, so two workers never send the same listing at once.
 
-Crash safety: before any POST/PUT the exact body and its media timestamps are written ahead
-(``record_pending``). If the call's answer or the final ``record_sent`` is lost, the queue
+Crash safety: before any POST/PUT/DELETE the exact body and its media timestamps are written
+ahead (``record_pending``). If the call's answer or the final ``record_sent`` is lost, the queue
 redelivers the message and the plan reuses the pending timestamps, so the retry sends the same
 body again and AVIV re-downloads nothing. A POST whose answer was lost is found again through
-AVIV's "Duplicated classified" answer (offererEstateId is unique) and turned into a PUT.
+AVIV's "Duplicated classified" answer (offererEstateId is unique) and turned into a PUT; on a
+first send, that answer also leads to adopting what AVIV holds (``vitrine.core.adoption``), whose
+plan is written ahead again before its PUT.
+
+An agency move (the listing's ``intermediaryId`` differs from the one its classified was sent
+under) is a DELETE under the old agency's token, then a POST under the new one. The DELETE is
+written ahead as a pending tombstone and committed as the last-sent tombstone without marking the
+version handled (``record_withdrawn``): a crash before the DELETE's answer repeats it (404 = done),
+a crash after it finds no live classified and POSTs.
+
+A refusal vitrine cannot fix (``Refused``) is recorded as a rejection: reconcile tells the owner
+once, and the version is not sent again.
 
 Only ports are used (SyncStore, AvivPort); the clock is passed in.
 """
@@ -22,25 +33,27 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from vitrine.core.adoption import adopted_count, plan_adoption
 from vitrine.core.builder import ClassifiedDefaults
-from vitrine.core.diff import ClassifiedDiff
-from vitrine.core.errors import (
-    AvivDuplicatedClassified,
-    AvivNotFound,
-    AvivRejected,
-    FieldError,
-    LeaseHeld,
+from vitrine.core.classified_writes import (
+    Adopt,
+    Operation,
+    delete_classified,
+    find_classified_id,
+    write_classified,
 )
+from vitrine.core.diff import ClassifiedDiff
+from vitrine.core.errors import FieldError, LeaseHeld
 from vitrine.core.model import DesiredListing, LastSent
 from vitrine.core.moments import format_moment
 from vitrine.core.plan import SyncPlan, plan_sync
-from vitrine.core.ports import AvivAccepted, AvivPort, StateStore, SyncStore
+from vitrine.core.ports import AvivClassifiedCopy, AvivPort, StateStore, SyncStore
 from vitrine.core.quality import QualityWarning
+from vitrine.core.refusals import Refusal, Refused
 
 logger = logging.getLogger(__name__)
 
 SyncStatus = Literal["sent", "skipped", "rejected", "deleted", "not_ready", "missing"]
-Operation = Literal["POST", "PUT", "DELETE"]
 
 # Used as the rejection detail when vitrine's own validation stops a body before AVIV sees it.
 INVALID_BEFORE_SEND = "the classified breaks AVIV's contract; it was not sent"
@@ -50,9 +63,11 @@ INVALID_BEFORE_SEND = "the classified breaks AVIV's contract; it was not sent"
 class SyncOutcome:
     """What one sync did, for the handler (ack, metrics) and for a structured log line.
 
-    ``status``: ``sent`` (POST/PUT accepted), ``skipped`` (nothing to send), ``rejected`` (refused by
-    validation or AVIV; not retried for this version), ``deleted`` (DELETE accepted or already gone),
-    ``not_ready`` (no ``data`` yet), ``missing`` (no such listing).
+    ``status``: ``sent`` (POST/PUT accepted), ``skipped`` (nothing to send, AVIV held it already),
+    ``rejected`` (refused by validation or AVIV; not retried for this version), ``deleted`` (DELETE
+    accepted or already gone), ``not_ready`` (no ``data`` yet), ``missing`` (no such listing).
+    ``adopted``: media whose URL AVIV already held was kept (a first send onto AVIV's classified);
+    ``withdrawn``: the classified deleted under the previous agency (an agency move).
     """
 
     listing_id: str
@@ -64,6 +79,8 @@ class SyncOutcome:
     errors: tuple[FieldError, ...] = ()
     desired_version: int | None = None
     detail: str | None = field(default=None)
+    adopted: int | None = None
+    withdrawn: str | None = None
 
     def to_log(self) -> dict[str, Any]:
         """A flat, JSON-ready summary (media ids are left out: counts are what dashboards need)."""
@@ -84,6 +101,10 @@ class SyncOutcome:
             entry["errors"] = [e.to_dict() for e in self.errors]
         if self.detail:
             entry["detail"] = self.detail
+        if self.adopted is not None:
+            entry["adopted_media"] = self.adopted
+        if self.withdrawn:
+            entry["withdrawn_classified_id"] = self.withdrawn
         return entry
 
 
@@ -96,8 +117,14 @@ def sync_listing(
     now: datetime,
     lease_owner: str,
     lease_seconds: int = 120,
+    adopt_held_media: bool = True,
+    force: bool = False,
 ) -> SyncOutcome:
     """Bring AVIV in line with the listing's desired state; at most one accepted AVIV write.
+
+    ``force`` (an operator's resync) sends the desired state even when AVIV was already sent exactly
+    that body, or this version was already handled: the plan is the same, timestamps included, so
+    the portals re-download nothing; it repairs a classified changed or deleted outside vitrine.
 
     Raises LeaseHeld when another worker holds the listing (the caller retries later),
     ConcurrentModification when the lease was lost mid-way, and AvivRetryable / other AVIV
@@ -105,11 +132,15 @@ def sync_listing(
     A ``not_ready`` listing (media known, ``data`` not yet) records nothing and stays dirty; the
     caller should drop the message rather than retry it: the ``listing.upserted`` that brings the
     data makes a new version and schedules a new sync.
+
+    ``adopt_held_media``: on a first send onto a classified AVIV already holds, keep AVIV's media
+    URLs where the CRM's are the same (see ``vitrine.core.adoption``).
     """
     if not store.acquire_lease(listing_id, lease_owner, now, lease_seconds):
         raise LeaseHeld(f"listing {listing_id} is being synced by another worker")
     try:
-        outcome = _sync_under_lease(listing_id, store, aviv, defaults, now, lease_owner)
+        context = _Context(store, aviv, defaults, now, lease_owner, adopt_held_media, force)
+        outcome = _sync_under_lease(listing_id, context)
     finally:
         _release_quietly(store, listing_id, lease_owner)
     logger.info("sync %s: %s", listing_id, outcome.status, extra={"sync": outcome.to_log()})
@@ -124,169 +155,188 @@ def _release_quietly(store: StateStore, listing_id: str, lease_owner: str) -> No
         logger.warning("could not release the sync lease of %s", listing_id, exc_info=True)
 
 
-def _sync_under_lease(
-    listing_id: str,
-    store: SyncStore,
-    aviv: AvivPort,
-    defaults: ClassifiedDefaults,
-    now: datetime,
-    lease_owner: str,
-) -> SyncOutcome:
+@dataclass(frozen=True)
+class _Context:
+    """What every step of one sync needs."""
+
+    store: SyncStore
+    aviv: AvivPort
+    defaults: ClassifiedDefaults
+    now: datetime
+    lease_owner: str
+    adopt_held_media: bool
+    force: bool = False
+
+
+def _sync_under_lease(listing_id: str, ctx: _Context) -> SyncOutcome:
+    store = ctx.store
     desired = store.load_desired(listing_id)
     if desired is None:
         return SyncOutcome(listing_id, "missing")
     last_sent = store.load_last_sent(listing_id)
     pending = store.load_pending(listing_id)
+    agency = desired.intermediary_id or ctx.defaults.default_intermediary_id
 
     if desired.deleted:
-        return _sync_deletion(desired, last_sent, pending, store, aviv, now, lease_owner)
+        return _sync_deletion(desired, last_sent, pending, ctx)
     if desired.data is None:
         return SyncOutcome(listing_id, "not_ready", desired_version=desired.version)
 
     # A pending deletion carries no media timestamps worth reusing.
     reusable_pending = pending if pending is not None and not pending.deleted else None
-    plan = plan_sync(desired, last_sent, reusable_pending, defaults, now)
-    if plan.diff.is_noop:
-        # AVIV already holds exactly this body.
-        store.record_skipped(listing_id, desired.version, lease_owner)
+    plan = plan_sync(desired, last_sent, reusable_pending, ctx.defaults, ctx.now)
+    previous = _under_another_agency(last_sent, reusable_pending, agency)
+    if plan.diff.is_noop and previous is None and not ctx.force:
+        # AVIV already holds exactly this body, under this agency.
+        store.record_skipped(listing_id, desired.version, ctx.lease_owner)
         return _outcome(
             desired, plan, "skipped", classified_id=last_sent.classified_id if last_sent else None
         )
-    state = store.load_sync_state(listing_id)
-    if state is not None and state.sent_version >= desired.version:
-        # Only a refused version still plans a change once handled: do not refuse (and notify) or
-        # send it twice when a duplicate message got the lease right after the first one.
-        detail = f"version {desired.version} was already handled (last rejected: {state.rejected_version})"
-        return _outcome(desired, plan, "skipped", detail=detail)
+    if _already_handled(desired, ctx) and not ctx.force:
+        return _outcome(desired, plan, "skipped", detail=f"version {desired.version} was already handled")
     if not plan.is_valid:
         store.record_rejection(
-            listing_id, desired.version, list(plan.errors), INVALID_BEFORE_SEND, now, lease_owner
+            listing_id, desired.version, list(plan.errors), INVALID_BEFORE_SEND, ctx.now, ctx.lease_owner
         )
         return _outcome(desired, plan, "rejected", errors=plan.errors, detail=INVALID_BEFORE_SEND)
-    return _send(desired, last_sent, plan, store, aviv, now, lease_owner)
+    withdrawn: str | None = None
+    if previous is not None:
+        try:
+            tombstone = _withdraw(desired, previous, ctx)
+        except Refused as refused:
+            return _reject(desired, plan, refused.refusal, ctx, previous.classified_id)
+        if tombstone is not None:
+            last_sent, withdrawn = tombstone, tombstone.classified_id
+        plan = plan_sync(desired, last_sent, reusable_pending, ctx.defaults, ctx.now)
+    outcome = _send(desired, last_sent, reusable_pending, plan, agency, ctx)
+    return dataclasses.replace(outcome, withdrawn=withdrawn) if withdrawn else outcome
+
+
+def _already_handled(desired: DesiredListing, ctx: _Context) -> bool:
+    """Only a refused version still plans a change once handled: do not refuse (and notify) or send
+    it twice when a duplicate message got the lease right after the first one."""
+    state = ctx.store.load_sync_state(desired.listing_id)
+    return state is not None and state.sent_version >= desired.version
+
+
+def _under_another_agency(
+    last_sent: LastSent | None, pending: LastSent | None, agency: str | None
+) -> LastSent | None:
+    """The send (live last-sent, else an unconfirmed pending one) made under a recorded agency other
+    than ``agency``: its classified belongs to that agency, where the new one cannot update it."""
+    if last_sent is not None and not last_sent.deleted:
+        return last_sent if last_sent.moved_from(agency) else None
+    if pending is not None and pending.moved_from(agency):
+        return pending
+    return None
+
+
+def _withdraw(desired: DesiredListing, previous: LastSent, ctx: _Context) -> LastSent | None:
+    """First half of an agency move: DELETE the classified under the old agency's token.
+
+    Written ahead as a pending tombstone; committed as the last-sent tombstone without marking the
+    version handled, so the POST under the new agency follows now, or on the retry after a crash.
+    Returns the tombstone, or None when the old agency holds no classified for the listing.
+    """
+    old_agency = previous.intermediary_id
+    classified_id = previous.classified_id or find_classified_id(previous.body, ctx.aviv, old_agency)
+    if classified_id is None:
+        return None
+    tombstone = LastSent.tombstone(desired, classified_id, old_agency, format_moment(ctx.now))
+    ctx.store.record_pending(tombstone, ctx.lease_owner)
+    logger.info(
+        "listing %s moved from agency %s to %s: deleting classified %s under the old agency",
+        desired.listing_id, old_agency, desired.intermediary_id, classified_id,
+    )  # fmt: skip
+    delete_classified(classified_id, ctx.aviv, old_agency, moving=True)
+    ctx.store.record_withdrawn(tombstone, ctx.lease_owner)
+    return tombstone
 
 
 def _send(
     desired: DesiredListing,
     last_sent: LastSent | None,
+    pending: LastSent | None,
     plan: SyncPlan,
-    store: StateStore,
-    aviv: AvivPort,
-    now: datetime,
-    lease_owner: str,
+    agency: str | None,
+    ctx: _Context,
 ) -> SyncOutcome:
     """Write ahead, then POST (no live classified) or PUT (full replacement), then commit."""
     live_classified_id = last_sent.classified_id if last_sent is not None and not last_sent.deleted else None
-    record = LastSent(
-        listing_id=desired.listing_id,
-        classified_id=live_classified_id,
-        body=plan.body,
-        media=list(plan.sent_media),
-        desired_version=desired.version,
-        sent_at=format_moment(now),
-    )
-    store.record_pending(record, lease_owner)
+    store, lease_owner = ctx.store, ctx.lease_owner
+    store.record_pending(plan.record(desired, live_classified_id, agency, ctx.now), lease_owner)
+
+    def before_put(adopted: SyncPlan, classified_id: str) -> None:
+        store.record_pending(adopted.record(desired, classified_id, agency, ctx.now), lease_owner)
+
+    adopt: Adopt | None = None
+    if ctx.adopt_held_media and last_sent is None:
+
+        def adopt(held: AvivClassifiedCopy) -> SyncPlan:
+            return plan_adoption(desired, held, pending, ctx.defaults, ctx.now, agency)
+
     try:
-        accepted, operation = _write_classified(desired, live_classified_id, plan.body, aviv)
-    except AvivRejected as refused:
-        errors = _field_errors(refused)
-        detail = _detail(refused)
-        store.record_rejection(desired.listing_id, desired.version, list(errors), detail, now, lease_owner)
-        logger.warning(
-            "AVIV refused listing %s v%s: %s", desired.listing_id, desired.version, detail,
-            extra={"traceparent": refused.traceparent, "errors": [e.to_dict() for e in errors]},
-        )  # fmt: skip
-        return _outcome(
-            desired, plan, "rejected", classified_id=live_classified_id, errors=errors, detail=detail
+        written = write_classified(
+            live_classified_id, plan, ctx.aviv, agency, adopt=adopt, before_put=before_put
         )
-    sent = dataclasses.replace(record, classified_id=accepted.classified_id, media=list(plan.sent_media))
+    except Refused as refused:
+        return _reject(desired, plan, refused.refusal, ctx, live_classified_id)
+    sent = written.plan.record(desired, written.classified_id, agency, ctx.now)
     store.record_sent(sent, lease_owner)
-    return _outcome(desired, plan, "sent", operation=operation, classified_id=accepted.classified_id)
+    status: SyncStatus = "sent" if written.operation is not None else "skipped"
+    adopted = adopted_count(written.plan) if written.plan is not plan else None
+    detail = None if written.operation else "AVIV already holds this exact body: nothing was sent"
+    outcome = _outcome(
+        desired, written.plan, status, operation=written.operation, classified_id=written.classified_id,
+        detail=detail,
+    )  # fmt: skip
+    return dataclasses.replace(outcome, adopted=adopted)
 
 
-def _write_classified(
-    desired: DesiredListing, live_classified_id: str | None, body: dict[str, Any], aviv: AvivPort
-) -> tuple[AvivAccepted, Operation]:
-    """PUT onto the live classified; POST when there is none, or when AVIV lost the one we knew."""
-    intermediary_id = desired.intermediary_id
-    if live_classified_id is None:
-        return _create(body, aviv, intermediary_id)
-    try:
-        return aviv.update(live_classified_id, body, intermediary_id=intermediary_id), "PUT"
-    except AvivNotFound:
-        logger.warning(
-            "classified %s of listing %s is gone from AVIV; creating it again",
-            live_classified_id,
-            desired.listing_id,
-        )
-        return _create(body, aviv, intermediary_id)
-
-
-def _create(
-    body: dict[str, Any], aviv: AvivPort, intermediary_id: str | None
-) -> tuple[AvivAccepted, Operation]:
-    """POST; if AVIV already has this offererEstateId (our earlier POST whose answer was lost, or a
-    classified created elsewhere), PUT the same body onto that classified instead."""
-    try:
-        return aviv.create(body, intermediary_id=intermediary_id), "POST"
-    except AvivDuplicatedClassified as duplicate:
-        classified_id = duplicate.classified_id or _find_classified_id(body, aviv, intermediary_id)
-        if classified_id is None:
-            raise
-        logger.info(
-            "classified %s already exists for this offererEstateId; replacing it with PUT", classified_id
-        )
-        return aviv.update(classified_id, body, intermediary_id=intermediary_id), "PUT"
-
-
-def _offerer_estate_id(body: dict[str, Any]) -> str | None:
-    source = body.get("data", {}).get("metaData", {}).get("source", {})
-    value = source.get("offererEstateId") if isinstance(source, dict) else None
-    return value if isinstance(value, str) and value else None
-
-
-def _find_classified_id(body: dict[str, Any], aviv: AvivPort, intermediary_id: str | None) -> str | None:
-    offerer_estate_id = _offerer_estate_id(body)
-    if offerer_estate_id is None:
-        return None
-    for found in aviv.find_by_offerer_estate_id(offerer_estate_id, intermediary_id=intermediary_id):
-        classified_id = found.get("classifiedId")
-        if isinstance(classified_id, str) and classified_id:
-            return classified_id
-    return None
+def _reject(
+    desired: DesiredListing, plan: SyncPlan | None, refusal: Refusal, ctx: _Context, classified_id: str | None
+) -> SyncOutcome:
+    """Record a refusal vitrine cannot fix: not retried for this version, the owner told once."""
+    ctx.store.record_rejection(
+        desired.listing_id, desired.version, list(refusal.errors), refusal.detail, ctx.now,
+        ctx.lease_owner, action=refusal.action,
+    )  # fmt: skip
+    logger.warning(
+        "AVIV refused listing %s v%s: %s", desired.listing_id, desired.version, refusal.detail,
+        extra={"traceparent": refusal.traceparent, "errors": [e.to_dict() for e in refusal.errors]},
+    )  # fmt: skip
+    if plan is None:
+        return SyncOutcome(
+            desired.listing_id, "rejected", classified_id=classified_id, errors=refusal.errors,
+            desired_version=desired.version, detail=refusal.detail,
+        )  # fmt: skip
+    return _outcome(
+        desired, plan, "rejected", classified_id=classified_id, errors=refusal.errors, detail=refusal.detail
+    )
 
 
 def _sync_deletion(
-    desired: DesiredListing,
-    last_sent: LastSent | None,
-    pending: LastSent | None,
-    store: StateStore,
-    aviv: AvivPort,
-    now: datetime,
-    lease_owner: str,
+    desired: DesiredListing, last_sent: LastSent | None, pending: LastSent | None, ctx: _Context
 ) -> SyncOutcome:
-    """DELETE the classified if AVIV may hold one; a 404 means it is already gone (done)."""
+    """DELETE the classified if AVIV may hold one, under the agency it was sent under; a 404 means
+    it is already gone (done), a 400 is recorded as a rejection."""
     listing_id = desired.listing_id
-    classified_id = _classified_to_delete(last_sent, pending, aviv, desired.intermediary_id)
+    sent = last_sent if last_sent is not None and not last_sent.deleted else pending
+    agency = sent.agency(desired.intermediary_id) if sent is not None else desired.intermediary_id
+    classified_id = _classified_to_delete(last_sent, pending, ctx.aviv, agency)
     if classified_id is None:
-        store.record_skipped(listing_id, desired.version, lease_owner)
+        ctx.store.record_skipped(listing_id, desired.version, ctx.lease_owner)
         return SyncOutcome(listing_id, "skipped", desired_version=desired.version)
-    tombstone = LastSent(
-        listing_id=listing_id,
-        classified_id=classified_id,
-        body={},
-        media=[],
-        desired_version=desired.version,
-        sent_at=format_moment(now),
-        deleted=True,
-    )
+    if _already_handled(desired, ctx):  # a refused DELETE: not again until the listing changes
+        return SyncOutcome(listing_id, "skipped", desired_version=desired.version, detail="already handled")
+    tombstone = LastSent.tombstone(desired, classified_id, agency, format_moment(ctx.now))
     # Write-ahead here too: it proves the lease is still ours before AVIV is touched.
-    store.record_pending(tombstone, lease_owner)
+    ctx.store.record_pending(tombstone, ctx.lease_owner)
     try:
-        aviv.delete(classified_id, intermediary_id=desired.intermediary_id)
-    except AvivNotFound:
-        logger.info("classified %s of listing %s was already gone from AVIV", classified_id, listing_id)
-    store.record_sent(tombstone, lease_owner)
+        delete_classified(classified_id, ctx.aviv, agency, moving=False)
+    except Refused as refused:
+        return _reject(desired, None, refused.refusal, ctx, classified_id)
+    ctx.store.record_sent(tombstone, ctx.lease_owner)
     return SyncOutcome(
         listing_id,
         "deleted",
@@ -297,7 +347,7 @@ def _sync_deletion(
 
 
 def _classified_to_delete(
-    last_sent: LastSent | None, pending: LastSent | None, aviv: AvivPort, intermediary_id: str | None
+    last_sent: LastSent | None, pending: LastSent | None, aviv: AvivPort, agency: str | None
 ) -> str | None:
     """The live classified, if any. Without a live last-sent one, a pending (unconfirmed) send may
     still have created one on AVIV: its id, or AVIV's answer for its offererEstateId, tells."""
@@ -307,28 +357,7 @@ def _classified_to_delete(
         return None
     if pending.classified_id:
         return pending.classified_id
-    return _find_classified_id(pending.body, aviv, intermediary_id)
-
-
-def _field_errors(refused: AvivRejected) -> tuple[FieldError, ...]:
-    """AVIV's ``errors: [{name: <JSON pointer>, reason}]`` as FieldErrors."""
-    problem = refused.problem
-    if problem is None:
-        return ()
-    return tuple(
-        FieldError(str(item.get("name") or ""), str(item.get("reason") or ""))
-        for item in problem.errors
-        if item.get("name") or item.get("reason")
-    )
-
-
-def _detail(refused: AvivRejected) -> str:
-    problem = refused.problem
-    if problem is not None:
-        detail = problem.detail or problem.title
-        if detail:
-            return detail
-    return str(refused)
+    return find_classified_id(pending.body, aviv, agency)
 
 
 def _outcome(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from urllib.parse import unquote
 
 from vitrine.core.model import Media, SentMedia, StampedMedia
 
@@ -74,6 +75,37 @@ def strip_timestamp(url: str) -> str:
     return f"{path}?{kept}{hash_mark}{fragment}" if kept else f"{path}{hash_mark}{fragment}"
 
 
+def timestamp_in(url: str) -> str | None:
+    """The value of the URL's (last) ``timestamp`` parameter, as written; None when it has none."""
+    if TIMESTAMP_PARAMETER not in url:
+        return None
+    _, question_mark, query = url.partition("#")[0].partition("?")
+    found: str | None = None
+    if question_mark:
+        for parameter in query.split("&"):
+            name, _, value = parameter.partition("=")
+            if name == TIMESTAMP_PARAMETER:
+                found = value
+    return found
+
+
+def carries_own_timestamp(url: str) -> bool:
+    """True when the CRM's URL already has a ``timestamp`` query parameter: any letter case,
+    percent-encoded or not, with or without a value (the fragment does not count).
+
+    AVIV reads that parameter as the media's timestamp, so vitrine must add its own, and dropping the
+    CRM's would break a URL that needs it (a signed URL, say). Such a URL is refused at ingest. The
+    name is compared case-blind and decoded because AVIV does not say how it parses the query: a
+    parser that folds case or decodes names would read ``Timestamp=`` or ``%74imestamp=`` as its own.
+    """
+    _path, question_mark, query = url.partition("#")[0].partition("?")
+    if not question_mark or ("%" not in query and TIMESTAMP_PARAMETER not in query.lower()):
+        return False  # the common case, kept cheap
+    return any(
+        unquote(parameter.partition("=")[0]).lower() == TIMESTAMP_PARAMETER for parameter in query.split("&")
+    )
+
+
 def _next_second(timestamp: str) -> str:
     return (datetime.strptime(timestamp, TIMESTAMP_FORMAT) + _ONE_SECOND).strftime(TIMESTAMP_FORMAT)
 
@@ -94,9 +126,10 @@ def assign_timestamps(
 ) -> list[StampedMedia]:
     """Give each media (matched by CRM id) the timestamp it is sent with.
 
-    1. url and version unchanged since the last send: keep the last-sent timestamp (no download);
-    2. else the write-ahead (``pending``) send has the same url and version: reuse its timestamp, so a
-       retry after a crash rebuilds an identical body;
+    1. url and version unchanged since the last send: keep the last-sent timestamp (no download),
+       and the last-sent URL byte for byte when it was adopted from AVIV;
+    2. else the write-ahead (``pending``) send has the same url and version: reuse its timestamp (and
+       adopted URL), so a retry after a crash rebuilds an identical body;
     3. else a new timestamp, ``format_timestamp(now)``, moved on by a second at a time while it equals
        a timestamp AVIV already holds for this media (same id, or the same URL ignoring timestamps),
        so a change within the second of the previous send still makes AVIV download.
@@ -111,13 +144,16 @@ def assign_timestamps(
     for item in media:
         url = item.url
         version = item.version
+        adopted_url: str | None = None
         previous = last_sent.get(item.id)
         if previous is not None and previous.url == url and previous.version == version:
             timestamp = previous.timestamp
+            adopted_url = previous.adopted_url
         else:
             retried = pending.get(item.id)
             if retried is not None and retried.url == url and retried.version == version:
                 timestamp = retried.timestamp
+                adopted_url = retried.adopted_url
             else:
                 if taken_by_identity is None:
                     taken_by_identity = _timestamps_by_identity(last_sent)
@@ -129,7 +165,10 @@ def assign_timestamps(
                 timestamp = fresh
                 while timestamp in taken:
                     timestamp = _next_second(timestamp)
-        append(StampedMedia(item, timestamp, with_timestamp(url, timestamp)))
+        if adopted_url is None:
+            append(StampedMedia(item, timestamp, with_timestamp(url, timestamp)))
+        else:
+            append(StampedMedia(item, timestamp, adopted_url, adopted=True))
     return stamped
 
 
@@ -142,10 +181,7 @@ def sent_media_records(
     state every record is, and building 1,000 frozen records is a visible part of planning.
     """
     if not previous:
-        return [
-            SentMedia(s.media.id, s.media.url, s.media.version, s.timestamp, position)
-            for position, s in enumerate(stamped)
-        ]
+        return [_sent_record(s, position) for position, s in enumerate(stamped)]
     records: list[SentMedia] = []
     append = records.append
     for position, current in enumerate(stamped):
@@ -157,8 +193,15 @@ def sent_media_records(
             and old.timestamp == current.timestamp
             and old.url == media.url
             and old.version == media.version
+            and (old.adopted_url == current.aviv_url if current.adopted else old.adopted_url is None)
         ):
             append(old)
         else:
-            append(SentMedia(media.id, media.url, media.version, current.timestamp, position))
+            append(_sent_record(current, position))
     return records
+
+
+def _sent_record(stamped: StampedMedia, position: int) -> SentMedia:
+    media = stamped.media
+    adopted_url = stamped.aviv_url if stamped.adopted else None
+    return SentMedia(media.id, media.url, media.version, stamped.timestamp, position, adopted_url)

@@ -17,7 +17,7 @@ from typing import Any
 
 from vitrine.core.errors import FieldError
 from vitrine.core.model import MEDIA_CATEGORIES, MEDIA_TYPES, PORTALS, Media
-from vitrine.core.timestamps import strip_timestamp
+from vitrine.core.timestamps import carries_own_timestamp, strip_timestamp
 
 # Enums and property lists of the OpenAPI file (components.schemas.*), checked by the contract test.
 ESTATE_TYPES: frozenset[str] = frozenset({
@@ -66,6 +66,10 @@ _LINE_BREAK = re.compile(r"[\n\r\x85\u2028\u2029]")
 _VISIBLE = re.compile(r"[^\s\ufeff]")
 
 _MEDIA_TYPES_TEXT = "|".join(MEDIA_TYPES)
+OWN_TIMESTAMP_REASON = (
+    "has its own 'timestamp' query parameter: AVIV reads that parameter as the media's timestamp, "
+    "which vitrine sets, and rewriting it would break the URL; use a URL without one"
+)
 
 
 def json_pointer(*tokens: str | int) -> str:
@@ -322,6 +326,7 @@ def validate_media_list(
 
     Optional fields may be null (= absent). Ids must be unique (they key timestamps), and so must
     URLs once timestamps are ignored (AVIV would refuse the whole classified as "Duplicated media").
+    A URL with its own ``timestamp`` parameter is refused (see ``carries_own_timestamp``).
     """
     errors: list[FieldError] = []
     if isinstance(media, (str, bytes)) or not isinstance(media, Sequence):
@@ -345,6 +350,9 @@ def validate_media_list(
         if version is not None and (isinstance(version, bool) or not isinstance(version, (str, int))):
             errors.append(FieldError(f"{pointer}/version", "must be a string or an integer"))
         _check_media_fields(item, pointer, True, errors)
+        url = item.get("url")
+        if isinstance(url, str) and _HTTP_URL.fullmatch(url) and carries_own_timestamp(url):
+            errors.append(FieldError(f"{pointer}/url", OWN_TIMESTAMP_REASON))
     urls = [item.get("url") if isinstance(item, Mapping) else None for item in media]
     return errors + _duplicated_urls(urls, prefix=pointer_prefix)
 

@@ -4,7 +4,8 @@ The signed link is the only credential (``core.owner_links``). Every refusal —
 expired signature, missing parameter — gets the same 403 body whatever the owner, so a refusal says
 nothing about which owners exist; the state table is not even read. A valid link gets the page:
 never cached (``no-store``), never leaking its URL to the photo hosts (``no-referrer``), and under a
-Content-Security-Policy that allows no script. ``lang=fr`` renders it in French.
+Content-Security-Policy that allows no script. It is in the owner's language (the ``locale`` of their
+webhooks, else the stack's default); ``lang=fr`` or ``lang=en`` in the link overrides it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from vitrine.core.consolidation import ConsolidationPolicy
 from vitrine.core.owner_links import owner_link_valid
 from vitrine.core.owner_page.html import CONTENT_SECURITY_POLICY, render_owner_page
-from vitrine.core.owner_page.view import owner_page
+from vitrine.core.owner_page.view import owner_locale, owner_page
 from vitrine.core.ports import OwnerListingsPort
 from vitrine.observability import MetricUnit, logger, metrics
 from vitrine.service import PerInstance
@@ -108,9 +109,11 @@ class OwnerPageService:
             metrics.add_metric(name="OwnerPageRefused", unit=MetricUnit.Count, value=1)
             return forbidden(wants_html)
         ids, not_shown = self.listings.owner_listing_ids(owner_id, MAX_LISTINGS_ON_PAGE)
+        listings = self.listings.load_owner_listings(owner_id, ids)
+        locale = locale or owner_locale(listings) or self.settings.default_locale
         page = owner_page(
             owner_id,
-            self.listings.load_owner_listings(owner_id, ids),
+            listings,
             now=now,
             consolidation=ConsolidationPolicy.from_seconds(
                 self.settings.consolidation_window_seconds, self.settings.max_delay_seconds

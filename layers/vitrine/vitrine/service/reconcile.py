@@ -159,6 +159,7 @@ class ReconcileService:
         now = self.clock()
         self._sweep(now, deadlines.start_until, report)
         self._reconcile_due(now, deadlines, report)
+        report.open_problems = self._open_problems()
         report.seconds = self.monotonic() - started
         self._run_metrics(report)
         logger.info("reconcile run finished", extra={"run": report.to_dict()})
@@ -236,7 +237,20 @@ class ReconcileService:
             report.retried_media += len(listing_report.retried_media)
             report.listings.append(listing_report)
 
+    def _open_problems(self) -> int | None:
+        """The gauge's value at the end of the run; None (no data point) when it cannot be read."""
+        try:
+            return self.status_store.open_problem_count()
+        except Exception:
+            logger.exception("could not count the open problems")
+            return None
+
     def _run_metrics(self, report: RunReport) -> None:
+        metrics.add_metric(
+            name="ReconcileDurationMs", unit=MetricUnit.Milliseconds, value=round(report.seconds * 1000, 1)
+        )
+        if report.open_problems is not None:
+            metrics.add_metric(name="OpenProblems", unit=MetricUnit.Count, value=report.open_problems)
         metrics.add_metric(name="ReconcileListings", unit=MetricUnit.Count, value=report.reconciled)
         metrics.add_metric(name="ReconcileSwept", unit=MetricUnit.Count, value=report.sync_scheduled)
         metrics.add_metric(
@@ -257,6 +271,7 @@ class ReconcileService:
 def build_reconcile_service(settings: Settings) -> ReconcileService:
     """Production wiring: the DynamoDB stores, the AVIV client, SNS, SQS, the URL probe and the push
     token secret. The adapters are imported here, so importing the handler stays light."""
+    from vitrine.adapters.aviv.call_metrics import AvivCallMetrics
     from vitrine.adapters.aviv.wiring import build_aviv_client
     from vitrine.adapters.dynamo.state_store import DynamoStateStore
     from vitrine.adapters.media_probe import MediaProbe
@@ -274,7 +289,7 @@ def build_reconcile_service(settings: Settings) -> ReconcileService:
         settings,
         store=DynamoStateStore(settings.state_table),
         status_store=StatusStore(settings.state_table),
-        aviv=build_aviv_client(settings),
+        aviv=build_aviv_client(settings, observer=AvivCallMetrics()),
         notifier=SnsNotifier(settings.topic_arn),
         scheduler=SqsSyncScheduler(settings.sync_queue_url),
         probe=MediaProbe(allow_private=settings.allow_private_media_urls),

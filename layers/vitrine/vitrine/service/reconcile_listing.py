@@ -112,7 +112,7 @@ class ListingReconciler:
                 state,
                 context,
                 last_sent,
-                intermediary_id=desired.intermediary_id if desired is not None else None,
+                intermediary_id=last_sent.agency(desired.intermediary_id if desired is not None else None),
                 now=now,
                 report=report,
                 pushed_status=pushed_status,
@@ -141,6 +141,7 @@ class ListingReconciler:
             classified_id=classified_id,
             portals=portals,
             owner_page_url=self.owner_links.url_for(owner_id, now) if self.owner_links else None,
+            locale=(desired.locale if desired is not None else None) or self.settings.default_locale,
         )
 
     def _reconcile_rejection(

@@ -43,6 +43,8 @@ class RunReport:
     failed: int = 0
     budget_exhausted: bool = False
     seconds: float = 0.0
+    open_problems: int | None = None
+    """Across all listings at the end of the run (None: could not be read)."""
     listings: list[ListingReport] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -56,4 +58,5 @@ class RunReport:
             "failed": self.failed,
             "budgetExhausted": self.budget_exhausted,
             "seconds": round(self.seconds, 3),
+            "openProblems": self.open_problems,
         }

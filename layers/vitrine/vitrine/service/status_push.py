@@ -12,8 +12,9 @@ import json
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from vitrine.core.errors import AvivNotFound, AvivRetryable
+from vitrine.core.errors import AvivNotFound, AvivRetryable, ValidationFailed
 from vitrine.core.ports import AvivStatusPort, ReconcileStateStore, ReconcileStatusStore
+from vitrine.core.strict_json import MalformedBody, decode_strict_json
 from vitrine.observability import MetricUnit, logger, metrics
 from vitrine.service.reconcile_listing import ListingReconciler
 
@@ -40,20 +41,26 @@ class StatusPush:
         self.aviv = aviv
         self.listings = listings
 
-    def handle(self, token: str, classified_id: str, raw_body: bytes) -> Response:
-        """403 on a wrong token, 400 on a body that is not an AVIV status, else 201."""
+    def handle(self, token: str, classified_id: str, raw_body: bytes, headers: Mapping[str, str]) -> Response:
+        """403 on a wrong token, 415 on a body that is not JSON, 400 on one that is not an AVIV
+        status, else 201."""
         from aws_lambda_powertools.event_handler import Response
 
-        from vitrine.service.http import problem
+        from vitrine.service.http import problem, refuse_unless_json
 
         expected = self.push_token()
         if not hmac.compare_digest(token.encode("utf-8"), expected.encode("utf-8")):
             metrics.add_metric(name="PushUnauthorized", unit=MetricUnit.Count, value=1)
             return problem(403, "unknown push URL")
+        not_json = refuse_unless_json(headers)
+        if not_json is not None:
+            return not_json
         try:
-            status = json.loads(raw_body or b"null")
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return problem(400, f"body is not valid JSON: {exc}")
+            status = decode_strict_json(raw_body)
+        except MalformedBody as exc:  # not JSON, or nested too deep
+            return problem(400, str(exc))
+        except ValidationFailed as exc:  # text or numbers that could not be stored
+            return problem(400, "body holds values that cannot be stored", errors=exc.errors)
         if not isinstance(status, dict) or not isinstance(status.get("status"), str):
             return problem(400, "body is not an AVIV status object (no 'status')")
         metrics.add_metric(name="PushReceived", unit=MetricUnit.Count, value=1)

@@ -16,6 +16,8 @@ import pytest
 
 from devtools.moto_atomic import make_moto_dynamodb_writes_atomic
 from tests.support.aws import dynamodb_client, make_tables, mocked_aws
+from tests.support.classified_samples import DEFAULTS
+from tests.support.listings import sample_data
 from vitrine.adapters.dynamo.ingest_store import pack_delivery_log, unpack_delivery_log
 from vitrine.adapters.dynamo.state_store import DynamoStateStore
 from vitrine.core.errors import ConcurrentModification, ValidationFailed
@@ -110,7 +112,7 @@ def event(kind: str = "listing.upserted", listing_id: str = "L1", **fields: Any)
         "occurredAt": "2026-11-27T10:00:00Z",
     }
     if kind == "listing.upserted" and "listing" not in fields:
-        raw["listing"] = {"data": {"estateType": "APARTMENT"}, "media": [media(0), media(1)]}
+        raw["listing"] = {"data": sample_data(listing_id), "media": [media(0), media(1)]}
     raw.update(fields)
     return parse_event(raw)
 
@@ -137,6 +139,7 @@ def ingest(
         clock=clock or Clock(),
         consolidation_window=60,
         hold_seconds=HOLD,
+        defaults=DEFAULTS,
         recent=recent,
     )
 
@@ -313,7 +316,7 @@ def test_concurrent_webhooks_on_one_listing_all_land_with_one_message(store: Dyn
     ingest(
         store,
         scheduler,
-        event(listing={"data": {"estateType": "HOUSE"}, "media": [media(n) for n in range(10)]}),
+        event(listing={"data": sample_data("L1"), "media": [media(n) for n in range(10)]}),
         "w",
     )
 
@@ -394,7 +397,7 @@ def test_a_300_media_listing_with_a_full_delivery_map_stays_far_below_the_item_l
     """DynamoDB refuses items over 400 KB: the biggest listing plus the capped delivery records fit."""
     long_url = "https://photos.agence-exemple.fr/annonces/" + "x" * 150
     listing = {
-        "data": {"estateType": "APARTMENT", "texts": {"headline": {"fr": "Très bel appartement " * 20}}},
+        "data": {**sample_data("L1"), "texts": {"headline": {"fr": "Très bel appartement " * 20}}},
         "media": [
             media(n, url=f"{long_url}/{n}.jpg", title=f"Pièce n°{n} — vue dégagée sur le jardin " * 3)
             for n in range(300)

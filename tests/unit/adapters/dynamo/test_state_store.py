@@ -17,7 +17,7 @@ from devtools.template import create_tables
 from vitrine.adapters.dynamo.state_store import DynamoStateStore
 from vitrine.adapters.dynamo.table import DIRTY_SHARD_COUNT, dirty_shard, listing_pk
 from vitrine.core.errors import ConcurrentModification, FieldError
-from vitrine.core.model import DesiredListing, LastSent, Media, SentMedia
+from vitrine.core.model import DesiredListing, LastSent, Media, SentMedia, SyncFailure
 
 T0 = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
 DYNAMODB_ITEM_LIMIT = 400 * 1024
@@ -162,6 +162,18 @@ def test_desired_round_trip_of_a_listing_without_data_or_optional_fields(store: 
     assert store.load_desired("L2") == listing
     state = store.load_sync_state("L2")
     assert state is not None and not state.has_data and state.dirty
+
+
+def test_the_owners_locale_survives_the_round_trip_and_is_removed_when_it_goes(
+    store: DynamoStateStore,
+) -> None:
+    french = desired("L4", locale="fr")
+    store.save_desired(french, None, now=T0)
+    assert store.load_desired("L4") == french
+    unsaid = replace(french, locale=None, version=french.version + 1)
+    store.save_desired(unsaid, french.version, now=T0)
+    loaded = store.load_desired("L4")
+    assert loaded is not None and loaded.locale is None
 
 
 def test_an_empty_portal_list_survives_the_round_trip_distinct_from_absent(store: DynamoStateStore) -> None:
@@ -519,3 +531,20 @@ def test_a_300_media_listing_stays_far_below_the_item_limit(store: DynamoStateSt
         assert 0 < size < DYNAMODB_ITEM_LIMIT // 2, f"{kind} item is {size} bytes"
     assert store.load_desired("BIG") == listing
     assert store.load_last_sent("BIG") == record
+
+
+def test_a_failed_attempt_is_kept_until_a_version_is_handled(store: DynamoStateStore) -> None:
+    store.save_desired(desired(), None, now=T0)
+    failure = SyncFailure(
+        at="2026-03-02T09:01:00Z", attempts=3, error="AvivRetryable: 503", dead_lettered=False
+    )
+    store.record_sync_failure("L1", failure)
+    assert store.load_sync_failure("L1") == failure
+    assert store.acquire_lease("L1", "w", T0, 60)
+    store.record_skipped("L1", 1, "w")
+    assert store.load_sync_failure("L1") is None
+
+
+def test_a_failure_of_an_unknown_listing_writes_nothing(store: DynamoStateStore) -> None:
+    store.record_sync_failure("nobody", SyncFailure(at="", attempts=1, error="x"))
+    assert store.load_sync_failure("nobody") is None and store.load_desired("nobody") is None

@@ -227,16 +227,13 @@ UPSERT_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
     ("id missing", {"media": with_media(1, id=...)}, ["/listing/media/1/id"]),
     ("unknown media property", {"media": with_media(0, displayOrder=1)}, ["/listing/media/0/displayOrder"]),
     ("two media share an id", {"media": with_media(2, id="m-1")}, ["/listing/media/2/id"]),
-    (
-        "two media share a URL",
-        {
-            "media": with_media(
-                1, url="https://photos.agence-marais.fr/0042/m-1.jpg?timestamp=2026-01-01T00:00:00"
-            )
-        },
-        ["/listing/media/1/url"],
-    ),
-]
+    # "?" adds nothing: once vitrine appends its timestamp, AVIV is sent the same URL twice.
+    ("two media share a URL", {"media": with_media(1, url="https://photos.agence-marais.fr/0042/m-1.jpg?")},
+     ["/listing/media/1/url"]),
+    ("a URL with its own timestamp parameter",
+     {"media": with_media(1, url="https://cdn.agence-marais.fr/m-2.jpg?sig=ab12&Timestamp=1770971157")},
+     ["/listing/media/1/url"]),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -307,8 +304,6 @@ def test_decode_body_accepts_utf8_json() -> None:
         b"",
         b"{",
         b"not json",
-        b'{"a": NaN}',
-        b'{"a": Infinity}',
         b'{"a": 1, "a": 2}',
         '{"a": "é"}'.encode("latin-1"),
     ],
@@ -316,3 +311,10 @@ def test_decode_body_accepts_utf8_json() -> None:
 def test_decode_body_refuses_malformed(body: bytes) -> None:
     with pytest.raises(MalformedBody):
         decode_body(body)
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e99999"])
+def test_decode_body_refuses_numbers_that_are_not_finite_naming_their_field(literal: str) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        decode_body(b'{"a": [0, ' + literal.encode() + b"]}")
+    assert [error.pointer for error in caught.value.errors] == ["/a/1"]

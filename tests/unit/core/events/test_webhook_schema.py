@@ -22,6 +22,7 @@ from vitrine.core.events.vocabulary import (
     RFC3339_DATE_TIME,
 )
 from vitrine.core.model import MEDIA_CATEGORIES, MEDIA_TYPES, PORTALS
+from vitrine.core.strict_json import MAX_DEPTH
 from vitrine.core.validation import validate_media_list
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
@@ -91,6 +92,7 @@ def test_schema_enums_and_limits_follow_the_code() -> None:
     assert defs["listing"]["properties"]["portals"]["maxItems"] == MAX_PORTALS
     assert defs["media"]["properties"]["mediaType"]["enum"] == list(MEDIA_TYPES)
     assert defs["mediaCategory"]["enum"] == list(MEDIA_CATEGORIES)
+    assert f"nested more than {MAX_DEPTH} levels deep" in schema()["description"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -120,6 +122,14 @@ def test_an_empty_portal_list_is_accepted_by_schema_and_parser_as_on_no_portal()
     assert parse_event(body).payload["listing"]["portals"] == []
     del body["listing"]["portals"]
     assert schema_accepts(body) and "portals" not in parse_event(body).payload["listing"]
+
+
+def test_the_owners_locale_is_accepted_by_schema_and_parser_on_every_event() -> None:
+    for path in SAMPLES:
+        body = {**load(path), "locale": "en"}
+        assert schema_accepts(body) and parse_event(body).locale == "en"
+    assert parse_event(sample("listing-upserted")).locale == "fr"
+    assert parse_event(sample("listing-deleted")).locale is None
 
 
 def test_upserted_sample_is_a_valid_aviv_classified() -> None:
@@ -181,6 +191,9 @@ INVALID: list[tuple[str, dict[str, Any], list[str]]] = [
     ("sequence negative", edit("media-removed", (("sequence",), -4)), ["/sequence"]),
     ("sequence as text", edit("media-removed", (("sequence",), "44")), ["/sequence"]),
     ("intermediaryId empty", edit("media-removed", (("intermediaryId",), "")), ["/intermediaryId"]),
+    ("locale unknown", edit("media-removed", (("locale",), "de")), ["/locale"]),
+    ("locale regional", edit("media-removed", (("locale",), "fr-FR")), ["/locale"]),
+    ("locale not a string", edit("listing-deleted", (("locale",), ["fr"])), ["/locale"]),
     ("unknown envelope property", edit("listing-deleted", (("reason",), "vendu")), ["/reason"]),
     ("another type's property", edit("media-removed", (("order",), ["med-1"])), ["/order"]),
     ("listing missing", edit(UPSERT, (("listing",), ...)), ["/listing"]),
@@ -229,9 +242,9 @@ def test_not_an_object_is_refused_by_both() -> None:
 
 
 def test_what_only_the_server_can_check() -> None:
-    """Uniqueness by id or by URL-without-timestamp is beyond JSON Schema: the parser alone refuses it."""
+    """Uniqueness by id or by URL as AVIV is sent it is beyond JSON Schema: the parser alone refuses it."""
     same_id = edit(UPSERT, (("listing", "media", 1, "id"), "med-5501"))
-    url = sample("listing-upserted")["listing"]["media"][0]["url"] + "?timestamp=2026-02-13T09:25:57"
+    url = sample("listing-upserted")["listing"]["media"][0]["url"] + "?"  # the same once stamped
     same_url = edit(UPSERT, (("listing", "media", 1, "url"), url))
     for body, pointer in ((same_id, "/listing/media/1/id"), (same_url, "/listing/media/1/url")):
         assert schema_accepts(body)
@@ -246,6 +259,14 @@ URLS = [
     "https://photos.agence-presquile.fr/a.jpg",
     "http://a.fr",
     "HTTPS://A.FR/x?y=1&timestamp=2026-02-13T09:25:57",
+    "https://a.fr/x.jpg?timestamp",
+    "https://a.fr/x.jpg?TimeStamp=1&sig=x",
+    "https://a.fr/x.jpg?%74ime%53tamp=1",
+    "https://a.fr/x.jpg?%74ime%73tamp%3D1",
+    "https://a.fr/x.jpg?timestamps=1&my_timestamp=2&timestamp_=3",
+    "https://a.fr/x.jpg?a=1#timestamp=1",
+    "https://a.fr/x.jpg#?timestamp=1",
+    "https://a.fr/timestamp=1/x.jpg",
     "https://a.fr/é.jpg",
     "https://a.fr:8443/p#frag",
     "ftp://a.fr/a.jpg",

@@ -11,8 +11,9 @@ from itertools import pairwise
 import pytest
 
 from vitrine.core.errors import FieldError
+from vitrine.core.locales import format_time, supported_locale
 from vitrine.core.owner_page.html import CONTENT_SECURITY_POLICY, STYLESHEET, render_owner_page, safe_url
-from vitrine.core.owner_page.phrases import PHRASES, format_time, supported_locale
+from vitrine.core.owner_page.phrases import PHRASES
 from vitrine.core.owner_page.view import ListingView, MediaIssue, MediaWarning, OwnerPage
 
 NOW = datetime(2026, 3, 2, 9, 5, tzinfo=UTC)

@@ -1,8 +1,9 @@
 """AVIV refusing vitrine itself rather than a listing (401, 403): the operators' signals.
 
-No listing change can fix these, and no owner can: each one increments the metric its alarm
-watches (``AvivUnauthorized``, ``AvivForbidden``; docs/operations.md) and logs one line that says
-what to check, with the ``traceparent`` AVIV's support asks for.
+No listing change can fix these, and no owner can: each one logs one line that says what to check,
+with the ``traceparent`` AVIV's support asks for. The metrics their alarms watch
+(``AvivUnauthorized``, ``AvivForbidden``; docs/operations.md) are counted by the client's
+observer (``adapters/aviv/observer.py``), so the client itself never imports a metrics library.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger
 
 from vitrine.core.errors import AvivError
-from vitrine.observability import MetricUnit, metrics
 
 logger = Logger(service="vitrine", child=True)
 
@@ -30,15 +30,13 @@ FORBIDDEN_CHECK = (
 def report_refusal(
     status: int, method: str, path: str, intermediary_id: str | None, error: AvivError
 ) -> None:
-    """Count and explain a final 401 or 403 (other statuses are not refusals of vitrine itself)."""
+    """Explain a final 401 or 403 (other statuses are not refusals of vitrine itself)."""
     if status == 401:
-        metric, message = "AvivUnauthorized", UNAUTHORIZED_CHECK
+        message = UNAUTHORIZED_CHECK
     elif status == 403:
-        metric = "AvivForbidden"
         message = FORBIDDEN_CHECK.format(intermediary=intermediary_id, traceparent=error.traceparent)
     else:
         return
-    metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
     problem = error.problem
     logger.error(
         message,

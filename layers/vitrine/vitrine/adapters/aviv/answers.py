@@ -40,7 +40,8 @@ def problem_field_errors(problem: AvivProblem | None) -> list[FieldError]:
 
 
 def encode_json(body: Any) -> bytes:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """Standard JSON only: a NaN or an infinity raises ValueError rather than going out as ``NaN``."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
 def json_of(response: requests.Response) -> Any:

@@ -20,6 +20,7 @@ from vitrine.adapters.aviv.alerts import report_refusal
 from vitrine.adapters.aviv.answers import classified_id_of, encode_json, error_for, json_of
 from vitrine.adapters.aviv.config import AvivClientConfig
 from vitrine.adapters.aviv.oauth import fetch_token
+from vitrine.adapters.aviv.observer import AvivCallObserver, AvivOperation
 from vitrine.adapters.aviv.paging import items_of_pages
 from vitrine.adapters.aviv.transport import AvivTransport, new_trace_id
 from vitrine.adapters.secrets import AvivCredentials
@@ -65,14 +66,16 @@ class AvivClient:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        observer: AvivCallObserver | None = None,
     ) -> None:
+        """``observer`` hears of every attempt and refused call (the Lambda services measure them)."""
         config.check()
         self._config = config
         self._api_url = config.api_url.rstrip("/")
         self._credentials = credentials
         self._tokens = token_cache
         self._clock = clock
-        self._transport = AvivTransport(config, session=session, sleep=sleep, clock=clock)
+        self._transport = AvivTransport(config, session=session, sleep=sleep, clock=clock, observer=observer)
 
     def __repr__(self) -> str:
         return f"AvivClient(api_url={self._api_url!r})"
@@ -94,7 +97,9 @@ class AvivClient:
 
     def create(self, body: dict[str, Any], *, intermediary_id: str | None = None) -> AvivAccepted:
         """POST /classifieds → 202. Raises AvivDuplicatedClassified (with the existing id) on a repeat."""
-        answer = self._call("POST", "/classifieds", intermediary_id, body=body, expected=(200, 201, 202))
+        answer = self._call(
+            "create", "POST", "/classifieds", intermediary_id, body=body, expected=(200, 201, 202)
+        )
         classified_id = classified_id_of(answer.json)
         if not classified_id:
             raise AvivRetryable(
@@ -113,7 +118,7 @@ class AvivClient:
         """PUT /classifieds/{id} (full replacement, media included) → 202; stale ``if_match`` → 412."""
         headers = {"If-Match": if_match} if if_match else None
         answer = self._call(
-            "PUT", _classified_path(classified_id), intermediary_id, body=body, headers=headers,
+            "update", "PUT", _classified_path(classified_id), intermediary_id, body=body, headers=headers,
             expected=(200, 202, 204),
         )  # fmt: skip
         return AvivAccepted(
@@ -123,7 +128,7 @@ class AvivClient:
     def delete(self, classified_id: str, *, intermediary_id: str | None = None) -> AvivAccepted:
         """DELETE /classifieds/{id} → 202."""
         answer = self._call(
-            "DELETE", _classified_path(classified_id), intermediary_id, expected=(200, 202, 204)
+            "delete", "DELETE", _classified_path(classified_id), intermediary_id, expected=(200, 202, 204)
         )
         return AvivAccepted(
             classified_id=classified_id_of(answer.json) or classified_id, traceparent=answer.traceparent
@@ -131,7 +136,7 @@ class AvivClient:
 
     def get(self, classified_id: str, *, intermediary_id: str | None = None) -> AvivClassifiedCopy:
         """GET /classifieds/{id}: the stored classified (without its ``classifiedId``) and its ETag."""
-        answer = self._call("GET", _classified_path(classified_id), intermediary_id, expected=(200,))
+        answer = self._call("get", "GET", _classified_path(classified_id), intermediary_id, expected=(200,))
         if not isinstance(answer.json, dict):
             raise AvivRetryable(f"GET {_classified_path(classified_id)} answered no JSON object",
                                 traceparent=answer.traceparent)  # fmt: skip
@@ -147,15 +152,14 @@ class AvivClient:
     ) -> dict[str, Any] | None:
         """GET /classifieds/{id}/statuses?filter=latest → the latest status object, or None if none yet."""
         path = _classified_path(classified_id) + "/statuses"
-        return next(self._pages(path, {"filter": "latest"}, intermediary_id, limit=None), None)
+        return next(self._pages("statuses", path, {"filter": "latest"}, intermediary_id, limit=None), None)
 
     def find_by_offerer_estate_id(
         self, offerer_estate_id: str, *, intermediary_id: str | None = None
     ) -> list[dict[str, Any]]:
         """GET /classifieds?offererEstateId=… (all pages): classifieds with their ``classifiedId``."""
-        return list(
-            self._pages("/classifieds", {"offererEstateId": offerer_estate_id}, intermediary_id, limit=None)
-        )
+        query = {"offererEstateId": offerer_estate_id}
+        return list(self._pages("find", "/classifieds", query, intermediary_id, limit=None))
 
     # -- beyond the port ---------------------------------------------------------------------
 
@@ -175,7 +179,7 @@ class AvivClient:
             raise ValueError("limit must be >= 1")
         params: dict[str, Any] = {"filter": "latest"} if filter_latest else {}
         path = _classified_path(classified_id) + "/statuses"
-        return list(self._pages(path, params, intermediary_id, limit=limit, page_size=page_size))
+        return list(self._pages("statuses", path, params, intermediary_id, limit=limit, page_size=page_size))
 
     def subscribe_status_webhook(
         self, url: str, statuses: Sequence[str], *, intermediary_id: str | None = None
@@ -187,18 +191,19 @@ class AvivClient:
                 f"AVIV cannot push statuses {unknown}; subscribable: {sorted(SUBSCRIBABLE_STATUSES)}"
             )
         self._call(
-            "PUT", "/webhooks", intermediary_id, body={"url": url, "statuses": list(statuses)},
+            "subscribe", "PUT", "/webhooks", intermediary_id, body={"url": url, "statuses": list(statuses)},
             expected=(200, 201, 202, 204),
         )  # fmt: skip
 
     def unsubscribe_status_webhook(self, *, intermediary_id: str | None = None) -> None:
         """DELETE /webhooks."""
-        self._call("DELETE", "/webhooks", intermediary_id, expected=(200, 202, 204))
+        self._call("unsubscribe", "DELETE", "/webhooks", intermediary_id, expected=(200, 202, 204))
 
     # -- plumbing ----------------------------------------------------------------------------
 
     def _pages(
         self,
+        operation: AvivOperation,
         path: str,
         params: Mapping[str, Any],
         intermediary_id: str | None,
@@ -209,12 +214,13 @@ class AvivClient:
         """Items of every page of ``GET path`` (see :func:`~vitrine.adapters.aviv.paging.items_of_pages`)."""
 
         def fetch(query: Mapping[str, Any]) -> Any:
-            return self._call("GET", path, intermediary_id, params=query, expected=(200,)).json
+            return self._call(operation, "GET", path, intermediary_id, params=query, expected=(200,)).json
 
         return items_of_pages(fetch, path, params, limit=limit, page_size=page_size)
 
     def _call(
         self,
+        operation: AvivOperation,
         method: str,
         path: str,
         intermediary_id: str | None,
@@ -235,14 +241,14 @@ class AvivClient:
         trace_id = new_trace_id()
 
         token = self._token(key)
-        response, sent = self._transport.send(method, url, path, token, data, params, headers, trace_id)
+        response, sent = self._send(operation, method, url, path, token, data, params, headers, trace_id)
         if response.status_code == 401:
             logger.info(
                 "aviv answered 401; refreshing the token once", extra={"token_fingerprint": token.fingerprint}
             )
             self._tokens.invalidate(key, token.access_token)
             token = self._token(key)
-            response, sent = self._transport.send(method, url, path, token, data, params, headers, trace_id)
+            response, sent = self._send(operation, method, url, path, token, data, params, headers, trace_id)
         if response.status_code in expected:
             return _Answer(
                 status=response.status_code,
@@ -251,8 +257,26 @@ class AvivClient:
                 traceparent=response.headers.get("traceparent") or sent,
             )
         error = error_for(method, path, response, sent)
+        if response.status_code in (401, 403):
+            self._transport.observer.refused(operation, response.status_code)
         report_refusal(response.status_code, method, path, intermediary, error)
         raise error
+
+    def _send(
+        self,
+        operation: AvivOperation,
+        method: str,
+        url: str,
+        path: str,
+        token: IssuedToken,
+        data: bytes | None,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+        trace_id: str,
+    ) -> tuple[requests.Response, str]:
+        return self._transport.send(
+            method, url, path, token, data, params, headers, trace_id, operation=operation
+        )
 
     def _token(self, key: TokenKey) -> IssuedToken:
         return self._tokens.get_token(key, lambda: self._fetch_token(key), self._clock())

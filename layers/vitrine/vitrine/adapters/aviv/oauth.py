@@ -44,8 +44,11 @@ def fetch_token(
     asked_at = clock()
     path = urlsplit(config.auth_url).path or "/"
     response, sent = transport.send(
-        "POST", config.auth_url, path, None, encode_json(payload), None, None, new_trace_id()
-    )
+        "POST", config.auth_url, path, None, encode_json(payload), None, None, new_trace_id(),
+        operation="token",
+    )  # fmt: skip
+    if 400 <= response.status_code < 500:
+        transport.observer.refused("token", response.status_code)
     answer = _token_answer(response, sent)
     expires_in = _positive_number(answer.get("expires_in")) or _DEFAULT_TOKEN_LIFETIME_SECONDS
     token = IssuedToken.issue(

@@ -4,6 +4,8 @@ AVIV blocks calls without its 3-token ``User-Agent``; each attempt carries a fre
 ``traceparent`` (logged with the one AVIV answers, which support asks for). 408/409/429/5xx and
 transport errors are retried in the call with jittered backoff honouring ``Retry-After``; a longer
 wait, or one that would outlive the caller's time limit, is handed back as ``AvivRetryable``.
+Every attempt is reported to the client's observer (``observer``): answered, timed out, or not
+connected.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from requests.adapters import HTTPAdapter
 
 from vitrine.adapters.aviv.answers import retryable_error
 from vitrine.adapters.aviv.config import AvivClientConfig
+from vitrine.adapters.aviv.observer import AttemptFailure, AvivCallObserver, AvivOperation, NoObserver
 from vitrine.core.errors import AvivRetryable
 from vitrine.core.tokens import IssuedToken
 
@@ -65,11 +68,13 @@ class AvivTransport:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        observer: AvivCallObserver | None = None,
     ) -> None:
         self._config = config
         self._session = session if session is not None else _new_session()
         self._sleep = sleep
         self._clock = clock
+        self._observer: AvivCallObserver = observer if observer is not None else NoObserver()
         self._timeout = (config.connect_timeout, config.read_timeout)
         self._limits = threading.local()  # per thread: when its calls must end (see time_limit)
 
@@ -83,6 +88,11 @@ class AvivTransport:
             yield
         finally:
             self._limits.ends_at = previous
+
+    @property
+    def observer(self) -> AvivCallObserver:
+        """Who hears about this transport's attempts (and the client's refused calls)."""
+        return self._observer
 
     def _time_left(self) -> float | None:
         ends_at: float | None = getattr(self._limits, "ends_at", None)
@@ -98,6 +108,8 @@ class AvivTransport:
         params: Mapping[str, Any] | None,
         extra_headers: Mapping[str, str] | None,
         trace_id: str,
+        *,
+        operation: AvivOperation,
     ) -> tuple[requests.Response, str]:
         """Send with bounded retries of transport errors and 408/409/429/5xx; the last answer otherwise."""
         attempt = 0
@@ -114,6 +126,7 @@ class AvivTransport:
                 )  # fmt: skip
             except _TRANSPORT_ERRORS as exc:
                 self._log(method, path, None, started, attempt, traceparent, None, error=type(exc).__name__)
+                self._observer.attempt(operation, None, _failure_of(exc))
                 pause = self._backoff(attempt)
                 if attempt >= self._config.max_attempts or not self._can_wait(pause):
                     raise AvivRetryable(
@@ -123,6 +136,7 @@ class AvivTransport:
                 self._sleep(pause)
                 continue
             self._log(method, path, response.status_code, started, attempt, traceparent, response)
+            self._observer.attempt(operation, response.status_code, None)
             if response.status_code not in _RETRYABLE_STATUSES:
                 return response, traceparent
             self._sleep(self._pause_before_retry(method, path, response, traceparent, attempt))
@@ -211,6 +225,11 @@ class AvivTransport:
             logger.warning("aviv request", extra=fields)
         else:
             logger.info("aviv request", extra=fields)
+
+
+def _failure_of(exc: Exception) -> AttemptFailure:
+    """A connect timeout is both a Timeout and a ConnectionError in requests: it counts as a timeout."""
+    return "timeout" if isinstance(exc, requests.exceptions.Timeout) else "connection"
 
 
 def _new_session() -> requests.Session:

@@ -1,10 +1,10 @@
 """The DESIRED item: how a desired listing is stored, and the rule for the sweep's DirtyIndex.
 
 ``pk = LISTING#<listingId>``, ``sk = DESIRED``: ``listingId``, ``ownerId``, ``intermediaryId``?,
-``portals``? (list), ``deleted``, ``version``, ``lastSequence``?, ``updatedAt``?, ``hasData`` and the
-gzip-JSON binaries ``data``?, ``specific``?, ``media`` (list of CRM media dicts). Small scalars stay
-plain attributes so that conditions and updates can use them; large documents are compressed so a
-300-media listing stays far below DynamoDB's 400 KB item limit.
+``portals``? (list), ``locale``?, ``deleted``, ``version``, ``lastSequence``?, ``updatedAt``?,
+``hasData`` and the gzip-JSON binaries ``data``?, ``specific``?, ``media`` (list of CRM media
+dicts). Small scalars stay plain attributes so that conditions and updates can use them; large
+documents are compressed so a 300-media listing stays far below DynamoDB's 400 KB item limit.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ def desired_fields(desired: DesiredListing) -> dict[str, Any]:
         "updatedAt": desired.updated_at,
         "data": desired.data,
         "specific": desired.specific,
+        "locale": desired.locale,
     }
 
 
@@ -76,6 +77,7 @@ def desired_from_item(listing_id: str, item: Mapping[str, Any]) -> DesiredListin
         version=int(item["version"]),
         last_sequence=optional_int(item.get("lastSequence")),
         updated_at=item.get("updatedAt"),
+        locale=item.get("locale"),
     )
 
 
@@ -110,6 +112,7 @@ def rejection_from_item(listing_id: str, item: Mapping[str, Any] | None) -> Reje
         errors=tuple(FieldError(str(e["pointer"]), str(e["reason"])) for e in raw.get("errors", [])),
         detail=str(raw.get("detail", "")),
         at=parse_moment(raw.get("at")),
+        action=str(raw["action"]) if raw.get("action") else None,
     )
 
 

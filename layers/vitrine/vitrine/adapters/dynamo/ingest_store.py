@@ -8,8 +8,9 @@ the delivery log a write replaces is the one it read.
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from vitrine.adapters.dynamo.desired_item import (
     desired_fields,
@@ -27,6 +28,8 @@ from vitrine.adapters.dynamo.table import (
 from vitrine.core.errors import ConcurrentModification
 from vitrine.core.model import DesiredListing, IngestSnapshot, IngestWrite
 from vitrine.core.moments import format_moment, parse_moment
+
+T = TypeVar("T")
 
 # One delivery-log entry: 12-byte key, received-at (unix seconds), 8-byte body digest.
 _DELIVERY_ENTRY = struct.Struct(">12sI8s")
@@ -62,18 +65,21 @@ class IngestStateStore(ListingTable):
     """The ``IngestStore`` port: ingest reads the DESIRED item once and writes it once per webhook."""
 
     def load_ingest_snapshot(self, listing_id: str) -> IngestSnapshot | None:
-        """The desired state plus the bookkeeping the ingest write depends on (one GetItem)."""
+        """The desired state plus the bookkeeping the ingest write depends on (one GetItem).
+
+        An item that exists but cannot be read (no ``version``: what a partial write leaves; a
+        document that does not decode) gives a snapshot marked ``unreadable``, never an exception:
+        ingest then replaces it rather than failing every webhook of the listing.
+        """
         item = self._get(listing_id, SK_DESIRED)
-        if item is None or "version" not in item:
+        if item is None:
             return None
-        return IngestSnapshot(
-            desired=desired_from_item(listing_id, item),
-            dirty=bool(item.get("dirty", False)),
-            indexed="dirtyShard" in item,
-            sync_scheduled_until=parse_moment(item.get("syncScheduledUntil")),
-            deliveries=unpack_delivery_log(bytes(item["deliveryLog"])) if "deliveryLog" in item else None,
-            ingest_seq=optional_int(item.get("ingestSeq")),
-        )
+        try:
+            if "version" not in item:
+                raise ValueError("the item has no version (a partial write?)")
+            return _snapshot(listing_id, item, desired_from_item(listing_id, item))
+        except Exception as exc:  # whatever a bad document raises (gzip, JSON, types)
+            return _unreadable_snapshot(listing_id, item, f"{type(exc).__name__}: {exc}")
 
     def commit_ingest(self, write: IngestWrite) -> IngestSnapshot:
         """One conditional UpdateItem: the changed desired attributes, the delivery record, the claim.
@@ -103,7 +109,7 @@ class IngestStateStore(ListingTable):
             ingest_seq = 1
             update.set("ingestSeq", ingest_seq)
         else:
-            update.require(update.equals("version", previous.desired.version))
+            update.require(_same_version(update, previous))
             ingest_seq = _advance_ingest_seq(update, previous.ingest_seq)
         conflict = f"listing {write.listing_id}: changed since it was read"
         self._update_or_conflict(write.listing_id, SK_DESIRED, update, conflict)
@@ -142,19 +148,66 @@ class IngestStateStore(ListingTable):
         self._update_if(listing_id, SK_DESIRED, release)
 
 
+def _snapshot(listing_id: str, item: Mapping[str, Any], desired: DesiredListing) -> IngestSnapshot:
+    return IngestSnapshot(
+        desired=desired,
+        dirty=bool(item.get("dirty", False)),
+        indexed="dirtyShard" in item,
+        sync_scheduled_until=parse_moment(item.get("syncScheduledUntil")),
+        deliveries=unpack_delivery_log(bytes(item["deliveryLog"])) if "deliveryLog" in item else None,
+        ingest_seq=optional_int(item.get("ingestSeq")),
+    )
+
+
+def _unreadable_snapshot(listing_id: str, item: Mapping[str, Any], reason: str) -> IngestSnapshot:
+    """A blank listing with the stored version (0: none), and the bookkeeping that still reads (the
+    conditions of the write that replaces the item rest on ``version`` and ``ingestSeq``)."""
+    return IngestSnapshot(
+        desired=DesiredListing(
+            listing_id=listing_id, owner_id="", version=_read(lambda: int(item["version"]), 0)
+        ),
+        dirty=False,
+        indexed=False,
+        sync_scheduled_until=_read(lambda: parse_moment(item.get("syncScheduledUntil")), None),
+        deliveries=_read(lambda: unpack_delivery_log(bytes(item["deliveryLog"])), None),
+        ingest_seq=_read(lambda: optional_int(item.get("ingestSeq")), None),
+        unreadable=reason,
+    )
+
+
+def _read(read: Callable[[], T], otherwise: T) -> T:
+    try:
+        return read()
+    except Exception:
+        return otherwise
+
+
+def _same_version(update: ItemUpdate, previous: IngestSnapshot) -> str:
+    """The write's condition: the version read is still stored (for an unreadable item without one:
+    still none, so two webhooks never both replace it)."""
+    if previous.unreadable is not None and previous.desired.version == 0:
+        return update.absent("version")
+    return update.equals("version", previous.desired.version)
+
+
 def _write_desired_change(
     update: ItemUpdate, desired: DesiredListing, previous: IngestSnapshot | None, now: str
 ) -> bool:
     """The attributes that changed (compared as Python values, encoded only when they changed), the
-    new version's dirty state and the DirtyIndex entry; whether the listing is indexed afterwards."""
-    before = desired_fields(previous.desired) if previous is not None else {}
+    new version's dirty state and the DirtyIndex entry; whether the listing is indexed afterwards.
+    Replacing an unreadable item writes (or removes) every attribute."""
+    replacing = previous is not None and previous.unreadable is not None
+    before = desired_fields(previous.desired) if previous is not None and not replacing else {}
     for name, value in desired_fields(desired).items():
-        if previous is not None and before.get(name) == value:
+        if previous is not None and not replacing and before.get(name) == value:
             continue
         if value is not None:
             update.set(name, encode_field(name, value))
-        elif before.get(name) is not None:
+        elif replacing or before.get(name) is not None:
             update.remove(name)
+    if replacing:  # rely on nothing the unreadable item held: write the dirty state and index anew
+        record_new_version(update, now)
+        return update_dirty_index(update, desired, now, indexed=None)
     record_new_version(update, now, known_dirty=previous is not None and previous.dirty)
     return update_dirty_index(update, desired, now, indexed=previous is not None and previous.indexed)
 

@@ -37,7 +37,7 @@ _PAGE_ATTRIBUTES = (
     "pk", "sk", "listingId", "ownerId", "intermediaryId", "portals", "deleted", "version", "lastSequence",
     "updatedAt", "hasData", "data", "media", "sentVersion", "dirty", "firstUnsentAt", "lastEditAt",
     "leaseOwner", "leaseExpiresAt", "rejection", "syncScheduledUntil", "sentAt", "desiredVersion",
-    "classifiedId", "rev", "state",
+    "classifiedId", "rev", "state", "locale",
 )  # fmt: skip
 
 

@@ -1,8 +1,10 @@
 """What sync writes: the lease, the write-ahead PENDING item, the SENT item and the handled version.
 
 SENT and PENDING items are laid out in ``sent_item``. On the DESIRED item sync keeps the lease
-``leaseOwner``/``leaseExpiresAt``, ``sentVersion`` and ``rejection`` (map: desiredVersion, errors
-[{pointer, reason}], detail, at, notified). Every write sync makes is conditional on its lease.
+``leaseOwner``/``leaseExpiresAt``, ``sentVersion``, ``rejection`` (map: desiredVersion, errors
+[{pointer, reason}], detail, action?, at, notified) and ``lastSyncFailure`` (map: at, attempts, error,
+deadLettered; removed once a version is handled). Every write sync makes is conditional on its
+lease, but for ``lastSyncFailure``, written after a failed attempt for operators to read.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from vitrine.adapters.dynamo.table import (
     watch_shard,
 )
 from vitrine.core.errors import ConcurrentModification, FieldError
-from vitrine.core.model import LastSent, Rejection
+from vitrine.core.model import LastSent, Rejection, SyncFailure
 from vitrine.core.moments import format_moment
 
 
@@ -99,14 +101,23 @@ class SendStateStore(ListingTable):
         version may have moved since sync read it; clearing the dirty flag must therefore be
         conditional on ``version = sent.desired_version``. See ``_mark_handled``.
         """
-        writes: list[dict[str, Any]] = [
-            {"Put": {"TableName": self.table_name, "Item": sent_item(sent, SK_SENT)}},
-            {"Delete": {"TableName": self.table_name, "Key": self._key(sent.listing_id, SK_PENDING)}},
-        ]
+        writes = self._sent_replaces_pending(sent)
         if sent.classified_id:
             alias = classified_alias_item(sent.classified_id, sent.listing_id)
             writes.append({"Put": {"TableName": self.table_name, "Item": alias}})
         self._mark_handled(sent.listing_id, sent.desired_version, lease_owner, before=writes)
+
+    def record_withdrawn(self, tombstone: LastSent, lease_owner: str) -> None:
+        """SENT := ``tombstone`` (the DELETE of an agency move), PENDING deleted, under the lease; the
+        version stays unhandled and the listing dirty, so a crash before the POST still POSTs."""
+        check = self._lease_check(tombstone.listing_id, lease_owner)
+        self._transact(tombstone.listing_id, [check, *self._sent_replaces_pending(tombstone)])
+
+    def _sent_replaces_pending(self, sent: LastSent) -> list[dict[str, Any]]:
+        return [
+            {"Put": {"TableName": self.table_name, "Item": sent_item(sent, SK_SENT)}},
+            {"Delete": {"TableName": self.table_name, "Key": self._key(sent.listing_id, SK_PENDING)}},
+        ]
 
     def record_skipped(self, listing_id: str, desired_version: int, lease_owner: str) -> None:
         """Nothing needs sending for ``desired_version``: same bookkeeping as a send, no SENT change.
@@ -126,6 +137,8 @@ class SendStateStore(ListingTable):
         detail: str,
         now: datetime,
         lease_owner: str,
+        *,
+        action: str | None = None,
     ) -> None:
         """Keep the refusal on the DESIRED item (``rejection``, ``notified=false`` until reconcile told
         the owner) and treat ``desired_version`` as handled: it is not retried, a later version syncs
@@ -137,6 +150,8 @@ class SendStateStore(ListingTable):
             "at": format_moment(now),
             "notified": False,
         }
+        if action:
+            rejection["action"] = action
         watch = {
             "rejection": rejection,
             "watchShard": watch_shard(listing_id),
@@ -147,6 +162,20 @@ class SendStateStore(ListingTable):
     def load_rejection(self, listing_id: str) -> Rejection | None:
         """The last refusal recorded for the listing (compare ``desired_version`` with the current one)."""
         return rejection_from_item(listing_id, self._get(listing_id, SK_DESIRED))
+
+    # ------------------------------------------------------------------ failed attempts
+
+    def record_sync_failure(self, listing_id: str, failure: SyncFailure) -> None:
+        """Remember the last failed attempt (what ``vitrine status`` and ``vitrine dlq list`` show)."""
+        update = ItemUpdate()
+        update.set("lastSyncFailure", failure.to_dict())
+        update.require(update.exists("pk"))
+        self._update_if(listing_id, SK_DESIRED, update)
+
+    def load_sync_failure(self, listing_id: str) -> SyncFailure | None:
+        item = self._get(listing_id, SK_DESIRED)
+        raw = item.get("lastSyncFailure") if item else None
+        return SyncFailure.from_dict(raw) if raw else None
 
     # ------------------------------------------------------------------ handled versions
 
@@ -207,6 +236,7 @@ class SendStateStore(ListingTable):
         """
         update = ItemUpdate()
         update.set("sentVersion", desired_version)
+        update.remove("lastSyncFailure")
         for name, value in (set_attributes or {}).items():
             update.set(name, value)
         if clean:

@@ -1,8 +1,10 @@
 """The SENT and PENDING items: what AVIV was sent for a listing, and the write-ahead of a send.
 
 ``pk = LISTING#<listingId>``, ``sk = SENT`` / ``sk = PENDING``: ``listingId``, ``classifiedId``?,
-``desiredVersion``, ``sentAt``, ``etag``?, ``revision``?, ``deleted`` and the gzip-JSON binaries
-``body`` (the exact body sent) and ``media`` (per-media ``{id, url, version, timestamp, position}``).
+``desiredVersion``, ``sentAt``, ``etag``?, ``revision``?, ``deleted``, ``intermediaryId``? (the agency
+it was sent under, ``""`` for none; absent on records written before vitrine recorded it) and the
+gzip-JSON binaries ``body`` (the exact body sent) and ``media`` (per-media ``{id, url, version,
+timestamp, position, adoptedUrl?}``).
 A SENT item also carries its WatchIndex entry (``watchShard``/``watchDue``) until reconcile has
 learnt what AVIV made of the send.
 """
@@ -39,6 +41,8 @@ def sent_item(record: LastSent, sk: str) -> dict[str, Any]:
     }
     optional = {"classifiedId": record.classified_id, "etag": record.etag, "revision": record.revision}
     item.update({name: value for name, value in optional.items() if value is not None})
+    if record.intermediary_recorded:
+        item["intermediaryId"] = record.intermediary_id or ""
     if sk == SK_SENT:
         # Every send enters the reconcile work set (sparse WatchIndex) until AVIV confirms it.
         sent_at = parse_moment(record.sent_at)
@@ -60,4 +64,6 @@ def sent_from_item(listing_id: str, item: Mapping[str, Any] | None) -> LastSent 
         etag=item.get("etag"),
         revision=optional_int(item.get("revision")),
         deleted=bool(item.get("deleted", False)),
+        intermediary_id=item.get("intermediaryId") or None,
+        intermediary_recorded="intermediaryId" in item,
     )

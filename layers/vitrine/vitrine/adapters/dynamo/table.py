@@ -28,9 +28,12 @@ SK_CLASSIFIED_ALIAS = "LISTING"
 DIRTY_INDEX = "DirtyIndex"
 WATCH_INDEX = "WatchIndex"
 OWNER_INDEX = "OwnerIndex"
-# Dirty and watched listings are spread over a few GSI partitions so a burst never makes one hot key.
+PROBLEM_INDEX = "ProblemIndex"
+# Dirty, watched and troubled listings are spread over a few GSI partitions so a burst never makes
+# one hot key.
 DIRTY_SHARD_COUNT = 4
 WATCH_SHARD_COUNT = 4
+PROBLEM_SHARD_COUNT = 4
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -62,6 +65,11 @@ def dirty_shard(listing_id: str, shard_count: int = DIRTY_SHARD_COUNT) -> str:
 def watch_shard(listing_id: str, shard_count: int = WATCH_SHARD_COUNT) -> str:
     """``WATCH#<n>``: the WatchIndex partition of a listing (same stable hash as the dirty shards)."""
     return f"WATCH#{_shard_number(listing_id, shard_count)}"
+
+
+def problem_shard(listing_id: str, shard_count: int = PROBLEM_SHARD_COUNT) -> str:
+    """``PROBLEM#<n>``: the ProblemIndex partition of a listing with open problems."""
+    return f"PROBLEM#{_shard_number(listing_id, shard_count)}"
 
 
 def compress_json(document: Any) -> bytes:

@@ -41,8 +41,8 @@ class ApplyResult:
     ``changed``: ``desired`` differs from what is stored and must be written (its ``version`` was bumped).
     ``needs_sync``: what AVIV should show changed (portals, data, specific, media, deleted or
     intermediary) — mark the listing dirty. A write without sync happens when only bookkeeping moved
-    (a newer ``sequence``, a new ``ownerId``): the sequence watermark must be stored, or a late older
-    event could later be applied over a newer one.
+    (a newer ``sequence``, a new ``ownerId`` or ``locale``): the sequence watermark must be stored,
+    or a late older event could later be applied over a newer one.
     ``ignored_reason``: why the event was not applied to the content: ``stale_sequence`` (nothing at
     all was applied) or ``unknown_media`` (media.removed of an id the listing does not have); ``None``
     otherwise, including an event that leaves the content as it was (``needs_sync`` is then False).
@@ -85,6 +85,8 @@ def apply_event(current: DesiredListing | None, event: ListingEvent, now: dateti
     after.owner_id = event.owner_id
     if event.intermediary_id is not None:  # absent = keep: media events need not repeat it
         after.intermediary_id = event.intermediary_id
+    if event.locale is not None:  # absent = keep, like the intermediary
+        after.locale = event.locale
     if event.sequence is not None:
         after.last_sequence = event.sequence
 
@@ -124,7 +126,7 @@ def _sync_view(listing: DesiredListing) -> tuple[Any, ...]:
 
 
 def _bookkeeping_view(listing: DesiredListing) -> tuple[Any, ...]:
-    return (listing.owner_id, listing.last_sequence)
+    return (listing.owner_id, listing.last_sequence, listing.locale)
 
 
 def _same_url(left: str, right: str) -> bool:

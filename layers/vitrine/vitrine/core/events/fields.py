@@ -13,6 +13,7 @@ from typing import Any
 
 from vitrine.core.errors import FieldError
 from vitrine.core.events.vocabulary import RFC3339_DATE_TIME
+from vitrine.core.locales import LOCALES
 from vitrine.core.validation import json_pointer
 
 
@@ -50,6 +51,17 @@ def read_integer(
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
         errors.append(FieldError(pointer, f"must be an integer between 0 and {maximum}"))
+        return None
+    return value
+
+
+def read_locale(raw: Mapping[str, Any], errors: list[FieldError]) -> str | None:
+    """The optional ``locale``: exactly one of ``LOCALES`` (``en``, ``fr``)."""
+    if "locale" not in raw:
+        return None
+    value = raw["locale"]
+    if value not in LOCALES or not isinstance(value, str):
+        errors.append(FieldError("/locale", "must be one of " + ", ".join(LOCALES)))
         return None
     return value
 

@@ -1,19 +1,19 @@
 """Decoding a webhook body and checking one event on its own, reporting *every* bad field at once.
 
 The CRM tells vitrine what it wants through six event types (see ``docs/webhooks.md``). A body
-that is not strict JSON is malformed (400); a JSON event with bad fields is invalid (422), each
-field named by its JSON pointer.
+that is not strict JSON is malformed (400); a JSON event with bad fields, or with text or numbers
+vitrine cannot store, is invalid (422), each field named by its JSON pointer.
 """
 
 from __future__ import annotations
 
-import json
 from types import MappingProxyType
 from typing import Any
 
-from vitrine.core.errors import FieldError, ValidationFailed, VitrineError
+from vitrine.core.errors import FieldError, ValidationFailed
 from vitrine.core.events.fields import (
     read_integer,
+    read_locale,
     read_occurred_at,
     read_string,
     unknown_properties,
@@ -27,31 +27,18 @@ from vitrine.core.events.vocabulary import (
     PAYLOAD_FIELDS,
     ListingEvent,
 )
+from vitrine.core.strict_json import MalformedBody, decode_strict_json
 
-
-class MalformedBody(VitrineError):
-    """The body is not one strict JSON document (answer 400); see :func:`decode_body`."""
+__all__ = ["MalformedBody", "decode_body", "parse_event"]
 
 
 def decode_body(body: bytes) -> Any:
-    """Strict JSON: UTF-8, no NaN/Infinity, no repeated keys (which parsers resolve differently)."""
+    """The webhook body as strict JSON that vitrine can store (:mod:`vitrine.core.strict_json`).
 
-    def reject_constant(name: str) -> Any:
-        raise MalformedBody(f"{name} is not JSON")
-
-    def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in out:
-                raise MalformedBody(f"key {key!r} appears twice in one object")
-            out[key] = value
-        return out
-
-    try:
-        text = body.decode("utf-8")
-        return json.loads(text, parse_constant=reject_constant, object_pairs_hook=unique_keys)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise MalformedBody(f"the body is not valid JSON: {exc}") from exc
+    Raises MalformedBody (400: not JSON, a repeated key, too deep) or ValidationFailed (422: a lone
+    surrogate or a non-finite number, each named by its pointer) before any field is read.
+    """
+    return decode_strict_json(body)
 
 
 def parse_event(raw: Any) -> ListingEvent:
@@ -79,6 +66,7 @@ def parse_event(raw: Any) -> ListingEvent:
     occurred_at = read_occurred_at(raw, errors)
     sequence = read_integer(raw, "sequence", "/sequence", errors, maximum=MAX_SEQUENCE)
     intermediary_id = read_string(raw, "intermediaryId", "/intermediaryId", errors, required=False)
+    locale = read_locale(raw, errors)
 
     payload: dict[str, Any] = {}
     if known_type:
@@ -100,4 +88,5 @@ def parse_event(raw: Any) -> ListingEvent:
         sequence=sequence,
         intermediary_id=intermediary_id,
         payload=MappingProxyType(payload),
+        locale=locale,
     )

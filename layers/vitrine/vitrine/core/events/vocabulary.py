@@ -35,6 +35,7 @@ ENVELOPE_FIELDS: tuple[str, ...] = (
     "occurredAt",
     "sequence",
     "intermediaryId",
+    "locale",
 )
 # Type-specific top-level fields, required first then optional.
 PAYLOAD_FIELDS: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = MappingProxyType(
@@ -71,3 +72,4 @@ class ListingEvent:
     sequence: int | None
     intermediary_id: str | None
     payload: Mapping[str, Any]
+    locale: str | None = None  # the owner's language (``LOCALES``); None: keep the listing's

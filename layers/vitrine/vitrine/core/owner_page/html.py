@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable, Mapping
 from html import escape
 from urllib.parse import urlsplit
 
-from vitrine.core.owner_page.phrases import PHRASES, format_time, supported_locale
+from vitrine.core.locales import format_time, supported_locale
+from vitrine.core.owner_page.phrases import PHRASES
 from vitrine.core.owner_page.view import ListingView, MediaIssue, MediaWarning, OwnerPage
 
 # Colours are chosen for a contrast of at least 4.5:1 against their background (WCAG AA).

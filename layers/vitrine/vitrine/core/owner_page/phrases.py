@@ -7,9 +7,6 @@ after escaping; the phrases themselves are trusted text.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
-
-DEFAULT_LOCALE = "en"
 
 EN: Mapping[str, str] = {
     "title": "Your listings on the AVIV portals",
@@ -154,21 +151,3 @@ FR: Mapping[str, str] = {
 }
 
 PHRASES: Mapping[str, Mapping[str, str]] = {"en": EN, "fr": FR}
-
-_MONTHS = {
-    "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
-    "fr": ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."),
-}
-
-
-def supported_locale(locale: str | None) -> str:
-    """``fr``, ``fr-FR`` → ``fr``; anything unknown → English."""
-    language = (locale or "").split("-")[0].split("_")[0].lower()
-    return language if language in PHRASES else DEFAULT_LOCALE
-
-
-def format_time(moment: datetime, locale: str) -> str:
-    """``2 Mar 2026, 09:00 UTC`` / ``2 mars 2026, 09:00 UTC`` (UTC: the page does not know the zone)."""
-    moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-    month = _MONTHS[supported_locale(locale)][moment.month - 1]
-    return f"{moment.day} {month} {moment.year}, {moment:%H:%M} UTC"

@@ -138,6 +138,13 @@ def owner_page(
     return OwnerPage(owner_id=owner_id, listings=tuple(views), generated_at=now, not_shown=not_shown)
 
 
+def owner_locale(listings: Sequence[OwnerListing]) -> str | None:
+    """The language the owner's webhooks last asked for (the most recently updated listing that says)."""
+    said = [listing.desired for listing in listings if listing.desired.locale]
+    latest = max(said, key=lambda desired: desired.updated_at or "", default=None)
+    return latest.locale if latest is not None else None
+
+
 def _gone(listing: OwnerListing) -> bool:
     """Deleted, and the deletion went through: nothing left for the owner to follow."""
     return listing.desired.deleted and not listing.sync.dirty and not listing.status.problems

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from vitrine.core.model import LastSent, SentMedia
 from vitrine.core.moments import parse_moment
+from vitrine.core.notification_text.phrases import EN as ENGLISH
 from vitrine.core.reconcile.policy import DEFAULT_CLOCK_TOLERANCE, ReconcilePolicy
 from vitrine.core.reconcile.records import StatusState
 from vitrine.core.timestamps import strip_timestamp
@@ -55,9 +56,9 @@ class FailedMedia:
         return self.media_id or self.sent_url
 
     def default_reason(self) -> str:
-        if self.status == DOWNLOADING_FAILED:
-            return "the portal could not download the file from its URL"
-        return "the portal downloaded the file but could not process it (format or size)"
+        """What AVIV's status means, in English (the body's ``reason`` when vitrine knows no more)."""
+        status = DOWNLOADING_FAILED if self.status == DOWNLOADING_FAILED else "CREATING_FAILED"
+        return ENGLISH[f"media_what_{status}"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
+from vitrine.core.locales import DEFAULT_LOCALE
+
 # What a notification (and the problem it announces) is about.
 Kind = Literal["media_error", "classified_error", "sync_rejected", "stuck", "quality_warning", "resolved"]
 # What the STATUS item remembers of notified fingerprints (dedupe beyond the open problems).
@@ -22,7 +24,8 @@ NOTIFIED_MEMORY = 64
 class ListingContext:
     """What the notifications of one listing need besides the status.
 
-    ``owner_page_url``: the owner's signed status page link (None: the stack has no public URL).
+    ``owner_page_url``: the owner's signed status page link (None: the stack has no public URL);
+    ``locale``: the language the owner reads (``en``, ``fr``), from the webhook or the stack default.
     """
 
     listing_id: str
@@ -30,6 +33,7 @@ class ListingContext:
     classified_id: str | None
     portals: tuple[str, ...]
     owner_page_url: str | None = None
+    locale: str = DEFAULT_LOCALE
 
 
 @dataclass(slots=True)

@@ -13,6 +13,7 @@ from vitrine.core.reconcile.policy import ReconcilePolicy
 from vitrine.core.reconcile.problems import SLOT_REJECTION, Closing, fingerprint, open_problem, resolve
 from vitrine.core.reconcile.records import ListingContext, Notification, OpenProblem, StatusState
 from vitrine.core.reconcile.wording import build_notification, notification_body, rejected_subject
+from vitrine.core.refusals import FIX_THE_FIELDS
 
 # The status of a sync_rejected notification: AVIV never processed anything.
 REJECTED_STATUS = "REJECTED"
@@ -60,6 +61,7 @@ def _open_rejection(
     problem_id = fingerprint("sync_rejected", identity)
     subject = rejected_subject(context.listing_id, len(rejection.errors))
     reasons = "; ".join(f"{e.pointer or '/'}: {e.reason}" for e in rejection.errors[:10])
+    action = rejection.action or FIX_THE_FIELDS
     body = notification_body(
         context,
         kind="sync_rejected",
@@ -67,11 +69,12 @@ def _open_rejection(
         status=REJECTED_STATUS,
         detected_at=rejection.at or now,
         subject=subject,
-        summary=f"{subject}. {rejection.detail}" + (f" - {reasons}" if reasons else ""),
+        summary=f"{subject}. {rejection.detail}" + (f" - {reasons}" if reasons else "") + f". {action}",
         extra={
             "desiredVersion": rejection.desired_version,
             "errors": [_error_dict(e) for e in rejection.errors],
             "detail": rejection.detail,
+            "action": action,
         },
     )
     problem = OpenProblem(

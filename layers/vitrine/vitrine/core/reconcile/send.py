@@ -230,7 +230,9 @@ def _open_media_problem(
     }
     subject = media_error_subject(context.listing_id, notified_media, portals)
     lines = [f"{media_label(f)}: {reason}" for f, reason in triage.to_notify]
-    fix = media_fix(notified_media, auto_retry=policy.auto_media_retry, attempts=policy.retry_attempts)
+    fix = media_fix(
+        (f.status for f in notified_media), auto_retry=policy.auto_media_retry, attempts=policy.retry_attempts
+    )
     problem = SendProblem(
         kind="media_error",
         fingerprint=fingerprint("media_error", identity),
@@ -241,6 +243,7 @@ def _open_media_problem(
             "media": [media_entry(f, reason) for f, reason in triage.to_notify],
             "retrying": [f.key for f in triage.to_retry] or None,
             "fix": fix,
+            "autoRetryAttempts": policy.retry_attempts if policy.auto_media_retry else None,
         },
         media_ids=[f.key for f in notified_media],
     )

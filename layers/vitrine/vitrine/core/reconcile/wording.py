@@ -11,8 +11,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from vitrine.core.locales import DEFAULT_LOCALE, supported_locale
 from vitrine.core.model import LastSent
 from vitrine.core.moments import format_moment
+from vitrine.core.notification_text.phrases import phrases
 from vitrine.core.reconcile.aviv_status import DOWNLOADING_FAILED, FailedMedia, StatusReading, portal_names
 from vitrine.core.reconcile.records import Kind, ListingContext, Notification
 
@@ -29,17 +31,28 @@ SEVERITY: Mapping[Kind, str] = {
 }
 
 
-def _join_names(names: Sequence[str]) -> str:
+def _join_names(names: Sequence[str], locale: str) -> str:
     if not names:
         return "AVIV"
     if len(names) == 1:
         return names[0]
-    return ", ".join(names[:-1]) + " and " + names[-1]
+    return ", ".join(names[:-1]) + phrases(locale)["and"] + names[-1]
+
+
+# Typographic characters NFKD does not fold, written the ASCII way; guillemets go (as quotes would).
+_ASCII_SPELLING = str.maketrans(
+    {
+        "œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss", "€": "EUR", "\u2026": "...",
+        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"',
+        "«": "", "»": "", "\u2013": "-", "\u2014": "-", "\u2011": "-", "\u00a0": " ", "\u202f": " ",
+    }
+)  # fmt: skip
 
 
 def ascii_subject(text: str, limit: int = SUBJECT_MAX_LENGTH) -> str:
     """SNS subjects: printable ASCII, one line, under 100 characters (accents folded, not dropped)."""
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    folded = unicodedata.normalize("NFKD", text.translate(_ASCII_SPELLING))
+    folded = folded.encode("ascii", "ignore").decode("ascii")
     folded = " ".join("".join(c if 32 <= ord(c) < 127 else " " for c in folded).split())
     if len(folded) > limit:
         folded = folded[: limit - 3].rstrip() + "..."
@@ -52,48 +65,93 @@ def _short_listing_id(listing_id: str, room: int = 40) -> str:
     return listing_id if len(listing_id) <= room else listing_id[: room - 3] + "..."
 
 
-def _media_noun(failed: Sequence[FailedMedia]) -> tuple[str, str]:
-    """(singular, plural) naming the failed media by type ("photo"/"photos", "media"/"media")."""
-    kinds = {
-        {"PICTURE": "photo", "PANORAMA": "photo", "VIDEO": "video", "VIRTUAL_TOUR": "virtual tour"}.get(
-            f.media_type or "", "media"
-        )
-        for f in failed
-    }
-    if len(kinds) == 1:
-        noun = kinds.pop()
-        return (noun, noun if noun == "media" else noun + "s")
-    return ("media", "media")
+_NOUNS = {"PICTURE": "photo", "PANORAMA": "photo", "VIDEO": "video", "VIRTUAL_TOUR": "virtual_tour"}
 
 
-def _portal_phrase(portals: Sequence[str]) -> str:
-    return _join_names(portal_names(portals))
+def media_noun(media_types: Iterable[str | None], count: int, locale: str) -> str:
+    """The media named by type ("photo", "2 videos"), or "media" when the types are mixed."""
+    nouns = {_NOUNS.get(media_type or "", "media") for media_type in media_types}
+    noun = nouns.pop() if len(nouns) == 1 else "media"
+    return phrases(locale)[f"noun_{noun}_{'one' if count == 1 else 'many'}"]
 
 
-def media_error_subject(listing_id: str, failed: Sequence[FailedMedia], portals: Sequence[str]) -> str:
-    """ "2 photos of listing ABC-12 could not be downloaded by SeLoger"."""
-    count = len(failed)
-    singular, plural = _media_noun(failed)
-    statuses = {f.status for f in failed}
-    if statuses == {DOWNLOADING_FAILED}:
-        verb = "could not be downloaded by"
-    elif statuses == {"CREATING_FAILED"}:
-        verb = "could not be processed by"
-    else:
-        verb = "failed on"
-    where = _portal_phrase(portals)
-    if count == 0:
-        text = f"Some media of listing {{id}} failed on {where}"
-    else:
-        noun = singular if count == 1 else plural
-        text = f"{count} {noun} of listing {{id}} {verb} {where}"
-    return _fit(text, listing_id)
+def portal_phrase(portals: Sequence[str], locale: str = DEFAULT_LOCALE) -> str:
+    """The portals by name, joined: "SeLoger and Belles Demeures"."""
+    return _join_names(portal_names(portals), locale)
 
 
-def unlocated_media_subject(listing_id: str, portals: Sequence[str]) -> str:
-    """ "Listing ABC-12 has a media problem on SeLoger that AVIV did not locate"."""
-    where = _portal_phrase(portals)
-    return _fit(f"Listing {{id}} has a media problem on {where} that AVIV did not locate", listing_id)
+class Headline:
+    """A notification's headline in one language: its SNS subject, or the same words in full.
+
+    ``plain`` keeps accents and the whole listing id (the e-mail's first sentence); otherwise the
+    text is an SNS subject (ASCII, under 100 characters, a long listing id shortened).
+    """
+
+    def __init__(self, locale: str = DEFAULT_LOCALE, *, plain: bool = False) -> None:
+        self.locale = supported_locale(locale)
+        self.plain = plain
+        self.words = phrases(self.locale)
+
+    def say(self, key: str, listing_id: str, **fields: Any) -> str:
+        template = self.words[key].format(**fields)
+        if self.plain:
+            return template.format(id=listing_id)
+        return _fit(template, listing_id)
+
+    def media_error(self, listing_id: str, failed: Sequence[FailedMedia], portals: Sequence[str]) -> str:
+        """ "2 photos of listing ABC-12 could not be downloaded by SeLoger"."""
+        where = portal_phrase(portals, self.locale)
+        if not failed:
+            return self.say("subject_media_some", listing_id, where=where)
+        statuses = {f.status for f in failed}
+        if statuses == {DOWNLOADING_FAILED}:
+            key = "subject_media_download"
+        elif statuses == {"CREATING_FAILED"}:
+            key = "subject_media_processing"
+        else:
+            key = "subject_media_failed"
+        noun = media_noun((f.media_type for f in failed), len(failed), self.locale)
+        return self.say(key, listing_id, count=len(failed), noun=noun, where=where)
+
+    def unlocated_media(self, listing_id: str, portals: Sequence[str]) -> str:
+        """ "Listing ABC-12 has a media problem on SeLoger that AVIV did not locate"."""
+        return self.say("subject_media_unlocated", listing_id, where=portal_phrase(portals, self.locale))
+
+    def classified_error(self, listing_id: str, status: str | None, portals: Sequence[str]) -> str:
+        key = f"subject_classified_{status}"
+        key = key if key in self.words else "subject_classified_other"
+        return self.say(key, listing_id, where=portal_phrase(portals, self.locale))
+
+    def stuck(self, listing_id: str, portals: Sequence[str], age: timedelta) -> str:
+        where = portal_phrase(portals, self.locale)
+        return self.say("subject_stuck", listing_id, where=where, duration=_duration(age))
+
+    def quality(self, listing_id: str, count: int, portals: Sequence[str]) -> str:
+        """ "2 media of listing ABC-12 will not show as intended on SeLoger"."""
+        key = "subject_quality_one" if count == 1 else "subject_quality_many"
+        return self.say(key, listing_id, count=count, where=portal_phrase(portals, self.locale))
+
+    def rejected(self, listing_id: str, error_count: int) -> str:
+        key = {0: "subject_rejected", 1: "subject_rejected_one"}.get(error_count, "subject_rejected_many")
+        return self.say(key, listing_id, count=error_count)
+
+    def resolved(self, listing_id: str, kinds: Iterable[str], portals: Sequence[str]) -> str:
+        kinds = set(kinds)
+        only = kinds.pop() if len(kinds) == 1 else None
+        key = f"subject_resolved_{only}"
+        key = key if key in self.words else "subject_resolved_other"
+        return self.say(key, listing_id, where=portal_phrase(portals, self.locale))
+
+
+# The English subjects the JSON body carries (``subject``), decided with each problem.
+_ENGLISH = Headline()
+media_error_subject = _ENGLISH.media_error
+unlocated_media_subject = _ENGLISH.unlocated_media
+classified_error_subject = _ENGLISH.classified_error
+stuck_subject = _ENGLISH.stuck
+quality_subject = _ENGLISH.quality
+rejected_subject = _ENGLISH.rejected
+resolved_subject = _ENGLISH.resolved
 
 
 def unlocated_media_summary(subject: str, reading: StatusReading) -> str:
@@ -107,34 +165,18 @@ def unlocated_media_summary(subject: str, reading: StatusReading) -> str:
     )
 
 
-# What AVIV documents as the fix of a media it could not fetch, and what vitrine does by itself.
-_DOWNLOAD_FIX = (
-    "Make each URL answer with its file, publicly (no login, firewall, IP allow-list or expired link). "
-    "The portal downloads a media again only when its timestamp changes: "
-)
-_DOWNLOAD_FIX_BY_HAND = (
-    "once the URL works, give the media a new version in the CRM (or a new URL) and vitrine sends it "
-    "with a new timestamp."
-)
-_DOWNLOAD_FIX_AUTOMATIC = (
-    "vitrine checks the URL again and re-sends the media with a new timestamp by itself once it "
-    "answers, up to {attempts} times; a new version of the media in the CRM does the same at once."
-)
-_PROCESSING_FIX = (
-    "For a file the portal downloaded but could not process, replace it with a valid image or video "
-    "under a new version in the CRM."
-)
-
-
-def media_fix(failed: Sequence[FailedMedia], *, auto_retry: bool, attempts: int) -> str | None:
-    """What the owner can do about ``failed`` (None: nothing to say)."""
-    statuses = {f.status for f in failed}
+def media_fix(
+    statuses: Iterable[str], *, auto_retry: bool, attempts: int, locale: str = DEFAULT_LOCALE
+) -> str | None:
+    """What the owner can do about media failing with ``statuses`` (None: nothing to say)."""
+    words = phrases(locale)
+    statuses = set(statuses)
     parts: list[str] = []
     if DOWNLOADING_FAILED in statuses:
-        then = _DOWNLOAD_FIX_AUTOMATIC.format(attempts=attempts) if auto_retry else _DOWNLOAD_FIX_BY_HAND
-        parts.append(_DOWNLOAD_FIX + then)
+        then = words["fix_download_automatic"].format(attempts=attempts) if auto_retry else None
+        parts.append(words["fix_download"] + (then or words["fix_download_by_hand"]))
     if statuses - {DOWNLOADING_FAILED}:
-        parts.append(_PROCESSING_FIX)
+        parts.append(words["fix_processing"])
     return " ".join(parts) or None
 
 
@@ -145,52 +187,6 @@ def _fit(template: str, listing_id: str) -> str:
         return subject
     room = max(8, SUBJECT_MAX_LENGTH - (len(subject) - len(listing_id)))
     return ascii_subject(template.format(id=_short_listing_id(listing_id, room)))
-
-
-_FAILED_VERBS = {
-    "CREATING_FAILED": "could not be created on",
-    "UPDATING_FAILED": "could not be updated on",
-    "RECEIVING_FAILED": "was not received by",
-    "DELETING_FAILED": "could not be deleted from",
-    "DELETED": "was deleted from",
-}
-
-
-def classified_error_subject(listing_id: str, status: str | None, portals: Sequence[str]) -> str:
-    verb = _FAILED_VERBS.get(status or "", "failed on")
-    return _fit(f"Listing {{id}} {verb} {_portal_phrase(portals)}", listing_id)
-
-
-def stuck_subject(listing_id: str, portals: Sequence[str], age: timedelta) -> str:
-    return _fit(
-        f"Listing {{id}} not confirmed by {_portal_phrase(portals)} after {_duration(age)}", listing_id
-    )
-
-
-def quality_subject(listing_id: str, count: int, portals: Sequence[str]) -> str:
-    """ "2 media of listing ABC-12 will not show as intended on SeLoger"."""
-    return _fit(
-        f"{count} media of listing {{id}} will not show as intended on {_portal_phrase(portals)}", listing_id
-    )
-
-
-def rejected_subject(listing_id: str, error_count: int) -> str:
-    if error_count:
-        noun = "error" if error_count == 1 else "errors"
-        return _fit(f"Listing {{id}} was refused by AVIV: {error_count} {noun} to fix", listing_id)
-    return _fit("Listing {id} was refused by AVIV", listing_id)
-
-
-def resolved_subject(listing_id: str, kinds: Iterable[str], portals: Sequence[str]) -> str:
-    kinds = set(kinds)
-    where = _portal_phrase(portals)
-    if kinds == {"sync_rejected"}:
-        return _fit("Resolved: listing {id} was accepted by AVIV", listing_id)
-    if kinds == {"quality_warning"}:
-        return _fit(f"Resolved: the media of listing {{id}} show as intended on {where}", listing_id)
-    if kinds == {"media_error"}:
-        return _fit(f"Resolved: the media of listing {{id}} are online on {where}", listing_id)
-    return _fit(f"Resolved: listing {{id}} is up to date on {where}", listing_id)
 
 
 def _duration(age: timedelta) -> str:
@@ -237,6 +233,7 @@ def notification_body(
         "subject": subject,
         "summary": summary,
         "ownerPageUrl": context.owner_page_url,
+        "locale": context.locale,
     }
     if reading is not None:
         body["statusDate"] = reading.status_date

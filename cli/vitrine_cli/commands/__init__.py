@@ -1,0 +1,1 @@
+"""One module per command group; ``vitrine_cli.app`` registers them."""
