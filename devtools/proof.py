@@ -99,12 +99,12 @@ def read_figures(figures_dir: Path) -> dict[str, Any]:
 
 
 def main() -> int:
-    started = datetime.now(UTC)
+    measured_on = machine(datetime.now(UTC))  # the code as it was when the run started
     with tempfile.TemporaryDirectory(prefix="vitrine-proof-") as directory:
         figures_dir = Path(directory)
         steps = [run_step(name, command, figures_dir) for name, command in suites()]
         figures = read_figures(figures_dir)
-    PROOF_PATH.write_text(document(render_body(machine(started), steps, figures)), encoding="utf-8")
+    PROOF_PATH.write_text(document(render_body(measured_on, steps, figures)), encoding="utf-8")
     print("== proof summary")
     for step in steps:
         print(f"{step.verdict:7} {step.name} ({step.seconds:.0f} s)")
