@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ from moto import mock_aws
 
 from devtools import template as cfn
 from devtools.aviv_emulator.emulator import AvivEmulator
+from devtools.fake_aws import REGION, aws_env
 from devtools.faults.injection import (
     AVIV_STEPS,
     NOTIFIER_STEPS,
@@ -56,7 +56,6 @@ from vitrine.service.reconcile import ReconcileService
 from vitrine.service.sync import SyncService
 from vitrine.settings import Settings
 
-REGION = "eu-west-3"
 USER_AGENT = "vitrine/0.1.0 python-requests/2.34.2 linux/6.1"
 INTERMEDIARY = "agency-faults"
 LEASE_SECONDS = 20
@@ -67,33 +66,13 @@ FAST_POLICY = ReconcilePolicy(
     open_problem_recheck=timedelta(seconds=10),
     open_problem_recheck_cap=timedelta(seconds=20),
 )
-_AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_REGION": REGION,
-}
-_AWS_ENV_REMOVED = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE",
-                    "AWS_SHARED_CREDENTIALS_FILE")  # fmt: skip
 
 
 @contextmanager
 def in_process_aws() -> Iterator[None]:
     """moto in this process, with fake credentials (nothing can reach a real account)."""
-    saved = {name: os.environ.get(name) for name in (*_AWS_ENV, *_AWS_ENV_REMOVED)}
-    for name in _AWS_ENV_REMOVED:
-        os.environ.pop(name, None)
-    os.environ.update(_AWS_ENV)
-    try:
-        with mock_aws():
-            yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    with aws_env(REGION), mock_aws():
+        yield
 
 
 class WorldClock:
