@@ -11,6 +11,7 @@ def test_memory_is_the_peak_with_half_again_rounded_up_to_64_mb() -> None:
     assert proposed_memory(40) == 128  # Lambda's minimum
     assert proposed_memory(66) == 128
     assert proposed_memory(152) == 256
+    assert proposed_memory(172) == 320
     assert proposed_memory(171) == 320
 
 
