@@ -2,7 +2,10 @@
 
 Each measurement is a fresh interpreter (what a Lambda cold start pays). The baseline and the
 handlers are measured in rounds (baseline, each handler, baseline, …) so that they all face the
-same load on a shared machine; the best of each over the rounds is kept.
+same load on a shared machine; the best of each over the rounds is kept. Both the CPU time of the
+import (``time.process_time``) and its wall-clock time are taken: an import is CPU-bound, as on
+Lambda, and on a shared machine only the CPU time is free of the waits for a core, so the verdict
+is on the CPU time; the wall-clock ratio is shown beside it.
 Target: every handler ≤ 1.5x ``import boto3``. Run: ``make bench`` or
 ``PYTHONPATH=layers/vitrine:. .venv/bin/python bench/cold_start.py``.
 """
@@ -20,9 +23,9 @@ ROUNDS = 9
 
 SNIPPET = """
 import time, importlib.util, sys
-started = time.perf_counter()
+started, cpu_started = time.perf_counter(), time.process_time()
 {body}
-print(time.perf_counter() - started)
+print(time.process_time() - cpu_started, time.perf_counter() - started)
 """
 
 BASELINE = "import boto3"
@@ -37,8 +40,8 @@ def handler_import(function: str) -> str:
     )
 
 
-def measure_once(body: str, env: dict[str, str]) -> float:
-    """Seconds ``body`` takes in a fresh interpreter."""
+def measure_once(body: str, env: dict[str, str]) -> tuple[float, float]:
+    """CPU and wall-clock seconds ``body`` takes in a fresh interpreter."""
     out = subprocess.run(
         [sys.executable, "-c", SNIPPET.format(body=body)],
         env=env,
@@ -46,7 +49,8 @@ def measure_once(body: str, env: dict[str, str]) -> float:
         text=True,
         check=True,
     )
-    return float(out.stdout.strip().splitlines()[-1])
+    cpu, wall = out.stdout.strip().splitlines()[-1].split()
+    return float(cpu), float(wall)
 
 
 def main() -> int:
@@ -60,24 +64,30 @@ def main() -> int:
     subjects = {"baseline": BASELINE, **{function: handler_import(function) for function in functions}}
     for body in subjects.values():  # warm the bytecode caches so no measured run pays compilation
         measure_once(body, env)
-    best = dict.fromkeys(subjects, float("inf"))
+    best_cpu = dict.fromkeys(subjects, float("inf"))
+    best_wall = dict.fromkeys(subjects, float("inf"))
     for _ in range(ROUNDS):
         for name, body in subjects.items():
-            best[name] = min(best[name], measure_once(body, env))
+            cpu, wall = measure_once(body, env)
+            best_cpu[name] = min(best_cpu[name], cpu)
+            best_wall[name] = min(best_wall[name], wall)
 
-    baseline = best["baseline"]
-    print(f"baseline  import boto3            {baseline * 1000:8.1f} ms  (best of {ROUNDS} rounds)")
+    base_cpu, base_wall = best_cpu["baseline"], best_wall["baseline"]
+    print(
+        f"{'baseline':10} {'import boto3':34} cpu {base_cpu * 1000:6.1f} ms  "
+        f"wall {base_wall * 1000:6.1f} ms  (best of {ROUNDS} rounds)"
+    )
     failed = False
     for function in functions:
-        elapsed = best[function]
-        ratio = elapsed / baseline
+        ratio = best_cpu[function] / base_cpu
         verdict = "PASS" if ratio <= TARGET_RATIO else "FAIL"
         failed |= verdict == "FAIL"
         print(
-            f"{function:9} import functions/{function}/app.py "
-            f"{elapsed * 1000:8.1f} ms  ratio {ratio:4.2f}  {verdict}"
+            f"{function:10} {f'import functions/{function}/app.py':34} "
+            f"cpu {best_cpu[function] * 1000:6.1f} ms  wall {best_wall[function] * 1000:6.1f} ms  "
+            f"ratio cpu {ratio:4.2f}  wall {best_wall[function] / base_wall:4.2f}  {verdict}"
         )
-    print(f"target: ratio <= {TARGET_RATIO}")
+    print(f"target: cpu ratio <= {TARGET_RATIO}")
     return 1 if failed else 0
 
 

@@ -1,7 +1,9 @@
 """Which listings a command is about: all of them, one owner's, or those with an open problem.
 
-The state table has no index by owner (the functions never need one), so these are paginated Scans
-of the table, projected to the keys: fine for an operator's command, never used by the functions.
+An owner's listings come from the sparse ``OwnerIndex`` (the owner page's), listings with an open
+problem from the sparse ``ProblemIndex`` (the ``OpenProblems`` gauge's): Queries that read only
+what they name. Only ``--all`` scans the table, projected to the keys: every listing is what it
+asks for. Index reads are eventually consistent, like the functions' own.
 """
 
 from __future__ import annotations
@@ -9,40 +11,60 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from vitrine.adapters.dynamo.table import SK_DESIRED, SK_STATUS
+from vitrine.adapters.dynamo.table import (
+    OWNER_INDEX,
+    PROBLEM_INDEX,
+    PROBLEM_SHARD_COUNT,
+    SK_DESIRED,
+    SK_STATUS,
+    listing_id_of,
+    query_items,
+)
 from vitrine_cli.connection import Connection
 
 
-def _scan(conn: Connection, filter_expression: str, values: dict[str, Any]) -> Iterator[str]:
+def _scan_listing_ids(conn: Connection) -> Iterator[str]:
     paginator = conn.dynamodb.get_paginator("scan")
     pages = paginator.paginate(
         TableName=conn.target.state_table,
-        FilterExpression=filter_expression,
-        ExpressionAttributeValues=values,
-        ProjectionExpression="listingId",
-        ConsistentRead=True,
+        FilterExpression="sk = :sk",
+        ExpressionAttributeValues={":sk": {"S": SK_DESIRED}},
+        ProjectionExpression="pk",
     )
     for page in pages:
         for item in page.get("Items", []):
-            if "S" in item.get("listingId", {}):
-                yield item["listingId"]["S"]
+            yield listing_id_of(item["pk"]["S"])
 
 
-def _listings(conn: Connection, sk: str, owner: str | None, condition: str = "") -> list[str]:
-    """The listings whose ``sk`` item exists (and matches ``condition``), of ``owner`` if given, sorted."""
-    expression = "sk = :sk" + (f" AND {condition}" if condition else "")
-    values: dict[str, Any] = {":sk": {"S": sk}}
-    if owner is not None:
-        expression += " AND ownerId = :owner"
-        values[":owner"] = {"S": owner}
-    return sorted(_scan(conn, expression, values))
+def _query_listing_ids(conn: Connection, index: str, condition: str, values: dict[str, Any]) -> set[str]:
+    request = {
+        "TableName": conn.target.state_table,
+        "IndexName": index,
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeValues": values,
+    }
+    return {listing_id_of(item["pk"]["S"]) for item in query_items(conn.dynamodb, request)}
+
+
+def _owners(conn: Connection, owner: str, sk: str) -> set[str]:
+    """The listings of ``owner`` that have an ``sk`` item (DESIRED: every one; STATUS: reconciled ones)."""
+    values = {":owner": {"S": owner}, ":sk": {"S": sk}}
+    return _query_listing_ids(conn, OWNER_INDEX, "ownerId = :owner AND sk = :sk", values)
 
 
 def listing_ids(conn: Connection, owner: str | None = None) -> list[str]:
-    """Every listing (or ``owner``'s)."""
-    return _listings(conn, SK_DESIRED, owner)
+    """Every listing (or ``owner``'s), sorted."""
+    if owner is None:
+        return sorted(set(_scan_listing_ids(conn)))
+    return sorted(_owners(conn, owner, SK_DESIRED))
 
 
 def listings_with_open_problems(conn: Connection, owner: str | None = None) -> list[str]:
-    """Listings whose reconciliation state holds an open problem (its ``openProblems`` kinds)."""
-    return _listings(conn, SK_STATUS, owner, "attribute_exists(openProblems)")
+    """Listings whose reconciliation state holds an open problem (of ``owner`` if given), sorted."""
+    troubled: set[str] = set()
+    for shard in range(PROBLEM_SHARD_COUNT):
+        values = {":shard": {"S": f"PROBLEM#{shard}"}}
+        troubled |= _query_listing_ids(conn, PROBLEM_INDEX, "problemShard = :shard", values)
+    if owner is not None:
+        troubled &= _owners(conn, owner, SK_STATUS)
+    return sorted(troubled)

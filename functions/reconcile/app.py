@@ -6,36 +6,25 @@ an API Gateway proxy event is the push, anything else is the schedule.
 
 from __future__ import annotations
 
-from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vitrine.observability import metrics, per_invocation
+from vitrine.service.http import HttpAnswer
+from vitrine.service.proxy_router import ProxyRequest, ProxyRouter
 from vitrine.service.reconcile import get_reconcile_service
 
-if TYPE_CHECKING:
-    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+push_api = ProxyRouter()
 
 
-@cache
-def push_api() -> APIGatewayRestResolver:
-    """The push route, built on the first push: a scheduled run never loads powertools' event handler."""
-    from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-
-    from vitrine.service.http import raw_body, route_not_found
-
-    app = APIGatewayRestResolver()
-    app.not_found(route_not_found)
-
-    @app.post("/aviv/<token>/classifieds/<classified_id>/statuses")
-    def receive_status_push(token: str, classified_id: str) -> Response:
-        # The token is a secret: it is compared in constant time and never logged.
-        return get_reconcile_service().status_push.handle(
-            token, classified_id, raw_body(app.current_event), app.current_event.headers
-        )
-
-    return app
+@push_api.route("POST", "/aviv/<token>/classifieds/<classified_id>/statuses")
+def receive_status_push(request: ProxyRequest) -> HttpAnswer:
+    # The token is a secret: it is compared in constant time and never logged.
+    parameters = request.path_parameters
+    return get_reconcile_service().status_push.handle(
+        parameters["token"], parameters["classified_id"], request.body, request.headers
+    )
 
 
 def is_api_event(event: Any) -> bool:
@@ -46,6 +35,6 @@ def is_api_event(event: Any) -> bool:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if is_api_event(event):
-        return push_api().resolve(event, context)
+        return push_api.resolve(event)
     report = get_reconcile_service().run(remaining_ms=context.get_remaining_time_in_millis())
     return report.to_dict()

@@ -29,7 +29,6 @@ from vitrine.adapters.aviv.answers import problem_field_errors
 from vitrine.adapters.aviv.call_metrics import AvivCallMetrics
 from vitrine.adapters.aviv.client import AvivClient
 from vitrine.adapters.aviv.config import AvivClientConfig
-from vitrine.adapters.aviv.observer import AvivCallObserver
 from vitrine.adapters.aviv.wiring import build_aviv_client
 from vitrine.adapters.secrets import AvivCredentials
 from vitrine.adapters.token_cache import DynamoTokenCache
@@ -43,6 +42,7 @@ from vitrine.core.errors import (
     AvivRetryable,
     AvivUnauthorized,
 )
+from vitrine.core.ports import AvivCallObserver
 from vitrine.settings import Settings, get_settings
 
 USER_AGENT = "vitrine/0.1.0 python-requests/2.34.2 linux/6.1"

@@ -126,19 +126,10 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         api_url = _env("AVIV_API_URL", AVIV_SANDBOX_URL).rstrip("/")
-        portals = tuple(p.strip() for p in _env("VITRINE_DEFAULT_PORTALS", "SL").split(",") if p.strip())
-        unknown = [p for p in portals if p not in PORTALS]
-        if unknown:
-            raise SettingsError(f"VITRINE_DEFAULT_PORTALS has unknown portals {unknown}; allowed: {PORTALS}")
-        product = _env("VITRINE_USER_AGENT_PRODUCT", "vitrine")
+        portals = _default_portals()
         version = _env("VITRINE_USER_AGENT_VERSION", __version__)
-        window = _int("VITRINE_DEBOUNCE_SECONDS", 60)
-        max_delay = _int("VITRINE_MAX_DELAY_SECONDS", 600)
-        if window < 0 or max_delay < window:
-            raise SettingsError("need 0 <= VITRINE_DEBOUNCE_SECONDS <= VITRINE_MAX_DELAY_SECONDS")
-        locale = _env("VITRINE_DEFAULT_LOCALE", "en")
-        if locale not in LOCALES:
-            raise SettingsError(f"VITRINE_DEFAULT_LOCALE must be one of {', '.join(LOCALES)}, got {locale!r}")
+        window, max_delay = _consolidation_seconds()
+        locale = _default_locale()
         if not 1 <= _int("VITRINE_OWNER_LINK_DAYS", DEFAULT_LINK_DAYS) <= MAX_LINK_DAYS:
             raise SettingsError(f"VITRINE_OWNER_LINK_DAYS must be 1 to {MAX_LINK_DAYS}")
         return cls(
@@ -160,7 +151,7 @@ class Settings:
             aviv_audience=_env("AVIV_AUDIENCE", api_url),
             default_intermediary_id=_env("AVIV_INTERMEDIARY_ID") or None,
             default_portals=portals or ("SL",),
-            user_agent=build_user_agent(product, version),
+            user_agent=build_user_agent(_env("VITRINE_USER_AGENT_PRODUCT", "vitrine"), version),
             source_system=_env("VITRINE_SOURCE_SYSTEM", "vitrine"),
             source_system_version=_env("VITRINE_SOURCE_SYSTEM_VERSION", version),
             consolidation_window_seconds=window,
@@ -179,6 +170,30 @@ class Settings:
             aviv_client_id=_env("AVIV_CLIENT_ID") or None,
             aviv_client_secret=_env("AVIV_CLIENT_SECRET") or None,
         )
+
+
+def _default_portals() -> tuple[str, ...]:
+    portals = tuple(p.strip() for p in _env("VITRINE_DEFAULT_PORTALS", "SL").split(",") if p.strip())
+    unknown = [p for p in portals if p not in PORTALS]
+    if unknown:
+        raise SettingsError(f"VITRINE_DEFAULT_PORTALS has unknown portals {unknown}; allowed: {PORTALS}")
+    return portals
+
+
+def _consolidation_seconds() -> tuple[int, int]:
+    """The consolidation window and the maximum delay: 0 <= window <= maximum delay."""
+    window = _int("VITRINE_DEBOUNCE_SECONDS", 60)
+    max_delay = _int("VITRINE_MAX_DELAY_SECONDS", 600)
+    if window < 0 or max_delay < window:
+        raise SettingsError("need 0 <= VITRINE_DEBOUNCE_SECONDS <= VITRINE_MAX_DELAY_SECONDS")
+    return window, max_delay
+
+
+def _default_locale() -> str:
+    locale = _env("VITRINE_DEFAULT_LOCALE", "en")
+    if locale not in LOCALES:
+        raise SettingsError(f"VITRINE_DEFAULT_LOCALE must be one of {', '.join(LOCALES)}, got {locale!r}")
+    return locale
 
 
 @lru_cache(maxsize=1)

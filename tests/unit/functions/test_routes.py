@@ -1,5 +1,5 @@
 """The functions answer every request that reaches them with problem+json, even one no route of
-theirs matches (API Gateway passes a path parameter holding a character Powertools' routes refuse)."""
+theirs matches (API Gateway passes a path parameter holding a character the routes refuse)."""
 
 from __future__ import annotations
 

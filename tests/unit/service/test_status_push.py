@@ -9,9 +9,8 @@ import json
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.event_handler import Response
 
-from vitrine.service.http import PROBLEM_JSON
+from vitrine.service.http import PROBLEM_JSON, HttpAnswer
 from vitrine.service.status_push import StatusPush
 
 TOKEN = "push-token-0123456789abcdefghijklmnopqrstuvwxyzAB"
@@ -30,7 +29,7 @@ def status_push() -> StatusPush:
     return StatusPush(push_token=lambda: TOKEN, store=never, status_store=never, aviv=never, listings=never)
 
 
-def problem_of(response: Response, status: int) -> dict[str, Any]:
+def problem_of(response: HttpAnswer, status: int) -> dict[str, Any]:
     assert response.status_code == status, response.body
     assert response.headers["Content-Type"] == PROBLEM_JSON
     body: dict[str, Any] = json.loads(str(response.body))

@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from tests.support.emf import flushed
 from vitrine.core.errors import AvivRetryable, LeaseHeld
 from vitrine.core.model import SyncFailure, SyncState
 from vitrine.core.sync import Operation, SyncOutcome, SyncStatus
+from vitrine.service.sqs_batch import SqsMessage
 from vitrine.service.sync import SyncService, sync_lag_seconds
 from vitrine.settings import Settings
 
@@ -68,8 +68,8 @@ class FakeScheduler:
         self.backoffs.append((receipt_handle, delay_seconds))
 
 
-def record(body: str = '{"listingId":"L1"}', receive_count: int = 1) -> SQSRecord:
-    return SQSRecord(
+def record(body: str = '{"listingId":"L1"}', receive_count: int = 1) -> SqsMessage:
+    return SqsMessage(
         {
             "messageId": "m1",
             "receiptHandle": "rh-1",

@@ -144,18 +144,14 @@ def ingest_event(
     recent = recent if recent is not None else RecentListings(capacity=0)
     for attempt in range(MAX_WRITE_ATTEMPTS):
         now = clock()
-        snapshot = recent.get(event.listing_id) if attempt == 0 else None
-        if snapshot is None:
-            snapshot = store.load_ingest_snapshot(event.listing_id)
+        snapshot = _snapshot(event.listing_id, store, recent, first_attempt=attempt == 0)
         if snapshot is not None and _already_delivered(snapshot, delivery):
             return IngestResult(
                 event.listing_id, snapshot.desired.version, False, None, False, duplicate=True
             )
         current = snapshot.desired if snapshot is not None else None
         result = apply_event(current, event, now)
-        review = _review(event, result, defaults, now)
-        if review.errors:
-            raise RefusedByAvivSchema(list(review.errors), "AVIV's schema refuses the listing")
+        review = _reviewed(event, result, defaults, now)
         unreadable = snapshot.unreadable if snapshot is not None else None
         if (current is None or unreadable) and not result.changed:
             # Nothing known and nothing to record (e.g. removing a media of an unknown listing);
@@ -182,6 +178,26 @@ def ingest_event(
             unreadable=unreadable,
         )
     raise ConcurrentModification(f"listing {event.listing_id}: too many concurrent writers")
+
+
+def _snapshot(
+    listing_id: str, store: IngestStore, recent: RecentListings, *, first_attempt: bool
+) -> IngestSnapshot | None:
+    """The listing as last seen by this instance (first attempt only: a lost race means it is stale),
+    else as stored."""
+    snapshot = recent.get(listing_id) if first_attempt else None
+    return snapshot if snapshot is not None else store.load_ingest_snapshot(listing_id)
+
+
+def _reviewed(
+    event: ListingEvent, result: ApplyResult, defaults: ClassifiedDefaults, now: datetime
+) -> ListingReview:
+    """The review of the listing the event produces; RefusedByAvivSchema (nothing written) when
+    AVIV's schema refuses it."""
+    review = _review(event, result, defaults, now)
+    if review.errors:
+        raise RefusedByAvivSchema(list(review.errors), "AVIV's schema refuses the listing")
+    return review
 
 
 def _review(

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     # Annotations only: a handler that imports its ports does not load every other use case's
@@ -324,4 +324,25 @@ class TokenCache(Protocol):
 
     def invalidate(self, key: TokenKey, token: str) -> None:
         """Forget ``token`` (AVIV answered 401) unless a newer token already replaced it."""
+        ...
+
+
+# -- what the AVIV client reports of its calls (the services measure them) ----------------------
+
+AvivOperation = Literal[
+    "token", "create", "update", "delete", "get", "find", "statuses", "subscribe", "unsubscribe"
+]
+"""The AVIV calls vitrine makes, as dashboards name them."""
+
+AttemptFailure = Literal["timeout", "connection"]
+"""An attempt that got no answer: no response in time, or no connection (refused, reset, cut short)."""
+
+
+class AvivCallObserver(Protocol):
+    def attempt(self, operation: AvivOperation, status: int | None, failure: AttemptFailure | None) -> None:
+        """One HTTP attempt ended: with AVIV's ``status``, or without an answer (``failure``)."""
+        ...
+
+    def refused(self, operation: AvivOperation, status: int) -> None:
+        """A call ended refused: 401 after its token refresh, 403, or the token endpoint said no."""
         ...

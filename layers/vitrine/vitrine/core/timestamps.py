@@ -142,34 +142,40 @@ def assign_timestamps(
     stamped: list[StampedMedia] = []
     append = stamped.append
     for item in media:
-        url = item.url
-        version = item.version
-        adopted_url: str | None = None
-        previous = last_sent.get(item.id)
-        if previous is not None and previous.url == url and previous.version == version:
-            timestamp = previous.timestamp
-            adopted_url = previous.adopted_url
+        kept = _kept(item, last_sent.get(item.id)) or _kept(item, pending.get(item.id))
+        if kept is not None:
+            timestamp, adopted_url = kept
         else:
-            retried = pending.get(item.id)
-            if retried is not None and retried.url == url and retried.version == version:
-                timestamp = retried.timestamp
-                adopted_url = retried.adopted_url
-            else:
-                if taken_by_identity is None:
-                    taken_by_identity = _timestamps_by_identity(last_sent)
-                taken = taken_by_identity.get(strip_timestamp(url), set())
-                if previous is not None:
-                    taken = taken | {previous.timestamp}
-                if fresh is None:
-                    fresh = format_timestamp(now)
-                timestamp = fresh
-                while timestamp in taken:
-                    timestamp = _next_second(timestamp)
+            if taken_by_identity is None:
+                taken_by_identity = _timestamps_by_identity(last_sent)
+            if fresh is None:
+                fresh = format_timestamp(now)
+            timestamp, adopted_url = _fresh(item, fresh, taken_by_identity, last_sent.get(item.id)), None
         if adopted_url is None:
-            append(StampedMedia(item, timestamp, with_timestamp(url, timestamp)))
+            append(StampedMedia(item, timestamp, with_timestamp(item.url, timestamp)))
         else:
             append(StampedMedia(item, timestamp, adopted_url, adopted=True))
     return stamped
+
+
+def _kept(item: Media, sent: SentMedia | None) -> tuple[str, str | None] | None:
+    """The timestamp (and adopted URL) of a send that had this media's url and version: rules 1-2."""
+    if sent is not None and sent.url == item.url and sent.version == item.version:
+        return sent.timestamp, sent.adopted_url
+    return None
+
+
+def _fresh(
+    item: Media, fresh: str, taken_by_identity: Mapping[str, set[str]], previous: SentMedia | None
+) -> str:
+    """Rule 3: ``fresh``, moved on a second at a time past every timestamp AVIV holds for this media."""
+    taken = taken_by_identity.get(strip_timestamp(item.url), set())
+    if previous is not None:
+        taken = taken | {previous.timestamp}
+    timestamp = fresh
+    while timestamp in taken:
+        timestamp = _next_second(timestamp)
+    return timestamp
 
 
 def sent_media_records(

@@ -1,14 +1,12 @@
-"""HTTP shared by the API routes: RFC 9457 problem+json answers that name the field, header
-lookups in any case, and the one media type the routes read (JSON)."""
+"""HTTP shared by the API routes: the answer a route returns, RFC 9457 problem+json answers that
+name the field, header lookups in any case, and the one media type the routes read (JSON)."""
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Mapping, Sequence
-
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
+from dataclasses import dataclass, field
+from typing import Any
 
 from vitrine.core.errors import FieldError
 
@@ -28,6 +26,33 @@ _TITLES = {
 }
 
 
+@dataclass(frozen=True)
+class HttpAnswer:
+    """A route's answer; :meth:`to_proxy_result` is what API Gateway's Lambda proxy integration
+    (REST API, payload 1.0) reads back. ``body`` is text: every answer of vitrine's routes is."""
+
+    status_code: int
+    body: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls, status: int, content_type: str, body: str, headers: Mapping[str, str] | None = None
+    ) -> HttpAnswer:
+        """An answer with its ``Content-Type`` (one given in ``headers`` wins)."""
+        merged = dict(headers or {})
+        merged.setdefault("Content-Type", content_type)
+        return cls(status_code=status, body=body, headers=merged)
+
+    def to_proxy_result(self) -> dict[str, Any]:
+        return {
+            "statusCode": self.status_code,
+            "body": self.body,
+            "isBase64Encoded": False,
+            "multiValueHeaders": {name: [value] for name, value in self.headers.items()},
+        }
+
+
 def problem(
     status: int,
     detail: str,
@@ -35,7 +60,7 @@ def problem(
     errors: Sequence[FieldError] = (),
     title: str | None = None,
     headers: dict[str, str] | None = None,
-) -> Response:
+) -> HttpAnswer:
     """A problem+json response; ``errors`` lists each bad field as ``{pointer, reason}``."""
     body: dict[str, object] = {
         "type": "about:blank",
@@ -45,25 +70,17 @@ def problem(
     }
     if errors:
         body["errors"] = [e.to_dict() for e in errors]
-    return Response(status_code=status, content_type=PROBLEM_JSON, body=json.dumps(body), headers=headers)
+    return HttpAnswer.of(status, PROBLEM_JSON, json.dumps(body), headers)
 
 
-def route_not_found(_: Exception) -> Response:
-    """What a function answers when no route of its own matches (Powertools' own 404 is not
-    problem+json): API Gateway passed a path whose parameters hold a character the routes refuse."""
+def route_not_found() -> HttpAnswer:
+    """What a function answers when no route of its own matches: a path or method it does not
+    serve, or a path parameter holding a character the routes refuse."""
     return problem(404, "no route of this API matches the path")
 
 
-def accepted(body: dict[str, object], status: int = 202) -> Response:
-    return Response(status_code=status, content_type="application/json", body=json.dumps(body))
-
-
-def raw_body(event: BaseProxyEvent) -> bytes:
-    """The request body as the exact bytes the sender signed."""
-    body = event.body or ""
-    if event.is_base64_encoded:
-        return base64.b64decode(body)
-    return body.encode("utf-8")
+def accepted(body: dict[str, object], status: int = 202) -> HttpAnswer:
+    return HttpAnswer.of(status, "application/json", json.dumps(body))
 
 
 def header_value(headers: Mapping[str, str], name: str) -> str:
@@ -90,7 +107,7 @@ def is_json_media_type(content_type: str) -> bool:
     return True
 
 
-def refuse_unless_json(headers: Mapping[str, str]) -> Response | None:
+def refuse_unless_json(headers: Mapping[str, str]) -> HttpAnswer | None:
     """415 problem+json unless the request declares a JSON body; None when it does."""
     content_type = header_value(headers, "content-type")
     if is_json_media_type(content_type):

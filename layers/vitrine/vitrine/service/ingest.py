@@ -19,8 +19,6 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Literal
 
-from aws_lambda_powertools.event_handler import Response
-
 from vitrine.adapters.dynamo.ingest_store import IngestStateStore
 from vitrine.adapters.secrets import webhook_secrets
 from vitrine.adapters.sqs_scheduler import SqsSyncScheduler
@@ -34,7 +32,7 @@ from vitrine.core.strict_json import TooDeep
 from vitrine.core.webhook_signing import MAX_BODY_BYTES, SignatureError, verify
 from vitrine.observability import MetricUnit, add_dimensioned_metric, log_keys, logger, metrics
 from vitrine.service import PerInstance
-from vitrine.service.http import accepted, header_value, problem, refuse_unless_json
+from vitrine.service.http import HttpAnswer, accepted, header_value, problem, refuse_unless_json
 from vitrine.settings import Settings
 
 RefusalReason = Literal[
@@ -44,7 +42,7 @@ RefusalReason = Literal[
 """Why a webhook was refused: the ``reason`` dimension of ``WebhookRefused`` (docs/operations.md)."""
 
 
-def refusal(reason: RefusalReason, answer: Response) -> Response:
+def refusal(reason: RefusalReason, answer: HttpAnswer) -> HttpAnswer:
     """Count a refused webhook once, by reason, on its own EMF line (``WebhookRefused``); pass the
     answer through. Every non-2xx answer of ingest goes through here."""
     add_dimensioned_metric("WebhookRefused", MetricUnit.Count, 1, {"reason": reason})
@@ -72,7 +70,7 @@ class IngestService:
     def secrets(self) -> list[str]:
         return webhook_secrets(self.settings.webhook_secret_arn)
 
-    def handle(self, headers: Mapping[str, str], raw_body: bytes) -> Response:
+    def handle(self, headers: Mapping[str, str], raw_body: bytes) -> HttpAnswer:
         """Verify, validate, dedupe, apply; map every failure to a specific problem+json answer."""
         refused = self._refuse_unverified(headers, raw_body)
         if refused is not None:
@@ -99,7 +97,7 @@ class IngestService:
         )
         return self._ingest(event, delivery)
 
-    def _refuse_unverified(self, headers: Mapping[str, str], raw_body: bytes) -> Response | None:
+    def _refuse_unverified(self, headers: Mapping[str, str], raw_body: bytes) -> HttpAnswer | None:
         """The answer to a body too large or not signed by the CRM; None when it may be read."""
         if len(raw_body) > MAX_BODY_BYTES:
             metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
@@ -118,7 +116,7 @@ class IngestService:
             return refusal("signature", problem(401, f"webhook signature refused: {exc.reason}"))
         return None
 
-    def _ingest(self, event: ListingEvent, delivery: Delivery) -> Response:
+    def _ingest(self, event: ListingEvent, delivery: Delivery) -> HttpAnswer:
         """Apply the event in one conditional write and answer 202, or the problem that stopped it."""
         try:
             result = ingest_event(
@@ -163,7 +161,7 @@ class IngestService:
 
     def _invalid(
         self, errors: list[FieldError], detail: str = "the event is invalid; nothing was changed"
-    ) -> Response:
+    ) -> HttpAnswer:
         metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
         logger.info("webhook rejected", extra={"detail": detail, "errors": [e.to_dict() for e in errors]})
         return refusal("invalid", problem(422, detail, errors=errors))

@@ -8,19 +8,15 @@ polling, with the pushed status in place of the polled one.
 from __future__ import annotations
 
 import hmac
-import json
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from vitrine.core.errors import AvivNotFound, AvivRetryable, ValidationFailed
 from vitrine.core.ports import AvivStatusPort, ReconcileStateStore, ReconcileStatusStore
 from vitrine.core.strict_json import MalformedBody, decode_strict_json
 from vitrine.observability import MetricUnit, logger, metrics
+from vitrine.service.http import HttpAnswer, accepted, problem, refuse_unless_json
 from vitrine.service.reconcile_listing import ListingReconciler
-
-if TYPE_CHECKING:
-    # Imported where used: a scheduled run never needs powertools' event handler.
-    from aws_lambda_powertools.event_handler import Response
 
 
 class StatusPush:
@@ -41,13 +37,11 @@ class StatusPush:
         self.aviv = aviv
         self.listings = listings
 
-    def handle(self, token: str, classified_id: str, raw_body: bytes, headers: Mapping[str, str]) -> Response:
+    def handle(
+        self, token: str, classified_id: str, raw_body: bytes, headers: Mapping[str, str]
+    ) -> HttpAnswer:
         """403 on a wrong token, 415 on a body that is not JSON, 400 on one that is not an AVIV
         status, else 201."""
-        from aws_lambda_powertools.event_handler import Response
-
-        from vitrine.service.http import problem, refuse_unless_json
-
         expected = self.push_token()
         if not hmac.compare_digest(token.encode("utf-8"), expected.encode("utf-8")):
             metrics.add_metric(name="PushUnauthorized", unit=MetricUnit.Count, value=1)
@@ -66,7 +60,7 @@ class StatusPush:
         metrics.add_metric(name="PushReceived", unit=MetricUnit.Count, value=1)
         outcome = self.apply(classified_id, status)
         body = {"accepted": True, "classifiedId": classified_id, "applied": outcome}
-        return Response(status_code=201, content_type="application/json", body=json.dumps(body))
+        return accepted(body, status=201)
 
     def apply(self, classified_id: str, status: Mapping[str, Any]) -> str:
         """Apply a pushed status with the polling code; what happened, in one word."""

@@ -14,8 +14,6 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-
 from vitrine.adapters.dynamo.state_store import DynamoStateStore
 from vitrine.adapters.sqs_scheduler import SqsSyncScheduler, SyncRequest, parse_sync_request
 from vitrine.core.consolidation import ConsolidationPolicy, next_step, retry_delay_seconds
@@ -26,6 +24,7 @@ from vitrine.core.scheduling import ensure_sync_scheduled
 from vitrine.core.sync import SyncOutcome, sync_listing
 from vitrine.observability import MetricUnit, log_keys, logger, metrics
 from vitrine.service import PerInstance
+from vitrine.service.sqs_batch import SqsMessage
 from vitrine.settings import Settings
 
 if TYPE_CHECKING:
@@ -64,7 +63,7 @@ class SyncService:
 
         return build_aviv_client(self.settings, observer=AvivCallMetrics())
 
-    def process_record(self, record: SQSRecord) -> str:
+    def process_record(self, record: SqsMessage) -> str:
         """Handle one message; raising marks it failed (partial batch response) for redelivery.
 
         Every failure makes the message visible again after a growing delay (not the queue's
@@ -78,7 +77,7 @@ class SyncService:
             metrics.add_metric(name="SyncMessageMalformed", unit=MetricUnit.Count, value=1)
             return "malformed"
         listing_id = request.listing_id
-        receive_count = int(record.attributes.approximate_receive_count or 1)
+        receive_count = int(record.approximate_receive_count or 1)
         log_keys(listing_id=listing_id, receive_count=receive_count, forced=request.force)
         backoff = retry_delay_seconds(receive_count, base=self.settings.sync_retry_base_seconds)
         try:
@@ -141,7 +140,7 @@ class SyncService:
         except Exception:
             logger.exception("could not release the schedule claim (the sweep will, once it expires)")
 
-    def _back_off(self, record: SQSRecord, delay_seconds: int) -> None:
+    def _back_off(self, record: SqsMessage, delay_seconds: int) -> None:
         """Best effort: if even this fails, the queue's visibility timeout still brings it back."""
         try:
             self.scheduler.back_off(record.receipt_handle, delay_seconds)

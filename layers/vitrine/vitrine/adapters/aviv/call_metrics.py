@@ -7,7 +7,8 @@
 
 from __future__ import annotations
 
-from vitrine.adapters.aviv.observer import AttemptFailure, AvivOperation, attempt_result
+from vitrine.adapters.aviv.observer import attempt_result
+from vitrine.core.ports import AttemptFailure, AvivOperation
 from vitrine.observability import MetricUnit, add_dimensioned_metric, metrics
 
 

@@ -20,12 +20,18 @@ from vitrine.adapters.aviv.alerts import report_refusal
 from vitrine.adapters.aviv.answers import classified_id_of, encode_json, error_for, json_of
 from vitrine.adapters.aviv.config import AvivClientConfig
 from vitrine.adapters.aviv.oauth import fetch_token
-from vitrine.adapters.aviv.observer import AvivCallObserver, AvivOperation
 from vitrine.adapters.aviv.paging import items_of_pages
 from vitrine.adapters.aviv.transport import AvivTransport, new_trace_id
 from vitrine.adapters.secrets import AvivCredentials
 from vitrine.core.errors import AvivRetryable
-from vitrine.core.ports import AvivAccepted, AvivClassifiedCopy, AvivPort, TokenCache
+from vitrine.core.ports import (
+    AvivAccepted,
+    AvivCallObserver,
+    AvivClassifiedCopy,
+    AvivOperation,
+    AvivPort,
+    TokenCache,
+)
 from vitrine.core.tokens import IssuedToken, TokenKey
 
 logger = Logger(service="vitrine", child=True)

@@ -8,27 +8,9 @@ that ends refused for lack of rights (401 after its one token refresh, 403, or a
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
-
-AvivOperation = Literal[
-    "token", "create", "update", "delete", "get", "find", "statuses", "subscribe", "unsubscribe"
-]
-"""The AVIV calls vitrine makes, as dashboards name them."""
-
-AttemptFailure = Literal["timeout", "connection"]
-"""An attempt that got no answer: no response in time, or no connection (refused, reset, cut short)."""
+from vitrine.core.ports import AttemptFailure, AvivOperation
 
 _NAMED_STATUSES = frozenset({401, 403, 404, 409, 412, 429})
-
-
-class AvivCallObserver(Protocol):
-    def attempt(self, operation: AvivOperation, status: int | None, failure: AttemptFailure | None) -> None:
-        """One HTTP attempt ended: with AVIV's ``status``, or without an answer (``failure``)."""
-        ...
-
-    def refused(self, operation: AvivOperation, status: int) -> None:
-        """A call ended refused: 401 after its token refresh, 403, or the token endpoint said no."""
-        ...
 
 
 class NoObserver:

@@ -25,8 +25,9 @@ from requests.adapters import HTTPAdapter
 
 from vitrine.adapters.aviv.answers import retryable_error
 from vitrine.adapters.aviv.config import AvivClientConfig
-from vitrine.adapters.aviv.observer import AttemptFailure, AvivCallObserver, AvivOperation, NoObserver
+from vitrine.adapters.aviv.observer import NoObserver
 from vitrine.core.errors import AvivRetryable
+from vitrine.core.ports import AttemptFailure, AvivCallObserver, AvivOperation
 from vitrine.core.tokens import IssuedToken
 
 logger = Logger(service="vitrine", child=True)

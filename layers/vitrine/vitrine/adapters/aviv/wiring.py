@@ -7,9 +7,9 @@ from typing import Any
 
 from vitrine.adapters.aviv.client import AvivClient
 from vitrine.adapters.aviv.config import AvivClientConfig
-from vitrine.adapters.aviv.observer import AvivCallObserver
 from vitrine.adapters.secrets import AvivCredentials, aviv_credentials_from_secret
 from vitrine.adapters.token_cache import DynamoTokenCache
+from vitrine.core.ports import AvivCallObserver
 from vitrine.settings import Settings, SettingsError
 
 
