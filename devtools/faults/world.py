@@ -18,7 +18,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from moto import mock_aws
 
 from devtools import template as cfn
@@ -53,6 +52,7 @@ from vitrine.core.ingest import ingest_event
 from vitrine.core.model import Delivery, body_digest
 from vitrine.core.reconcile.policy import ReconcilePolicy
 from vitrine.service.reconcile import ReconcileService
+from vitrine.service.sqs_batch import SqsMessage
 from vitrine.service.sync import SyncService
 from vitrine.settings import Settings
 
@@ -226,7 +226,7 @@ class CellWorld:
             if invocation.crashed:
                 break
             try:
-                service.process_record(SQSRecord(record))
+                service.process_record(SqsMessage(record))
             except SimulatedCrash:
                 break
             except Exception:  # noqa: S112 - the record failed: Lambda keeps it for a retry
