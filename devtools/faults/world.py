@@ -51,6 +51,7 @@ from vitrine.core.events.parse import parse_event
 from vitrine.core.ingest import ingest_event
 from vitrine.core.model import Delivery, body_digest
 from vitrine.core.reconcile.policy import ReconcilePolicy
+from vitrine.observability import logger
 from vitrine.service.reconcile import ReconcileService
 from vitrine.service.sqs_batch import SqsMessage
 from vitrine.service.sync import SyncService
@@ -222,16 +223,19 @@ class CellWorld:
         service = self.sync_service(invocation)
         for message in messages:
             self._receipts[message["MessageId"]] = message["ReceiptHandle"]
-        for record in sqs_event(messages, "arn:aws:sqs:eu-west-3:000000000000:sync", REGION)["Records"]:
-            if invocation.crashed:
-                break
-            try:
-                service.process_record(SqsMessage(record))
-            except SimulatedCrash:
-                break
-            except Exception:  # noqa: S112 - the record failed: Lambda keeps it for a retry
-                continue
-            self._delete(invocation, record["messageId"], record["receiptHandle"])
+        try:
+            for record in sqs_event(messages, "arn:aws:sqs:eu-west-3:000000000000:sync", REGION)["Records"]:
+                if invocation.crashed:
+                    break
+                try:
+                    service.process_record(SqsMessage(record))
+                except SimulatedCrash:
+                    break
+                except Exception:  # noqa: S112 - the record failed: Lambda keeps it for a retry
+                    continue
+                self._delete(invocation, record["messageId"], record["receiptHandle"])
+        finally:
+            logger.thread_safe_clear_keys()  # as the handler's per_invocation does
         return len(messages)
 
     def _delete(self, invocation: Invocation, message_id: str, receipt_handle: str) -> None:
@@ -252,6 +256,8 @@ class CellWorld:
             report = self.reconcile_service(invocation).run()
         except (SimulatedCrash, Exception):
             return False
+        finally:
+            logger.thread_safe_clear_keys()
         return not invocation.crashed and not report.aviv_unavailable and not report.budget_exhausted
 
     def time_passes(self, seconds: float) -> None:
