@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SAM_PYTHON ?= $(shell ls -d $$(pyenv root 2>/dev/null)/versions/3.13*/bin 2>/dev/null | head -1)
 PYTEST_ARGS ?=
 
-.PHONY: venv test lint typecheck cfn-lint chromium unit local demo bench build deploy deploy-guided secrets subscribe clean aviv-contract
+.PHONY: venv test lint typecheck cfn-lint chromium unit local demo bench proof build deploy deploy-guided secrets subscribe clean aviv-contract
 
 # The vitrine CLI (cli/, docs/cli.md) goes in editable, its dependencies already pinned above.
 $(STAMP): requirements/dev.txt layers/vitrine/requirements.txt cli/pyproject.toml
@@ -55,19 +55,15 @@ bench: $(STAMP)
 	for r in $$results; do echo "$${r%%:*}  $${r#*:}"; done; \
 	exit $$failed
 
-# The proof suites at full size (docs/benchmarks.md, "make proof"): the HTTP API fuzzed through the
-# local stack (>= 5,000 cases) and the core's properties, with the hypothesis profile "proof". Each
-# suite prints its figures and writes them as JSON to $(PROOF_FIGURES_DIR); make test runs the same
-# suites with the fast profile.
-PROOF_FIGURES_DIR ?= .local/proof
-PROOF_SUITES ?= tests/fuzz tests/properties
+# The figures behind vitrine's claims, at full count, written to docs/proof.md (generated: never edit
+# it by hand): the HTTP API fuzzed through the local stack (>= 5,000 cases) and the core's properties
+# (hypothesis profile "proof", VITRINE_PROOF=1), the crash-point fault matrix, the load on loopback
+# and the cost. Each suite writes its figures as JSON into $$VITRINE_PROOF_FIGURES_DIR; make test runs
+# the fuzzing and property suites with the fast profile and the fault matrix's diagonal.
+PROOF_SUITES ?= python -m pytest -p no:cacheprovider -q tests/fuzz tests/properties
 
 proof: $(STAMP)
-	rm -rf $(PROOF_FIGURES_DIR)
-	VITRINE_PROOF=1 VITRINE_PROOF_FIGURES_DIR=$(PROOF_FIGURES_DIR) \
-		$(BIN)/python -m pytest -p no:cacheprovider -q $(PYTEST_ARGS) $(PROOF_SUITES)
-	@echo "== proof figures ($(PROOF_FIGURES_DIR))"
-	@for f in $(PROOF_FIGURES_DIR)/*.json; do $(BIN)/python -c 'import json, sys; print(json.dumps(json.load(open(sys.argv[1])), sort_keys=True))' $$f; done
+	VITRINE_PROOF=1 VITRINE_PROOF_SUITES='$(PROOF_SUITES)' PYTHONPATH=layers/vitrine:. $(BIN)/python -m devtools.proof
 
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam

@@ -49,7 +49,8 @@ Other choices where AVIV's documentation is silent:
 - AVIV's (AJV) ``url`` format also refuses private and loopback hosts; the emulator allows them, since
   its media and webhooks live on loopback.
 
-Faults (status codes, Retry-After, hangs) can be injected; everything is inspectable from Python and
+Faults (status codes, Retry-After, hangs, connection resets, an answer lost after the call was
+handled, a share of calls hit at random) can be injected; everything is inspectable from Python and
 over HTTP under ``/_emulator/``. The parts: ``emulator`` (``AvivEmulator``, the public entry),
 ``settings``, ``state``, ``records``, ``outcomes``, ``routes``/``classified_routes``/
 ``inspection_routes``, ``messages``, ``validation``, ``processing``/``statuses``/``media_outcome``/

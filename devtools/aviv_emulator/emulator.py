@@ -167,9 +167,18 @@ class AvivEmulator(ServedInThread[EmulatorHTTPServer]):
         *,
         method: str | None = None,
         hang_seconds: float | None = None,
+        reset: bool = False,
+        after_processing: bool = False,
+        probability: float = 1.0,
     ) -> None:
         """The next ``count`` matching calls fail with ``status`` (Retry-After when given), or, with
-        ``timeout=True``, hang until the client gives up (at most ``hang_seconds``) and are dropped.
+        ``timeout=True``, hang until the client gives up (at most ``hang_seconds``) and are dropped,
+        or, with ``reset=True``, have their connection reset (TCP RST) without an answer.
+
+        With ``after_processing=True`` a timeout or reset comes only *after* the call was handled:
+        AVIV's state changed (a 202 was due) but the answer is lost. With ``probability`` below 1,
+        each matching call is hit with that probability (seeded: the same calls every run), and
+        only a hit consumes a unit of ``count``.
 
         ``paths`` is a prefix of the API path (``/classifieds`` matches every classified call),
         ``/oauth/token`` for the token endpoint, or ``*`` for both; ``method`` narrows to one verb.
@@ -179,6 +188,10 @@ class AvivEmulator(ServedInThread[EmulatorHTTPServer]):
             raise ValueError("count must be >= 0")
         if not 100 <= status <= 599:
             raise ValueError("status must be an HTTP status code")
+        if not 0.0 < probability <= 1.0:
+            raise ValueError("probability must be in (0, 1]")
+        if after_processing and not (timeout or reset):
+            raise ValueError("after_processing needs timeout=True or reset=True (an answer to lose)")
         if count == 0:
             return
         fault = Fault(
@@ -189,6 +202,9 @@ class AvivEmulator(ServedInThread[EmulatorHTTPServer]):
             paths=paths,
             method=method,
             hang_seconds=self.fault_hang_seconds if hang_seconds is None else hang_seconds,
+            reset=reset,
+            after_processing=after_processing,
+            probability=probability,
         )
         self._state.add_fault(fault)
 

@@ -43,6 +43,11 @@ class Outgoing:
     content_type: str = _JSON_CONTENT_TYPE
     headers: dict[str, str] = field(default_factory=dict)
     hang_seconds: float | None = None  # hang (until the client gives up) and drop, answering nothing
+    reset: bool = False  # close the connection with a TCP RST, answering nothing
+
+    @property
+    def unanswered(self) -> bool:
+        return self.hang_seconds is not None or self.reset
 
     def encoded(self) -> bytes:
         if self.payload is None:

@@ -163,6 +163,16 @@ class Fault:
     paths: str
     method: str | None
     hang_seconds: float
+    reset: bool = False
+    """Close the connection abruptly (TCP RST) instead of answering."""
+    after_processing: bool = False
+    """Handle the call first (AVIV's state changes), then lose the answer (hang or reset)."""
+    probability: float = 1.0
+    """Each matching call is hit with this probability (a unit is consumed only when hit)."""
+
+    @property
+    def loses_answer(self) -> bool:
+        return self.timeout or self.reset
 
     def matches(self, kind: str, path: str, method: str) -> bool:
         if self.method is not None and self.method.upper() != method:

@@ -24,6 +24,7 @@ from devtools.aviv_emulator.processing import Processing
 from devtools.aviv_emulator.records import (
     API_PREFIX,
     TOKEN_PATH,
+    Fault,
     RecordedRequest,
     Token,
     now,
@@ -71,24 +72,27 @@ class ApiRoutes:
         ctx = Context(traceparent=traceparent_for(incoming.headers.get("traceparent")))
         body = parse_json_quietly(incoming.body)
         try:
-            response = self._fault_for(kind, path, incoming.method, ctx)
+            fault = self._state.take_fault(kind, path, incoming.method)
+            response = self._fault_answer(fault, kind, ctx)
             if response is None:
-                if kind == "token":
-                    response = self._token(incoming, body)
-                elif kind == "api":
-                    response = self._api(incoming, path, ctx)
-                else:
-                    response = problem(404, "Not found", f"No such resource: {incoming.path}", ctx)
+                response = self._route(kind, path, incoming, body, ctx)
+                if fault is not None:  # processed, then the answer is lost
+                    response = _lost(fault)
         except Exception as exc:
             logger.exception("AVIV emulator failed on %s %s", incoming.method, incoming.path)
             response = problem(
                 500, "Internal Server Error", f"emulator bug: {type(exc).__name__}: {exc}", ctx
             )
         response.headers.setdefault("traceparent", ctx.traceparent)
-        self._record(
-            incoming, path, body, None if response.hang_seconds is not None else response.status, ctx
-        )
+        self._record(incoming, path, body, None if response.unanswered else response.status, ctx)
         return response
+
+    def _route(self, kind: str, path: str, incoming: Incoming, body: Any, ctx: Context) -> Outgoing:
+        if kind == "token":
+            return self._token(incoming, body)
+        if kind == "api":
+            return self._api(incoming, path, ctx)
+        return problem(404, "Not found", f"No such resource: {incoming.path}", ctx)
 
     def _record(self, incoming: Incoming, path: str, body: Any, status: int | None, ctx: Context) -> None:
         recorded = RecordedRequest(
@@ -104,14 +108,15 @@ class ApiRoutes:
         with self._state.lock:
             self._state.recorded.append(recorded)
 
-    def _fault_for(self, kind: str, path: str, method: str, ctx: Context) -> Outgoing | None:
-        fault = self._state.take_fault(kind, path, method)
-        if fault is None:
+    def _fault_answer(self, fault: Fault | None, kind: str, ctx: Context) -> Outgoing | None:
+        """The injected answer that replaces handling the call; None to handle it (no fault, or a
+        fault that loses the answer only after processing)."""
+        if fault is None or (fault.after_processing and fault.loses_answer):
             return None
         if kind == "token":
             self._state.count_token_request()
-        if fault.timeout:
-            return Outgoing(0, hang_seconds=fault.hang_seconds)
+        if fault.loses_answer:
+            return _lost(fault)
         title = _REASON_TITLES.get(fault.status, "Error")
         response = problem(fault.status, title, f"Injected fault: {fault.status} {title}", ctx)
         if fault.retry_after is not None:
@@ -208,3 +213,10 @@ def _classify_path(path: str) -> tuple[str, str]:
         relative = path[len(API_PREFIX) :].rstrip("/")
         return "api", relative or "/"
     return "other", path
+
+
+def _lost(fault: Fault) -> Outgoing:
+    """No answer at all: a reset connection, or a hang until the client gives up."""
+    if fault.reset:
+        return Outgoing(0, reset=True)
+    return Outgoing(0, hang_seconds=fault.hang_seconds)

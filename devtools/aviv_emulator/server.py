@@ -8,6 +8,7 @@ import contextlib
 import logging
 import select
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -103,11 +104,8 @@ class _Handler(BaseHTTPRequestHandler):
         )
         app = self.server.app
         response = app.handle(incoming)
-        if response.hang_seconds is not None:
-            app.hang(self.connection, response.hang_seconds)
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(socket.SHUT_RDWR)
+        if response.unanswered:
+            self._drop(response)
             return
         payload = response.encoded()
         self.send_response(response.status)
@@ -119,6 +117,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)
+
+    def _drop(self, response: Outgoing) -> None:
+        """Answer nothing: hang first (an injected timeout), or reset the connection (SO_LINGER 0)."""
+        self.close_connection = True
+        if response.reset:
+            with contextlib.suppress(OSError):
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()
+            return
+        if response.hang_seconds is not None:
+            self.server.app.hang(self.connection, response.hang_seconds)
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
 

@@ -7,6 +7,7 @@ read while the emulator works.
 from __future__ import annotations
 
 import copy
+import random
 import threading
 import time
 from collections import deque
@@ -40,6 +41,7 @@ class EmulatorState:
         self.sequence = 0
         self.webhooks: dict[str, dict[str, Any]] = {}
         self.faults: list[Fault] = []
+        self.random = random.Random(1)  # probabilistic faults hit the same calls run after run
         self.outcomes = Outcomes()
         # Bounded so a long `make local` session cannot grow without limit (the oldest are forgotten).
         self.recorded: deque[RecordedRequest] = deque(maxlen=max_recorded)
@@ -173,7 +175,7 @@ class EmulatorState:
         """Consume one unit of the first fault matching this call, if any."""
         with self.lock:
             fault = next((f for f in self.faults if f.matches(kind, path, method)), None)
-            if fault is None:
+            if fault is None or (fault.probability < 1.0 and self.random.random() >= fault.probability):
                 return None
             fault.remaining -= 1
             if fault.remaining <= 0:

@@ -88,6 +88,52 @@ def test_injected_hang_ends_with_a_dropped_connection(emulator: AvivEmulator, ap
         api.call("GET", "/classifieds", timeout=5)
 
 
+def test_an_injected_reset_drops_the_connection_before_the_call_is_handled(
+    emulator: AvivEmulator, api: Api
+) -> None:
+    emulator.inject_faults(1, reset=True)
+
+    with pytest.raises(requests.exceptions.ConnectionError):
+        api.call("POST", "/classifieds", json=classified_body("L-1"))
+
+    assert emulator.state()["classifieds"] == []
+    assert [r.status for r in emulator.requests() if r.path == "/classifieds"] == [None]
+
+
+@pytest.mark.parametrize(
+    ("loss", "error"),
+    [
+        ({"reset": True}, requests.exceptions.ConnectionError),
+        ({"timeout": True}, requests.exceptions.Timeout),
+    ],
+)
+def test_an_answer_lost_after_processing_leaves_the_call_applied(
+    emulator: AvivEmulator, api: Api, loss: dict[str, bool], error: type[Exception]
+) -> None:
+    emulator.inject_faults(1, after_processing=True, hang_seconds=2, **loss)
+
+    with pytest.raises(error):
+        api.call("POST", "/classifieds", json=classified_body("L-1"), timeout=0.3)
+    again = api.call("POST", "/classifieds", json=classified_body("L-1"))
+
+    assert len(emulator.state()["classifieds"]) == 1  # the first POST created it
+    assert again.status_code == 400 and again.json()["title"] == "Duplicated classified"
+
+
+def test_an_answer_can_only_be_lost_after_processing_by_a_timeout_or_a_reset(emulator: AvivEmulator) -> None:
+    with pytest.raises(ValueError, match="after_processing"):
+        emulator.inject_faults(1, status=503, after_processing=True)
+
+
+def test_a_probabilistic_fault_hits_about_its_share_of_calls(emulator: AvivEmulator, api: Api) -> None:
+    emulator.inject_faults(10_000, status=503, probability=0.2, paths="/classifieds", method="GET")
+
+    statuses = [api.call("GET", "/classifieds").status_code for _ in range(200)]
+
+    assert 20 <= statuses.count(503) <= 60
+    assert set(statuses) == {200, 503}
+
+
 # ---------------------------------------------------------------------------- inspection over HTTP
 def test_inspection_endpoints(emulator: AvivEmulator, api: Api, media: MediaServer) -> None:
     root = emulator.root_url + "/_emulator"

@@ -9,6 +9,7 @@ listing stays dirty until a redrive, the next edit or the reconcile sweep schedu
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -33,10 +34,11 @@ LEASE_BUSY_RETRY_SECONDS = 5
 
 
 class SyncService:
-    """Built once per Lambda instance."""
+    """Built once per Lambda instance (``clock``: tests and the fault matrix move time themselves)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, clock: Callable[[], datetime] | None = None) -> None:
         self.settings = settings
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.policy = ConsolidationPolicy.from_seconds(
             settings.consolidation_window_seconds, settings.max_delay_seconds
         )
@@ -80,8 +82,8 @@ class SyncService:
         backoff = retry_delay_seconds(receive_count, base=self.settings.sync_retry_base_seconds)
         try:
             if request.force:
-                return self.process_forced(request, now=datetime.now(UTC))
-            return self.process(listing_id, now=datetime.now(UTC))
+                return self.process_forced(request, now=self.clock())
+            return self.process(listing_id, now=self.clock())
         except LeaseHeld:
             # Another worker holds the lease (at most the sync timeout): come back after it.
             logger.info("another worker is syncing this listing; retrying later")
@@ -110,7 +112,7 @@ class SyncService:
     def _note_failure(self, listing_id: str, receive_count: int, error: Exception) -> None:
         """Best effort: the attempt count and error operators read (``vitrine status``, ``dlq list``)."""
         failure = SyncFailure(
-            at=format_moment(datetime.now(UTC)),
+            at=format_moment(self.clock()),
             attempts=receive_count,
             error=f"{type(error).__name__}: {error}"[:500],
             dead_lettered=receive_count >= self.settings.sync_max_receives,
@@ -205,14 +207,14 @@ class SyncService:
             listing_id,
             store=self.store,
             scheduler=self.scheduler,
-            now=datetime.now(UTC),
+            now=self.clock(),
             delay_seconds=self.settings.consolidation_window_seconds,
             hold_seconds=self.hold_seconds,
         )
 
     def _record_outcome(self, outcome: SyncOutcome, first_unsent_at: datetime | None) -> None:
         metrics.add_metric(name=f"Sync_{outcome.status}", unit=MetricUnit.Count, value=1)
-        lag = sync_lag_seconds(outcome, first_unsent_at, accepted_at=datetime.now(UTC))
+        lag = sync_lag_seconds(outcome, first_unsent_at, accepted_at=self.clock())
         if lag is not None:
             metrics.add_metric(name="SyncLagSeconds", unit=MetricUnit.Seconds, value=lag)
         if outcome.diff is not None and outcome.status == "sent":
