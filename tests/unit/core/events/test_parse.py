@@ -138,6 +138,7 @@ ENVELOPE_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
     ("listingId missing", {"listingId": None}, ["/listingId"]),
     ("listingId empty", {"listingId": ""}, ["/listingId"]),
     ("listingId too long", {"listingId": "x" * 513}, ["/listingId"]),
+    ("listingId past DynamoDB's 2,048-byte key in UTF-8", {"listingId": "\U0001f3e0" * 511}, ["/listingId"]),
     ("ownerId too long (found by fuzzing: a 600 KB one was a 502)", {"ownerId": "☃" * 513}, ["/ownerId"]),
     ("listingId not a string", {"listingId": 42}, ["/listingId"]),
     ("ownerId missing", {"ownerId": None}, ["/ownerId"]),
@@ -319,3 +320,13 @@ def test_decode_body_refuses_numbers_that_are_not_finite_naming_their_field(lite
     with pytest.raises(ValidationFailed) as caught:
         decode_body(b'{"a": [0, ' + literal.encode() + b"]}")
     assert [error.pointer for error in caught.value.errors] == ["/a/1"]
+
+
+def test_a_listing_id_of_512_characters_is_refused_only_when_its_key_passes_2048_bytes() -> None:
+    # "LISTING#" + the id is the partition key: 2,040 bytes of id at most.
+    assert parse_event(raw("listing.deleted", 1, listingId="é" * 512)).listing_id == "é" * 512  # 1,024 B
+    with pytest.raises(ValidationFailed) as refused:
+        parse_event(raw("listing.deleted", 1, listingId="\U0001f3e0" * 511))  # 2,044 bytes
+    assert [(e.pointer, e.reason) for e in refused.value.errors] == [
+        ("/listingId", "must be at most 2040 bytes in UTF-8")
+    ]

@@ -25,6 +25,7 @@ def read_string(
     *,
     required: bool,
     max_length: int | None = None,
+    max_utf8_bytes: int | None = None,
 ) -> str | None:
     if key not in obj:
         if required:
@@ -36,6 +37,9 @@ def read_string(
         return None
     if max_length is not None and len(value) > max_length:
         errors.append(FieldError(pointer, f"must be at most {max_length} characters"))
+        return None
+    if max_utf8_bytes is not None and len(value.encode("utf-8", "surrogatepass")) > max_utf8_bytes:
+        errors.append(FieldError(pointer, f"must be at most {max_utf8_bytes} bytes in UTF-8"))
         return None
     return value
 

@@ -22,6 +22,7 @@ from vitrine.core.events.payloads import PAYLOAD_PARSERS
 from vitrine.core.events.vocabulary import (
     ENVELOPE_FIELDS,
     EVENT_TYPES,
+    MAX_LISTING_ID_BYTES,
     MAX_LISTING_ID_LENGTH,
     MAX_OWNER_ID_LENGTH,
     MAX_SEQUENCE,
@@ -61,7 +62,13 @@ def parse_event(raw: Any) -> ListingEvent:
         errors.append(FieldError("/type", "unknown event type; expected one of " + ", ".join(EVENT_TYPES)))
 
     listing_id = read_string(
-        raw, "listingId", "/listingId", errors, required=True, max_length=MAX_LISTING_ID_LENGTH
+        raw,
+        "listingId",
+        "/listingId",
+        errors,
+        required=True,
+        max_length=MAX_LISTING_ID_LENGTH,
+        max_utf8_bytes=MAX_LISTING_ID_BYTES,
     )
     owner_id = read_string(raw, "ownerId", "/ownerId", errors, required=True, max_length=MAX_OWNER_ID_LENGTH)
     occurred_at = read_occurred_at(raw, errors)

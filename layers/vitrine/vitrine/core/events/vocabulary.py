@@ -51,6 +51,9 @@ PAYLOAD_FIELDS: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = MappingP
 LISTING_FIELDS: tuple[str, ...] = ("portals", "data", "specific", "media")
 
 MAX_LISTING_ID_LENGTH = 512  # AVIV's limit on offererEstateId, which the listing id becomes.
+# The listing id is also the state table's partition key, ``LISTING#<id>``: DynamoDB takes at most
+# 2,048 bytes there, which 512 characters of up to 4 UTF-8 bytes each can pass.
+MAX_LISTING_ID_BYTES = 2048 - len("LISTING#")
 # The owner id is the OwnerIndex key (DynamoDB: at most 2,048 bytes, i.e. 512 characters of up to 4
 # UTF-8 bytes) and rides in every item and SNS message of the listing: unbounded, a 600 KB one made
 # the DESIRED item too large to write (a 502).
