@@ -109,7 +109,7 @@ def owner_page_secret(path: Path = OWNER_PAGE_SECRET_FILE) -> bytes:
     except FileNotFoundError:
         text = ""
     if not text:
-        text = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii").rstrip("=")
+        text = generate_owner_page_secret()
         write_private(path, text + "\n")
     return text.encode("utf-8")
 
